@@ -1,0 +1,4 @@
+export * from "./canonical"
+export * from "./envelope"
+export * from "./errors"
+export * from "./keys"

@@ -1,0 +1,173 @@
+/**
+ * The resolved policy model: what a compiled bundle carries and what relays act on.
+ * Defaults are already folded in — a relay never re-derives policy from the source files.
+ * Durations are integer milliseconds; dates are ISO-8601 strings (`YYYY-MM-DD` or full instants).
+ */
+import { Schema } from "effect"
+
+export const TlsMode = Schema.Literal("opportunistic", "enforce", "mtls")
+export type TlsMode = typeof TlsMode.Type
+
+/** Node's names for protocol versions, as `tls.connect({ minVersion })` takes them. */
+export const TlsVersion = Schema.Literal("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+export type TlsVersion = typeof TlsVersion.Type
+
+export const TLS_VERSION_ORDER: ReadonlyArray<TlsVersion> = ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+export const tlsVersionRank = (version: TlsVersion): number => TLS_VERSION_ORDER.indexOf(version)
+
+export const TrustModel = Schema.Literal("pkix", "pins")
+export type TrustModel = typeof TrustModel.Type
+
+export const ServerAddress = Schema.Struct({
+  host: Schema.String,
+  port: Schema.Int,
+})
+export type ServerAddress = typeof ServerAddress.Type
+
+export const RetryPolicy = Schema.Struct({
+  /** Delays after queueing for the first attempts after the initial one, e.g. [5m, 10m, 20m, 40m]. */
+  schedule: Schema.Array(Schema.Int),
+  /** Interval between attempts once the schedule is exhausted. */
+  every: Schema.Int,
+  warnAfter: Schema.Int,
+  expireAfter: Schema.Int,
+})
+export type RetryPolicy = typeof RetryPolicy.Type
+
+export const Contact = Schema.Struct({
+  name: Schema.String,
+  email: Schema.String,
+  phone: Schema.optional(Schema.String),
+})
+export type Contact = typeof Contact.Type
+
+export const Agreement = Schema.Struct({
+  reference: Schema.String,
+  signedOn: Schema.String,
+  confirmedBy: Schema.optional(Schema.String),
+  technicalContacts: Schema.Array(Contact),
+  /** Present only when the partner may use TLS below 1.2; records why. */
+  legacyTls: Schema.optional(
+    Schema.Struct({ reason: Schema.String, acknowledgedBy: Schema.optional(Schema.String) }),
+  ),
+})
+export type Agreement = typeof Agreement.Type
+
+/** A CA certificate (or bundle) embedded in the policy: relays do not read the policy directory. */
+export const EmbeddedCertificate = Schema.Struct({
+  file: Schema.String,
+  pem: Schema.String,
+  sha256: Schema.String,
+  notAfter: Schema.String,
+})
+export type EmbeddedCertificate = typeof EmbeddedCertificate.Type
+
+export const TlsVerify = Schema.Struct({
+  trust: TrustModel,
+  /**
+   * Accepted certificate names. Empty means "the host name of the server we connect to"
+   * (the route server or the MX host) — the check that a DNS-based route implies.
+   */
+  names: Schema.Array(Schema.String),
+  ca: Schema.optional(EmbeddedCertificate),
+  /** `sha256/<base64 SPKI digest>`; any one matches. */
+  pins: Schema.Array(Schema.String),
+})
+export type TlsVerify = typeof TlsVerify.Type
+
+export const CertificateReview = Schema.Struct({
+  attestedOn: Schema.String,
+  every: Schema.Int,
+  /** attestedOn + every, as a date: when the next attestation is due. */
+  dueOn: Schema.String,
+})
+export type CertificateReview = typeof CertificateReview.Type
+
+export const PartnerTls = Schema.Struct({
+  mode: TlsMode,
+  minVersion: TlsVersion,
+  /** OpenSSL cipher list; absent means Node's defaults for the negotiated version. */
+  ciphers: Schema.optional(Schema.String),
+  verify: TlsVerify,
+  /** mtls: name of the relay client certificate (key material lives in relay configuration). */
+  clientCertificate: Schema.optional(Schema.String),
+  review: Schema.optional(CertificateReview),
+})
+export type PartnerTls = typeof PartnerTls.Type
+
+export const InboundPolicy = Schema.Struct({
+  requireTls: Schema.Boolean,
+  requireClientCertificate: Schema.Boolean,
+})
+export type InboundPolicy = typeof InboundPolicy.Type
+
+export const Partner = Schema.Struct({
+  name: Schema.String,
+  agreement: Schema.optional(Agreement),
+  domains: Schema.Array(Schema.String),
+  /** Explicit recipient servers; absent means DNS MX of the recipient domain. */
+  servers: Schema.optional(Schema.Array(ServerAddress)),
+  tls: PartnerTls,
+  inbound: InboundPolicy,
+  retry: RetryPolicy,
+  /** Closed groups this partner belongs to (sorted). */
+  groups: Schema.Array(Schema.String),
+})
+export type Partner = typeof Partner.Type
+
+export const LocalDomain = Schema.Struct({
+  domain: Schema.String,
+  deliverTo: ServerAddress,
+  /** Closed groups this local domain belongs to (sorted). */
+  groups: Schema.Array(Schema.String),
+})
+export type LocalDomain = typeof LocalDomain.Type
+
+export const ClosedGroup = Schema.Struct({
+  name: Schema.String,
+  members: Schema.Array(Schema.String),
+  localDomains: Schema.Array(Schema.String),
+})
+export type ClosedGroup = typeof ClosedGroup.Type
+
+export const DefaultPolicy = Schema.Struct({
+  tls: Schema.Struct({ mode: TlsMode, minVersion: TlsVersion, ciphers: Schema.optional(Schema.String) }),
+  retry: RetryPolicy,
+  dsn: Schema.Struct({ languages: Schema.Array(Schema.String) }),
+})
+export type DefaultPolicy = typeof DefaultPolicy.Type
+
+/** Domain → partner name. Wildcard keys are the suffix without `*.` (`*.example.org` → `example.org`). */
+export const LookupIndex = Schema.Struct({
+  exact: Schema.Record({ key: Schema.String, value: Schema.String }),
+  wildcard: Schema.Record({ key: Schema.String, value: Schema.String }),
+})
+export type LookupIndex = typeof LookupIndex.Type
+
+export const PolicySet = Schema.Struct({
+  defaults: DefaultPolicy,
+  partners: Schema.Record({ key: Schema.String, value: Partner }),
+  localDomains: Schema.Record({ key: Schema.String, value: LocalDomain }),
+  groups: Schema.Record({ key: Schema.String, value: ClosedGroup }),
+})
+export type PolicySet = typeof PolicySet.Type
+
+export const BundleSource = Schema.Struct({
+  commit: Schema.String,
+  publishedBy: Schema.optional(Schema.String),
+})
+
+/** The signed payload. `schema` is the format version; relays refuse versions they do not know. */
+export const BundlePayload = Schema.Struct({
+  schema: Schema.Int,
+  serial: Schema.Int,
+  createdAt: Schema.String,
+  source: BundleSource,
+  policy: PolicySet,
+  index: LookupIndex,
+})
+export type BundlePayload = typeof BundlePayload.Type
+
+/** Payload format versions this code can read and write. */
+export const CURRENT_SCHEMA = 1
+export const SUPPORTED_SCHEMAS: ReadonlyArray<number> = [1]

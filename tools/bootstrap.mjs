@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Makes a fresh machine with only Node 20 ready for `npm test` / `npm start`:
+// pnpm 9 (corepack cannot fetch it here), the workspace's dependencies, and the
+// Debian packages the tests and the local stack run for real (redis-server, openssl).
+// Idempotent and quiet when everything is already there. No dependencies of its own.
+import { execSync, spawnSync } from "node:child_process"
+import { existsSync, statSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..")
+const has = (cmd) => spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0
+const run = (cmd) => {
+  console.error(`bootstrap: ${cmd}`)
+  execSync(cmd, { stdio: "inherit", cwd: root })
+}
+
+if (!has("pnpm")) run("npm install -g pnpm@9")
+
+const marker = join(root, "node_modules", ".modules.yaml")
+const lock = join(root, "pnpm-lock.yaml")
+if (!existsSync(marker) || statSync(lock).mtimeMs > statSync(marker).mtimeMs)
+  run("pnpm install --frozen-lockfile")
+
+const wanted = [
+  ["redis-server", "redis-server"],
+  ["openssl", "openssl"],
+].filter(([cmd]) => !has(cmd))
+if (wanted.length > 0) {
+  const packages = wanted.map(([, pkg]) => pkg).join(" ")
+  const isRoot = process.getuid?.() === 0
+  if (isRoot && has("apt-get")) {
+    run("apt-get update -qq")
+    run(`DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${packages}`)
+  } else {
+    console.error(
+      `bootstrap: missing ${packages}. Install it first, e.g.: sudo apt-get install -y ${packages}`,
+    )
+    process.exit(1)
+  }
+}
