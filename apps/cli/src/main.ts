@@ -7,12 +7,15 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
+import { fleetCommand } from "./commands/fleet"
 import { keysCommand } from "./commands/keys"
+import { policyCommand } from "./commands/policy"
+import { probeCommand } from "./commands/probe"
 import { CliExit } from "./exit"
 
 const root = Command.make("mailconnect").pipe(
   Command.withDescription("Enforced-TLS mail relay: policy as code, signed bundles, fleet operations."),
-  Command.withSubcommands([keysCommand]),
+  Command.withSubcommands([policyCommand, keysCommand, probeCommand, fleetCommand]),
 )
 
 const cli = Command.run(root, { name: "mailconnect", version: "0.1.0" })
