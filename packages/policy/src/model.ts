@@ -25,9 +25,9 @@ export const ServerAddress = Schema.Struct({
 export type ServerAddress = typeof ServerAddress.Type
 
 export const RetryPolicy = Schema.Struct({
-  /** Delays after queueing for the first attempts after the initial one, e.g. [5m, 10m, 20m, 40m]. */
+  /** Gaps between the first attempts (the first is at queueing time), e.g. [5m, 10m, 20m, 40m]. */
   schedule: Schema.Array(Schema.Int),
-  /** Interval between attempts once the schedule is exhausted. */
+  /** Gap between attempts once the schedule is exhausted. */
   every: Schema.Int,
   warnAfter: Schema.Int,
   expireAfter: Schema.Int,

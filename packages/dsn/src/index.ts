@@ -1,0 +1,2 @@
+export { encodeHeaderValue, quotedPrintable, rfc5322Date } from "./mime"
+export * from "./report"
