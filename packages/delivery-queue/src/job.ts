@@ -1,0 +1,87 @@
+/**
+ * Delivery job data: one BullMQ job per (message, recipient domain), holding that domain's
+ * recipients. Versioned: a worker that meets a version it does not know leaves the job for a
+ * newer worker (rolling deploys run old and new relays side by side).
+ *
+ * The attempt history lives here, not in BullMQ's `attemptsMade`: timeline delays are not
+ * BullMQ retries, and operators read this history in bull-board.
+ */
+import { FAILURE_CODES } from "@mailconnect/failure-codes"
+import { Schema } from "effect"
+
+export const JOB_VERSION = 1
+
+export const FailureCodeSchema = Schema.Literal(...FAILURE_CODES)
+
+export const LastFailure = Schema.Struct({
+  code: FailureCodeSchema,
+  status: Schema.String,
+  at: Schema.Number,
+  server: Schema.optional(Schema.String),
+  reply: Schema.optional(Schema.String),
+  detail: Schema.optional(Schema.String),
+})
+export type LastFailure = typeof LastFailure.Type
+
+export const Attempt = Schema.Struct({
+  at: Schema.Number,
+  serial: Schema.Number,
+  /** Undefined when every recipient attempted was accepted. */
+  code: Schema.optional(FailureCodeSchema),
+  server: Schema.optional(Schema.String),
+  delivered: Schema.Number,
+  /** e.g. `TLSv1.3 TLS_AES_256_GCM_SHA384 CN=mx.partner.example verified`. */
+  tls: Schema.optional(Schema.String),
+})
+export type Attempt = typeof Attempt.Type
+
+export const RecipientResult = Schema.Struct({
+  recipient: Schema.String,
+  outcome: Schema.Literal("delivered", "failed"),
+  at: Schema.Number,
+  status: Schema.String,
+  code: Schema.optional(FailureCodeSchema),
+  reply: Schema.optional(Schema.String),
+  server: Schema.optional(Schema.String),
+})
+export type RecipientResult = typeof RecipientResult.Type
+
+export const DeliveryJobData = Schema.Struct({
+  v: Schema.Literal(JOB_VERSION),
+  messageId: Schema.String,
+  domain: Schema.String,
+  /** Envelope sender; "" for a DSN (null reverse path). */
+  sender: Schema.String,
+  recipients: Schema.Array(Schema.String),
+  /** Recipients without a final result yet. */
+  pending: Schema.Array(Schema.String),
+  queuedAt: Schema.Number,
+  /** This job carries a DSN: never report on it. */
+  isDsn: Schema.Boolean,
+  warned: Schema.Boolean,
+  attemptCount: Schema.Number,
+  /** The most recent attempts (bounded), newest last. */
+  attempts: Schema.Array(Attempt),
+  results: Schema.Array(RecipientResult),
+  nextAttemptAt: Schema.optional(Schema.Number),
+  lastFailure: Schema.optional(LastFailure),
+})
+export type DeliveryJobData = typeof DeliveryJobData.Type
+
+/** Enough history for an operator; the job log keeps every line. */
+export const MAX_ATTEMPTS_KEPT = 20
+
+export const decodeJobData = Schema.decodeUnknownEither(DeliveryJobData)
+
+/** The version field alone, to tell "newer than me" from "corrupt". */
+export const jobVersionOf = (data: unknown): number | undefined => {
+  const v = (data as { v?: unknown } | null)?.v
+  return typeof v === "number" ? v : undefined
+}
+
+/** Deterministic id: adding the same (message, domain) twice is a no-op in BullMQ. */
+export const jobIdFor = (messageId: string, domain: string): string => `${messageId}/${domain}`
+
+/** The job name shown in bull-board: searchable by domain and message id. */
+export const jobNameFor = (messageId: string, domain: string, partner: string | undefined): string =>
+  `${domain} ${partner ?? "-"} ${messageId}`

@@ -1,0 +1,30 @@
+/** Small pure helpers about messages: ids, recipient grouping, the header block. */
+import { randomBytes } from "node:crypto"
+import { normalizeDomain } from "@mailconnect/policy"
+
+/** Queue id: time-ordered (base36 milliseconds) plus 48 random bits, e.g. `mhx3k2a1-9f2c4e1a7b3d`. */
+export const newMessageId = (now: number): string => `${now.toString(36)}-${randomBytes(6).toString("hex")}`
+
+export const domainOf = (address: string): string =>
+  normalizeDomain(address.slice(address.lastIndexOf("@") + 1))
+
+/** Recipients grouped by domain, domains and recipients in first-seen order, duplicates dropped. */
+export const groupByDomain = (recipients: ReadonlyArray<string>): Map<string, Array<string>> => {
+  const groups = new Map<string, Array<string>>()
+  for (const recipient of recipients) {
+    const domain = domainOf(recipient)
+    const list = groups.get(domain) ?? []
+    if (!list.includes(recipient)) list.push(recipient)
+    groups.set(domain, list)
+  }
+  return groups
+}
+
+/** The header block of an RFC 5322 message (up to the first empty line), for DSNs. */
+export const headerBlock = (body: Buffer): string => {
+  const crlf = body.indexOf("\r\n\r\n")
+  const lf = body.indexOf("\n\n")
+  const end =
+    crlf >= 0 && (lf < 0 || crlf < lf) ? crlf + 2 : lf >= 0 ? lf + 1 : Math.min(body.length, 64 * 1024)
+  return body.subarray(0, Math.min(end, 64 * 1024)).toString("utf8")
+}

@@ -1,0 +1,141 @@
+/** Layers for queue tests: a real Redis (own key prefix per test), a fixed policy, a given deliverer. */
+import { makeLookup, type Partner, type PolicySet } from "@mailconnect/policy"
+import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
+import { Effect, Either, Layer } from "effect"
+import {
+  Deliverer,
+  type DeliveryFailed,
+  DeliveryQueue,
+  type DeliveryReport,
+  type DeliveryRequest,
+  DeliveryWorker,
+  DestinationActors,
+  PolicyView,
+} from "../src"
+
+const m = 60_000
+export const defaultRetry = {
+  schedule: [5 * m, 10 * m, 20 * m, 40 * m],
+  every: 60 * m,
+  warnAfter: 4 * 60 * m,
+  expireAfter: 10 * 86_400_000,
+}
+
+export const partner = (
+  name: string,
+  domains: ReadonlyArray<string>,
+  overrides: Partial<Partner> = {},
+): Partner => ({
+  name,
+  domains,
+  tls: { mode: "enforce", minVersion: "TLSv1.2", verify: { trust: "pkix", names: [], pins: [] } },
+  inbound: { requireTls: false, requireClientCertificate: false },
+  retry: defaultRetry,
+  groups: [],
+  ...overrides,
+})
+
+export const policySet = (partners: ReadonlyArray<Partner>, sinkPort = 2525): PolicySet => ({
+  defaults: {
+    tls: { mode: "opportunistic", minVersion: "TLSv1.2" },
+    retry: defaultRetry,
+    dsn: { languages: ["de", "en"] },
+  },
+  partners: Object.fromEntries(partners.map((p) => [p.name, p])),
+  localDomains: {
+    "customer.example": {
+      domain: "customer.example",
+      deliverTo: { host: "127.0.0.1", port: sinkPort },
+      groups: [],
+    },
+  },
+  groups: {},
+})
+
+export const indexOf = (policy: PolicySet) => ({
+  exact: Object.fromEntries(
+    Object.values(policy.partners).flatMap((p) =>
+      p.domains.filter((d) => !d.startsWith("*.")).map((d) => [d, p.name]),
+    ),
+  ),
+  wildcard: Object.fromEntries(
+    Object.values(policy.partners).flatMap((p) =>
+      p.domains.filter((d) => d.startsWith("*.")).map((d) => [d.slice(2), p.name]),
+    ),
+  ),
+})
+
+export const policyViewLayer = (policy: PolicySet, serial = 1) =>
+  Layer.succeed(PolicyView, {
+    current: Effect.succeed({
+      serial,
+      lookup: makeLookup(policy, indexOf(policy)),
+      dsnLanguages: ["de", "en"],
+    }),
+  })
+
+export type Script = (request: DeliveryRequest) => Either.Either<DeliveryReport, DeliveryFailed>
+
+/** Records every request; answers by `script`. */
+export const recordingDeliverer = (script: Script) => {
+  const requests: Array<DeliveryRequest> = []
+  const layer = Layer.succeed(Deliverer, {
+    deliver: (request) =>
+      Effect.suspend(() => {
+        requests.push(request)
+        const result = script(request)
+        return Either.isRight(result) ? Effect.succeed(result.right) : Effect.fail(result.left)
+      }),
+  })
+  return { requests, layer }
+}
+
+export const acceptAll: Script = (request) =>
+  Either.right({
+    server: "sink:25",
+    recipients: request.recipients.map((recipient) => ({
+      recipient,
+      accepted: true,
+      permanent: false,
+      status: "2.0.0",
+      reply: "250 2.0.0 ok",
+    })),
+  })
+
+export const queueLayers = (options: {
+  redisUrl: string
+  prefix: string
+  policy: Layer.Layer<PolicyView>
+  deliverer: Layer.Layer<Deliverer>
+  concurrency?: number
+}) => {
+  const config = Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))
+  const base = Layer.mergeAll(
+    RedisConnectionFactory.layerFrom(config),
+    options.policy,
+    options.deliverer,
+    DestinationActors.layer(),
+  )
+  const queue = DeliveryQueue.layer.pipe(Layer.provideMerge(base))
+  const worker = DeliveryWorker.layer({
+    concurrency: options.concurrency ?? 4,
+    reportingMta: "relay.test",
+    waitMs: 200,
+  }).pipe(Layer.provideMerge(queue))
+  return { queue, worker }
+}
+
+let counter = 0
+export const uniquePrefix = (name: string) => `t${process.pid}-${name}-${counter++}`
+
+/** Polls `check` until it returns a value, real time, with a generous deadline (never asserted as a limit). */
+export const eventually = <A>(check: Effect.Effect<A | undefined, unknown>, timeoutMs = 20_000) =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const value = yield* check
+      if (value !== undefined) return value
+      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 25)))
+    }
+    return yield* Effect.die(new Error("condition not reached in time"))
+  })
