@@ -70,6 +70,12 @@ export const TlsVerify = Schema.Struct({
    */
   names: Schema.Array(Schema.String),
   ca: Schema.optional(EmbeddedCertificate),
+  /**
+   * The partner's server certificate as on file (public). Lets a relay explain a pin mismatch
+   * by comparing the observed certificate with this one (same key renewed, rotated, different
+   * issuer); pins, not this copy, decide trust.
+   */
+  certificate: Schema.optional(EmbeddedCertificate),
   /** `sha256/<base64 SPKI digest>`; any one matches. */
   pins: Schema.Array(Schema.String),
 })

@@ -1,0 +1,24 @@
+/** Options and output shared by the `policy` subcommands. */
+import { Options } from "@effect/cli"
+import { type CompileResult, formatDiagnostic, summarizeDiagnostics } from "@mailconnect/policy-compiler"
+import { Console, Effect } from "effect"
+
+export const POLICY_DIR_DEFAULT = "policies"
+
+export const dirOption = Options.directory("dir").pipe(
+  Options.withDefault(POLICY_DIR_DEFAULT),
+  Options.withDescription(`policy directory (default: ${POLICY_DIR_DEFAULT})`),
+)
+
+/** One line per diagnostic, then the count; to stderr when stdout carries a result. */
+export const printDiagnostics = (result: CompileResult, stream: "stdout" | "stderr") => {
+  const print = stream === "stdout" ? Console.log : Console.error
+  return Effect.forEach(result.diagnostics, (d) => print(formatDiagnostic(d)), { discard: true })
+}
+
+export const describeResult = (dir: string, result: CompileResult): string => {
+  const counts = result.policy
+    ? ` (${Object.keys(result.policy.partners).length} partners, ${Object.keys(result.policy.localDomains).length} local domains, ${Object.keys(result.policy.groups).length} closed group${Object.keys(result.policy.groups).length === 1 ? "" : "s"})`
+    : ""
+  return `${dir}: ${summarizeDiagnostics(result.diagnostics)}${counts}`
+}

@@ -1,0 +1,144 @@
+/**
+ * Partner CA and server certificate files: present in the policy directory, parsable, a CA
+ * where a CA is expected, not expired, not about to expire, and matching a pin when pins and
+ * a certificate are both given. The inspected certificates are returned for embedding, so the
+ * bundle carries exactly what was checked.
+ */
+import type { EmbeddedCertificate } from "@mailconnect/policy"
+import { earliestNotAfter, embed, type InspectedCertificate, inspectPem } from "../certificates"
+import type { Diagnostic } from "../diagnostic"
+import { diagnosticAt } from "../source/validate"
+import type { PartnerSource } from "./sources"
+
+export const EXPIRY_WARNING_DAYS = 30
+const DAY_MS = 86_400_000
+
+export interface PartnerCertificates {
+  readonly ca?: EmbeddedCertificate
+  readonly certificate?: EmbeddedCertificate
+}
+
+/** `certs/./a.pem` → `certs/a.pem`; undefined when the path leaves the policy directory. */
+export const normalizeRelative = (path: string): string | undefined => {
+  if (path.startsWith("/") || /^[A-Za-z]:/.test(path)) return undefined
+  const parts: Array<string> = []
+  for (const part of path.replace(/\\/g, "/").split("/")) {
+    if (part === "" || part === ".") continue
+    if (part === "..") {
+      if (parts.length === 0) return undefined
+      parts.pop()
+    } else parts.push(part)
+  }
+  return parts.join("/")
+}
+
+export const checkCertificates = (
+  partners: ReadonlyArray<PartnerSource>,
+  attachments: ReadonlyMap<string, string>,
+  now: Date,
+): { readonly diagnostics: Array<Diagnostic>; readonly embedded: Map<string, PartnerCertificates> } => {
+  const diagnostics: Array<Diagnostic> = []
+  const embedded = new Map<string, PartnerCertificates>()
+  for (const partner of partners) {
+    const verify = partner.doc.tls?.verify
+    if (!verify) continue
+    const found: { ca?: EmbeddedCertificate; certificate?: EmbeddedCertificate } = {}
+    for (const field of ["ca", "certificate"] as const) {
+      const reference = verify[field]
+      if (reference === undefined) continue
+      const result = checkFile(partner, field, reference, attachments, now)
+      diagnostics.push(...result.diagnostics)
+      if (result.embedded) found[field] = result.embedded
+      if (field === "certificate" && result.certificates && (verify.pins?.length ?? 0) > 0) {
+        const pins = new Set(verify.pins)
+        if (!result.certificates.some((c) => pins.has(c.pin)))
+          diagnostics.push(
+            diagnosticAt(
+              partner.file,
+              ["tls", "verify", "pins"],
+              "PIN-CERTIFICATE-MISMATCH",
+              `no pin matches the certificate in ${reference} (its pin is ${result.certificates[0]!.pin})`,
+              "add that pin if the partner rotated its key, or update the certificate file",
+              { severity: "warning" },
+            ),
+          )
+      }
+    }
+    embedded.set(partner.doc.name, found)
+  }
+  return { diagnostics, embedded }
+}
+
+const checkFile = (
+  partner: PartnerSource,
+  field: "ca" | "certificate",
+  reference: string,
+  attachments: ReadonlyMap<string, string>,
+  now: Date,
+): {
+  diagnostics: Array<Diagnostic>
+  embedded?: EmbeddedCertificate
+  certificates?: ReadonlyArray<InspectedCertificate>
+} => {
+  const path = ["tls", "verify", field]
+  const at = diagnosticAt.bind(null, partner.file, path)
+  const what = field === "ca" ? "CA file" : "certificate file"
+  const normalized = normalizeRelative(reference)
+  const text = normalized === undefined ? undefined : attachments.get(normalized)
+  if (text === undefined)
+    return {
+      diagnostics: [
+        at(
+          "CERT-FILE-MISSING",
+          normalized === undefined
+            ? `${what} ${reference} is outside the policy directory`
+            : `${what} ${reference} does not exist`,
+          "put the public PEM certificate under certs/ and refer to it as certs/<file>.pem",
+        ),
+      ],
+    }
+  const inspection = inspectPem(text)
+  if (inspection._tag === "Unparsable")
+    return {
+      diagnostics: [
+        at(
+          "CERT-UNPARSABLE",
+          `${what} ${reference} is not a PEM certificate (${inspection.reason})`,
+          "export the certificate as PEM (-----BEGIN CERTIFICATE-----)",
+        ),
+      ],
+    }
+  const diagnostics: Array<Diagnostic> = []
+  if (field === "ca") {
+    const leaf = inspection.certificates.find((c) => !c.isCA)
+    if (leaf)
+      diagnostics.push(
+        at(
+          "CA-NOT-CA",
+          `${reference} holds "${leaf.subject}", which is not a CA certificate`,
+          "give the issuing CA here; a server certificate belongs in tls.verify.certificate with pins",
+        ),
+      )
+  }
+  const notAfter = earliestNotAfter(inspection.certificates)
+  const days = Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS)
+  const date = notAfter.toISOString().slice(0, 10)
+  if (notAfter.getTime() <= now.getTime())
+    diagnostics.push(
+      at(
+        "CERT-EXPIRED",
+        `${what} ${reference} expired on ${date}`,
+        "get the partner's current certificate and replace the file",
+      ),
+    )
+  else if (days < EXPIRY_WARNING_DAYS)
+    diagnostics.push(
+      at(
+        "CERT-EXPIRING",
+        `${what} ${reference} expires on ${date} (in ${days} days)`,
+        "ask the partner for the successor and add it (a file may hold several certificates)",
+        { severity: "warning" },
+      ),
+    )
+  return { diagnostics, embedded: embed(normalized!, inspection), certificates: inspection.certificates }
+}

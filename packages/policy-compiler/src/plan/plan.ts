@@ -1,0 +1,131 @@
+/**
+ * The policy plan: the effective difference between two resolved policy sets, as data
+ * (Terraform's plan model). A closed set of actions, resources in a fixed order (defaults,
+ * partners, local domains, groups; by name), field changes by path, and security-relevant
+ * changes flagged for reviewers. Renderers turn it into text or markdown; `--format json`
+ * prints it as is.
+ */
+import { canonicalize } from "@mailconnect/bundle"
+import type { Partner, PolicySet } from "@mailconnect/policy"
+import { securityFlags } from "./security"
+import { defaultsView, flatten, groupView, type Leaf, localDomainView, partnerView } from "./view"
+
+export const PLAN_FORMAT = "mailconnect-plan/1"
+
+export type PlanAction = "create" | "update" | "delete"
+export type ResourceKind = "defaults" | "partner" | "localDomain" | "group"
+export const RESOURCE_ORDER: ReadonlyArray<ResourceKind> = ["defaults", "partner", "localDomain", "group"]
+
+export interface FieldChange {
+  readonly path: string
+  /** Absent on create or when the field is new. */
+  readonly before?: Leaf
+  /** Absent on delete or when the field was removed. */
+  readonly after?: Leaf
+}
+
+export interface ResourceChange {
+  readonly kind: ResourceKind
+  readonly name: string
+  readonly action: PlanAction
+  readonly fields: ReadonlyArray<FieldChange>
+}
+
+export type SecurityCode =
+  | "MODE-DOWNGRADED"
+  | "MIN-VERSION-LOWERED"
+  | "PINS-REMOVED"
+  | "CA-REMOVED"
+  | "CA-REPLACED"
+  | "INBOUND-RELAXED"
+  | "DOMAIN-MOVED"
+  | "DOMAIN-UNPROTECTED"
+  | "GROUP-MEMBER-ADDED"
+
+export interface SecurityFlag {
+  readonly code: SecurityCode
+  readonly kind: ResourceKind
+  readonly name: string
+  readonly message: string
+}
+
+export interface Plan {
+  readonly format: typeof PLAN_FORMAT
+  readonly changes: ReadonlyArray<ResourceChange>
+  readonly security: ReadonlyArray<SecurityFlag>
+  readonly summary: { readonly create: number; readonly update: number; readonly delete: number }
+}
+
+const same = (a: Leaf | undefined, b: Leaf | undefined): boolean => JSON.stringify(a) === JSON.stringify(b)
+
+const diffResource = (
+  kind: ResourceKind,
+  name: string,
+  before: unknown,
+  after: unknown,
+): ResourceChange | undefined => {
+  const old = before === undefined ? new Map<string, Leaf>() : flatten(before)
+  const now = after === undefined ? new Map<string, Leaf>() : flatten(after)
+  const paths = [...new Set([...old.keys(), ...now.keys()])].sort()
+  const fields: Array<FieldChange> = []
+  for (const path of paths) {
+    const b = old.get(path)
+    const a = now.get(path)
+    if (same(b, a)) continue
+    fields.push({ path, ...(b === undefined ? {} : { before: b }), ...(a === undefined ? {} : { after: a }) })
+  }
+  if (before !== undefined && after !== undefined && fields.length === 0) return undefined
+  const action: PlanAction = before === undefined ? "create" : after === undefined ? "delete" : "update"
+  return { kind, name, action, fields }
+}
+
+const diffRecords = <T>(
+  kind: ResourceKind,
+  base: Record<string, T>,
+  head: Record<string, T>,
+  view: (value: T) => unknown,
+): Array<ResourceChange> => {
+  const names = [...new Set([...Object.keys(base), ...Object.keys(head)])].sort()
+  return names.flatMap((name) => {
+    const b = base[name]
+    const a = head[name]
+    const change = diffResource(
+      kind,
+      name,
+      b === undefined ? undefined : view(b),
+      a === undefined ? undefined : view(a),
+    )
+    return change ? [change] : []
+  })
+}
+
+export const planDiff = (base: PolicySet, head: PolicySet): Plan => {
+  const changes = [
+    ...diffRecords("defaults", { defaults: base.defaults }, { defaults: head.defaults }, defaultsView),
+    ...diffRecords<Partner>("partner", base.partners, head.partners, partnerView),
+    ...diffRecords("localDomain", base.localDomains, head.localDomains, localDomainView),
+    ...diffRecords("group", base.groups, head.groups, groupView),
+  ]
+  const count = (action: PlanAction) => changes.filter((c) => c.action === action).length
+  return {
+    format: PLAN_FORMAT,
+    changes,
+    security: securityFlags(base, head),
+    summary: { create: count("create"), update: count("update"), delete: count("delete") },
+  }
+}
+
+export const isEmptyPlan = (plan: Plan): boolean => plan.changes.length === 0
+
+/** `Plan: 1 to add, 2 to change, 0 to remove; 1 security-relevant change.` */
+export const summaryLine = (plan: Plan): string => {
+  if (isEmptyPlan(plan)) return "No changes. The effective policy is identical."
+  const flags = plan.security.length
+  return (
+    `Plan: ${plan.summary.create} to add, ${plan.summary.update} to change, ${plan.summary.delete} to remove; ` +
+    `${flags} security-relevant change${flags === 1 ? "" : "s"}.`
+  )
+}
+
+/** The plan as JSON with sorted keys (`--format json`), stable for scripts and golden files. */
+export const canonicalizePlan = (plan: Plan): string => canonicalize(plan)

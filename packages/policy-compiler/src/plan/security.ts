@@ -1,0 +1,117 @@
+/**
+ * Which changes weaken protection, so a reviewer cannot miss them in a long plan: a lower TLS
+ * mode or version, pins or a private CA taken away, inbound enforcement relaxed, a domain
+ * handed to another partner or left to the (opportunistic) defaults, a closed group widened.
+ */
+import type { Partner, PolicySet, TlsMode } from "@mailconnect/policy"
+import type { ResourceKind, SecurityCode, SecurityFlag } from "./plan"
+
+const MODE_RANK: Record<TlsMode, number> = { opportunistic: 0, enforce: 1, mtls: 2 }
+const VERSION_RANK: Record<string, number> = { TLSv1: 0, "TLSv1.1": 1, "TLSv1.2": 2, "TLSv1.3": 3 }
+
+const flag = (code: SecurityCode, kind: ResourceKind, name: string, message: string): SecurityFlag => ({
+  code,
+  kind,
+  name,
+  message,
+})
+
+const tlsFlags = (
+  kind: ResourceKind,
+  name: string,
+  before: { mode: TlsMode; minVersion: string },
+  after: { mode: TlsMode; minVersion: string },
+): Array<SecurityFlag> => [
+  ...(MODE_RANK[after.mode] < MODE_RANK[before.mode]
+    ? [flag("MODE-DOWNGRADED", kind, name, `tls.mode ${before.mode} → ${after.mode}`)]
+    : []),
+  ...(VERSION_RANK[after.minVersion]! < VERSION_RANK[before.minVersion]!
+    ? [flag("MIN-VERSION-LOWERED", kind, name, `tls.minVersion ${before.minVersion} → ${after.minVersion}`)]
+    : []),
+]
+
+const partnerFlags = (name: string, before: Partner, after: Partner): Array<SecurityFlag> => {
+  const out = tlsFlags("partner", name, before.tls, after.tls)
+  const removedPins = before.tls.verify.pins.filter((p) => !after.tls.verify.pins.includes(p))
+  if (removedPins.length > 0)
+    out.push(flag("PINS-REMOVED", "partner", name, `pins removed: ${removedPins.join(", ")}`))
+  const ca = before.tls.verify.ca
+  const newCa = after.tls.verify.ca
+  if (ca && !newCa)
+    out.push(flag("CA-REMOVED", "partner", name, `private CA ${ca.file} removed: public roots now accepted`))
+  else if (ca && newCa && ca.sha256 !== newCa.sha256)
+    out.push(
+      flag("CA-REPLACED", "partner", name, `private CA ${ca.file} → ${newCa.file} (different certificates)`),
+    )
+  if (before.inbound.requireTls && !after.inbound.requireTls)
+    out.push(flag("INBOUND-RELAXED", "partner", name, "inbound.requireTls true → false"))
+  if (before.inbound.requireClientCertificate && !after.inbound.requireClientCertificate)
+    out.push(flag("INBOUND-RELAXED", "partner", name, "inbound.requireClientCertificate true → false"))
+  return out
+}
+
+const owners = (policy: PolicySet): Map<string, Partner> => {
+  const map = new Map<string, Partner>()
+  for (const partner of Object.values(policy.partners)) for (const d of partner.domains) map.set(d, partner)
+  return map
+}
+
+const domainFlags = (base: PolicySet, head: PolicySet): Array<SecurityFlag> => {
+  const out: Array<SecurityFlag> = []
+  const after = owners(head)
+  for (const [domain, was] of [...owners(base)].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const now = after.get(domain)
+    if (now && now.name !== was.name)
+      out.push(
+        flag(
+          "DOMAIN-MOVED",
+          "partner",
+          now.name,
+          `${domain} moved from partner ${was.name} (${was.tls.mode}) to partner ${now.name} (${now.tls.mode})`,
+        ),
+      )
+    else if (!now && MODE_RANK[head.defaults.tls.mode] < MODE_RANK[was.tls.mode])
+      out.push(
+        flag(
+          "DOMAIN-UNPROTECTED",
+          "partner",
+          was.name,
+          `${domain} left partner ${was.name} (${was.tls.mode}) and falls back to the default (${head.defaults.tls.mode})`,
+        ),
+      )
+  }
+  return out
+}
+
+const groupFlags = (base: PolicySet, head: PolicySet): Array<SecurityFlag> =>
+  Object.keys(head.groups)
+    .sort()
+    .flatMap((name) => {
+      const was = base.groups[name]
+      if (!was) return []
+      const now = head.groups[name]!
+      const added = [
+        ...now.members.filter((m) => !was.members.includes(m)),
+        ...now.localDomains.filter((d) => !was.localDomains.includes(d)),
+      ]
+      return added.length > 0
+        ? [flag("GROUP-MEMBER-ADDED", "group", name, `closed group ${name} admits ${added.join(", ")}`)]
+        : []
+    })
+
+export const securityFlags = (base: PolicySet, head: PolicySet): Array<SecurityFlag> => {
+  const out = tlsFlags("defaults", "defaults", base.defaults.tls, head.defaults.tls)
+  for (const name of Object.keys(head.partners).sort()) {
+    const before = base.partners[name]
+    if (before) out.push(...partnerFlags(name, before, head.partners[name]!))
+  }
+  out.push(...domainFlags(base, head), ...groupFlags(base, head))
+  const order: ReadonlyArray<ResourceKind> = ["defaults", "partner", "localDomain", "group"]
+  return out.sort(
+    (a, b) =>
+      order.indexOf(a.kind) - order.indexOf(b.kind) ||
+      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) ||
+      (a.code < b.code ? -1 : a.code > b.code ? 1 : 0) ||
+      (a.message < b.message ? -1 : a.message > b.message ? 1 : 0),
+  )
+}

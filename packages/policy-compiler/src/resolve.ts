@@ -1,0 +1,157 @@
+/**
+ * Valid source documents → the resolved policy model: defaults folded into every partner,
+ * durations in milliseconds, domains lower-cased and sorted, certificates embedded, review due
+ * dates computed, group membership written onto partners and local domains. Only called when
+ * there are no errors, so lookups here may assume what the checks established.
+ */
+import {
+  type Agreement,
+  type ClosedGroup,
+  type DefaultPolicy,
+  type LocalDomain,
+  type Partner,
+  type PolicySet,
+  parseDuration,
+  type RetryPolicy,
+  type ServerAddress,
+} from "@mailconnect/policy"
+import type { PartnerCertificates } from "./check/certificates"
+import { reviewDueOn } from "./check/partner"
+import type { Sources } from "./check/sources"
+import { parseAddress } from "./source/address"
+import type { DefaultsDoc, PartnerDoc, RetrySource } from "./source/schema"
+
+const ms = (text: string): number => parseDuration(text)!
+
+const address = (text: string): ServerAddress => {
+  const parsed = parseAddress(text)
+  if ("problem" in parsed) throw new Error(`unchecked address ${text}`)
+  return parsed.address
+}
+
+const sortedUnique = (values: Iterable<string>): Array<string> => [...new Set(values)].sort()
+
+const resolveDefaults = (doc: DefaultsDoc): DefaultPolicy => ({
+  tls: {
+    mode: doc.tls.mode,
+    minVersion: doc.tls.minVersion,
+    ...(doc.tls.ciphers === undefined ? {} : { ciphers: doc.tls.ciphers }),
+  },
+  retry: {
+    schedule: doc.retry.schedule.map(ms),
+    every: ms(doc.retry.every),
+    warnAfter: ms(doc.retry.warnAfter),
+    expireAfter: ms(doc.retry.expireAfter),
+  },
+  dsn: { languages: [...doc.dsn.languages] },
+})
+
+const resolveRetry = (own: RetrySource | undefined, defaults: RetryPolicy): RetryPolicy => ({
+  schedule: own?.schedule ? own.schedule.map(ms) : defaults.schedule,
+  every: own?.every ? ms(own.every) : defaults.every,
+  warnAfter: own?.warnAfter ? ms(own.warnAfter) : defaults.warnAfter,
+  expireAfter: own?.expireAfter ? ms(own.expireAfter) : defaults.expireAfter,
+})
+
+const resolveAgreement = (agreement: NonNullable<PartnerDoc["agreement"]>): Agreement => ({
+  reference: agreement.reference,
+  signedOn: agreement.signedOn,
+  ...(agreement.confirmedBy === undefined ? {} : { confirmedBy: agreement.confirmedBy }),
+  technicalContacts: (agreement.technicalContacts ?? []).map((c) => ({
+    name: c.name,
+    email: c.email,
+    ...(c.phone === undefined ? {} : { phone: c.phone }),
+  })),
+  ...(agreement.legacyTls === undefined
+    ? {}
+    : {
+        legacyTls: {
+          reason: agreement.legacyTls.reason,
+          ...(agreement.legacyTls.acknowledgedBy === undefined
+            ? {}
+            : { acknowledgedBy: agreement.legacyTls.acknowledgedBy }),
+        },
+      }),
+})
+
+const resolvePartner = (
+  doc: PartnerDoc,
+  defaults: DefaultPolicy,
+  certificates: PartnerCertificates,
+  groups: ReadonlyArray<string>,
+): Partner => {
+  const tls = doc.tls
+  const mode = tls?.mode ?? defaults.tls.mode
+  const ciphers = tls?.ciphers ?? defaults.tls.ciphers
+  const review = tls?.review
+  return {
+    name: doc.name,
+    ...(doc.agreement === undefined ? {} : { agreement: resolveAgreement(doc.agreement) }),
+    domains: sortedUnique(doc.domains.map((d) => d.toLowerCase())),
+    ...(doc.route === undefined ? {} : { servers: doc.route.servers.map(address) }),
+    tls: {
+      mode,
+      minVersion: tls?.minVersion ?? defaults.tls.minVersion,
+      ...(ciphers === undefined ? {} : { ciphers }),
+      verify: {
+        trust: tls?.verify?.trust ?? "pkix",
+        names: sortedUnique((tls?.verify?.names ?? []).map((n) => n.toLowerCase())),
+        ...(certificates.ca === undefined ? {} : { ca: certificates.ca }),
+        ...(certificates.certificate === undefined ? {} : { certificate: certificates.certificate }),
+        pins: sortedUnique(tls?.verify?.pins ?? []),
+      },
+      ...(tls?.clientCertificate === undefined ? {} : { clientCertificate: tls.clientCertificate }),
+      ...(review === undefined
+        ? {}
+        : {
+            review: {
+              attestedOn: review.attestedOn,
+              every: ms(review.every),
+              dueOn: reviewDueOn(review.attestedOn, review.every),
+            },
+          }),
+    },
+    // A bilateral agreement binds both directions unless the partner file says otherwise.
+    inbound: {
+      requireTls: doc.inbound?.requireTls ?? mode !== "opportunistic",
+      requireClientCertificate: doc.inbound?.requireClientCertificate ?? mode === "mtls",
+    },
+    retry: resolveRetry(doc.retry, defaults.retry),
+    groups: [...groups],
+  }
+}
+
+export const resolvePolicy = (
+  sources: Sources,
+  certificates: ReadonlyMap<string, PartnerCertificates>,
+): PolicySet => {
+  const defaults = resolveDefaults(sources.defaults!.doc)
+  const groupsOf = new Map<string, Array<string>>()
+  const groups: Record<string, ClosedGroup> = {}
+  for (const { doc } of [...sources.groups].sort((a, b) => (a.doc.name < b.doc.name ? -1 : 1))) {
+    const localDomains = sortedUnique(doc.localDomains.map((d) => d.toLowerCase()))
+    const members = sortedUnique(doc.members)
+    groups[doc.name] = { name: doc.name, members, localDomains }
+    for (const key of [...members, ...localDomains.map((d) => `local:${d}`)])
+      groupsOf.set(key, [...(groupsOf.get(key) ?? []), doc.name])
+  }
+  const partners: Record<string, Partner> = {}
+  for (const { doc } of sources.partners)
+    partners[doc.name] = resolvePartner(
+      doc,
+      defaults,
+      certificates.get(doc.name) ?? {},
+      groupsOf.get(doc.name) ?? [],
+    )
+  const localDomains: Record<string, LocalDomain> = {}
+  for (const source of sources.localDomains)
+    for (const entry of source.doc.domains) {
+      const domain = entry.domain.toLowerCase()
+      localDomains[domain] = {
+        domain,
+        deliverTo: address(entry.deliverTo),
+        groups: groupsOf.get(`local:${domain}`) ?? [],
+      }
+    }
+  return { defaults, partners, localDomains, groups }
+}

@@ -1,0 +1,50 @@
+/**
+ * The closed catalogue of rule codes. Codes are part of the CLI contract (scripts and reviewers
+ * grep for them), so a rule is never renamed; a retired rule keeps its code reserved.
+ */
+import type { Severity } from "./diagnostic"
+
+interface Rule {
+  readonly severity: Severity
+  readonly summary: string
+}
+
+const rule = (severity: Severity, summary: string): Rule => ({ severity, summary })
+
+export const RULES = {
+  "YAML-SYNTAX": rule("error", "the file is not one well-formed YAML document"),
+  "API-VERSION": rule("error", "apiVersion is missing or not mailconnect/v1"),
+  "KIND-UNKNOWN": rule("error", "kind is missing or not Defaults, Partner, LocalDomains or ClosedGroup"),
+  "UNKNOWN-KEY": rule("error", "a key the policy language does not define"),
+  "MISSING-FIELD": rule("error", "a required field is absent"),
+  "INVALID-VALUE": rule("error", "a value of the wrong type or outside its allowed set"),
+  "DEFAULTS-COUNT": rule("error", "there must be exactly one Defaults document"),
+  "NAME-MISMATCH": rule("error", "a partner's or group's name differs from its file name"),
+  "PARTNER-DUPLICATE": rule("error", "two partner files declare the same name"),
+  "GROUP-DUPLICATE": rule("error", "two closed-group files declare the same name"),
+  "DOMAIN-CONFLICT": rule("error", "the same domain is claimed by two partners"),
+  "DOMAIN-OVERLAP": rule("error", "a wildcard covers another partner's domain without explicit precedence"),
+  "LOCAL-DOMAIN-CLAIMED": rule("error", "a partner claims one of our own local domains"),
+  "LOCAL-DOMAIN-DUPLICATE": rule("error", "a local domain is listed twice"),
+  "OVERRIDES-UNKNOWN": rule("error", "overrides names a partner that does not exist"),
+  "AGREEMENT-CONTACT-MISSING": rule("error", "enforce/mtls without an agreement naming a technical contact"),
+  "MTLS-CLIENT-CERT-MISSING": rule("error", "mtls without tls.clientCertificate"),
+  "CERT-FILE-MISSING": rule("error", "a CA or certificate file does not exist in the policy directory"),
+  "CERT-UNPARSABLE": rule("error", "a CA or certificate file holds no parsable PEM certificate"),
+  "CA-NOT-CA": rule("error", "tls.verify.ca is not a CA certificate"),
+  "CERT-EXPIRED": rule("error", "a partner CA or certificate has expired"),
+  "CERT-EXPIRING": rule("warning", "a partner CA or certificate expires within 30 days"),
+  "PIN-MALFORMED": rule("error", "a pin is not sha256/<base64 of 32 bytes>"),
+  "PINS-REQUIRED": rule("error", "verify.trust: pins without any pin"),
+  "PIN-CERTIFICATE-MISMATCH": rule("warning", "no pin matches the partner certificate on file"),
+  "TLS-LEGACY-UNACKNOWLEDGED": rule("error", "minVersion below TLSv1.2 without a legacyTls acknowledgement"),
+  "GROUP-MEMBER-NOT-MTLS": rule("error", "a closed-group member does not use mtls both ways"),
+  "GROUP-MEMBER-UNKNOWN": rule("error", "a closed group names an unknown partner or local domain"),
+  "ROUTE-SERVER-INVALID": rule("error", "a server is not host[:port] with a valid host and port"),
+  "REVIEW-OVERDUE": rule("warning", "the certificate attestation is overdue"),
+  "RETRY-TIMELINE-INVALID": rule("error", "the retry timeline is not increasing or warns after expiry"),
+} as const satisfies Record<string, Rule>
+
+export type RuleCode = keyof typeof RULES
+
+export const RULE_CODES = Object.keys(RULES).sort() as ReadonlyArray<RuleCode>

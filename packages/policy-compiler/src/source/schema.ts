@@ -1,0 +1,166 @@
+/**
+ * The policy *source* language (DESIGN §3) as Effect Schemas: what operators write in YAML.
+ * Deliberately loose where a dedicated rule gives a better message than a schema could
+ * (pins, route servers, agreement contacts, legacy TLS): those are checked in `check/`, with
+ * their own rule codes. Durations and dates stay text here and are converted in `resolve`.
+ */
+import { parseDuration } from "@mailconnect/policy"
+import { Schema } from "effect"
+
+export const API_VERSION = "mailconnect/v1"
+export const KINDS = ["Defaults", "Partner", "LocalDomains", "ClosedGroup"] as const
+export type Kind = (typeof KINDS)[number]
+
+/** A literal set whose error lists the choices, instead of one "Expected …" per member. */
+const oneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
+  Schema.Literal(...values).annotations({
+    message: () => `expected one of ${values.join(", ")}`,
+  })
+
+const Text = Schema.String.pipe(
+  Schema.minLength(1, { message: () => "expected non-empty text" }),
+).annotations({ message: () => "expected text" })
+
+const DurationText = Schema.String.pipe(
+  Schema.filter((s) => parseDuration(s) !== undefined, {
+    message: () => "expected a duration such as 30s, 5m, 4h, 10d or 1y",
+  }),
+)
+
+const isCalendarDate = (s: string): boolean => {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false
+  const date = new Date(`${s}T00:00:00Z`)
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(s)
+}
+
+const DateText = Schema.String.pipe(
+  Schema.filter(isCalendarDate, { message: () => "expected a date as YYYY-MM-DD" }),
+)
+
+const DOMAIN = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i
+
+/** An exact domain or `*.suffix` with at least two labels after the star. */
+const DomainPattern = Schema.String.pipe(
+  Schema.filter((s) => DOMAIN.test(s), {
+    message: () => "expected a domain (mail.example.org) or a wildcard (*.example.org)",
+  }),
+)
+
+const ExactDomain = Schema.String.pipe(
+  Schema.filter((s) => DOMAIN.test(s) && !s.startsWith("*."), {
+    message: () => "expected a domain such as customer.example (no wildcard)",
+  }),
+)
+
+export const TlsModeSource = oneOf("opportunistic", "enforce", "mtls")
+export const TlsVersionSource = oneOf("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+
+const RetrySource = Schema.Struct({
+  schedule: Schema.optional(Schema.Array(DurationText)),
+  every: Schema.optional(DurationText),
+  warnAfter: Schema.optional(DurationText),
+  expireAfter: Schema.optional(DurationText),
+})
+export type RetrySource = typeof RetrySource.Type
+
+const header = <K extends Kind>(kind: K) => ({
+  apiVersion: Schema.Literal(API_VERSION),
+  kind: Schema.Literal(kind),
+})
+
+export const DefaultsDoc = Schema.Struct({
+  ...header("Defaults"),
+  tls: Schema.Struct({
+    mode: TlsModeSource,
+    minVersion: TlsVersionSource,
+    ciphers: Schema.optional(Text),
+  }),
+  retry: Schema.Struct({
+    schedule: Schema.Array(DurationText),
+    every: DurationText,
+    warnAfter: DurationText,
+    expireAfter: DurationText,
+  }),
+  dsn: Schema.Struct({ languages: Schema.NonEmptyArray(Text) }),
+})
+export type DefaultsDoc = typeof DefaultsDoc.Type
+
+const ContactSource = Schema.Struct({
+  name: Text,
+  email: Schema.String.pipe(
+    Schema.filter((s) => /^[^\s@]+@[^\s@]+$/.test(s), { message: () => "expected an e-mail address" }),
+  ),
+  phone: Schema.optional(Text),
+})
+
+const AgreementSource = Schema.Struct({
+  reference: Text,
+  signedOn: DateText,
+  /** Who at the customer confirmed the agreement (name or ticket). */
+  confirmedBy: Schema.optional(Text),
+  technicalContacts: Schema.optional(Schema.Array(ContactSource)),
+  legacyTls: Schema.optional(Schema.Struct({ reason: Text, acknowledgedBy: Schema.optional(Text) })),
+})
+
+const VerifySource = Schema.Struct({
+  trust: Schema.optional(oneOf("pkix", "pins")),
+  names: Schema.optional(Schema.Array(Text)),
+  /** Path relative to the policy directory, e.g. certs/bank-ca.pem. */
+  ca: Schema.optional(Text),
+  /** The partner's server certificate on file (public), for pins-only trust and expiry watch. */
+  certificate: Schema.optional(Text),
+  pins: Schema.optional(Schema.Array(Schema.String)),
+})
+
+export const PartnerDoc = Schema.Struct({
+  ...header("Partner"),
+  name: Text,
+  agreement: Schema.optional(AgreementSource),
+  domains: Schema.NonEmptyArray(DomainPattern),
+  /**
+   * Explicit precedence: partners whose wildcard may cover this partner's more specific
+   * domains. Without it such an overlap is an error, since it usually is a mistake.
+   */
+  overrides: Schema.optional(Schema.Array(Text)),
+  route: Schema.optional(Schema.Struct({ servers: Schema.Array(Schema.String) })),
+  tls: Schema.optional(
+    Schema.Struct({
+      mode: Schema.optional(TlsModeSource),
+      minVersion: Schema.optional(TlsVersionSource),
+      ciphers: Schema.optional(Text),
+      verify: Schema.optional(VerifySource),
+      clientCertificate: Schema.optional(Text),
+      review: Schema.optional(Schema.Struct({ attestedOn: DateText, every: DurationText })),
+    }),
+  ),
+  inbound: Schema.optional(
+    Schema.Struct({
+      requireTls: Schema.optional(Schema.Boolean),
+      requireClientCertificate: Schema.optional(Schema.Boolean),
+    }),
+  ),
+  retry: Schema.optional(RetrySource),
+})
+export type PartnerDoc = typeof PartnerDoc.Type
+
+export const LocalDomainsDoc = Schema.Struct({
+  ...header("LocalDomains"),
+  domains: Schema.Array(Schema.Struct({ domain: ExactDomain, deliverTo: Schema.String })),
+})
+export type LocalDomainsDoc = typeof LocalDomainsDoc.Type
+
+export const ClosedGroupDoc = Schema.Struct({
+  ...header("ClosedGroup"),
+  name: Text,
+  description: Schema.optional(Text),
+  members: Schema.NonEmptyArray(Text),
+  localDomains: Schema.Array(ExactDomain),
+})
+export type ClosedGroupDoc = typeof ClosedGroupDoc.Type
+
+export const SCHEMA_BY_KIND = {
+  Defaults: DefaultsDoc,
+  Partner: PartnerDoc,
+  LocalDomains: LocalDomainsDoc,
+  ClosedGroup: ClosedGroupDoc,
+} as const
