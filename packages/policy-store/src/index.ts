@@ -1,1 +1,9 @@
-export {}
+export * from "./active-policy"
+export * from "./check"
+export * from "./errors"
+export * from "./keys"
+export * from "./last-known-good"
+export * as PolicyMetrics from "./metrics"
+export * from "./publish"
+export * from "./store"
+export * from "./trusted-keys"

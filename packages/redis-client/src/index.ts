@@ -1,1 +1,5 @@
-export {}
+export * from "./client"
+export * from "./config"
+export * from "./connection"
+export * from "./errors"
+export * from "./keys"

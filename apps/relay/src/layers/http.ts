@@ -1,0 +1,50 @@
+/**
+ * Operations endpoints on `RELAY_HTTP_HOST:RELAY_HTTP_PORT` (loopback by default; no auth, so
+ * keep it off public interfaces): `/healthz` (process alive), `/readyz` (a bundle is active and
+ * the relay is not draining), `/metrics` (Prometheus text).
+ */
+import { createServer } from "node:http"
+import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { ActivePolicy } from "@mailconnect/policy-store"
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "@mailconnect/telemetry"
+import { Effect, Layer, Option, SubscriptionRef } from "effect"
+import { RelayConfig } from "../config"
+import { RelayLifecycle } from "../lifecycle"
+
+const readiness = Effect.gen(function* () {
+  const policy = yield* ActivePolicy
+  const lifecycle = yield* RelayLifecycle
+  const active = yield* policy.current
+  const draining = yield* SubscriptionRef.get(lifecycle.draining)
+  const ready = Option.isSome(active) && !draining
+  const body = {
+    ready,
+    draining,
+    bundle: Option.match(active, {
+      onNone: () => null,
+      onSome: (b) => ({ serial: b.serial, digest: b.digest }),
+    }),
+  }
+  return yield* HttpServerResponse.json(body, { status: ready ? 200 : 503 })
+})
+
+const router = HttpRouter.empty.pipe(
+  HttpRouter.get("/healthz", HttpServerResponse.text("ok\n")),
+  HttpRouter.get("/readyz", readiness),
+  HttpRouter.get(
+    "/metrics",
+    Effect.map(renderPrometheus, (text) =>
+      HttpServerResponse.text(text, { contentType: PROMETHEUS_CONTENT_TYPE }),
+    ),
+  ),
+)
+
+export const HttpLayer = Layer.unwrapEffect(
+  Effect.map(RelayConfig, (config) =>
+    HttpServer.serve(router).pipe(
+      HttpServer.withLogAddress,
+      Layer.provide(NodeHttpServer.layer(createServer, { host: config.http.host, port: config.http.port })),
+    ),
+  ),
+)

@@ -1,0 +1,17 @@
+import type { RedisKeys } from "@mailconnect/redis-client"
+
+/** Redis layout of policy distribution; all under the prefix hash tag (one Cluster slot). */
+export interface PolicyKeys {
+  /** Hash `{serial, digest, schema, publishedAt}`: the bundle in force. */
+  readonly current: string
+  /** Envelope bytes, by digest (`sha256:<hex>`); kept for audit and rollback-by-republish. */
+  readonly bundle: (digest: string) => string
+  /** Pub/sub channel; messages are `{"serial":N,"digest":"…"}` notices, never bundle bytes. */
+  readonly channel: string
+}
+
+export const policyKeys = (keys: RedisKeys): PolicyKeys => ({
+  current: keys.key("policy", "current"),
+  bundle: (digest) => keys.key("policy", "bundle", digest),
+  channel: keys.key("policy", "announce"),
+})

@@ -1,0 +1,85 @@
+/**
+ * Hand-made signed bundles for tests and benches: a small valid payload, signed with a fresh
+ * key, plus the classic bad variants (tampered, foreign key, unsupported schema).
+ */
+import {
+  canonicalize,
+  type Envelope,
+  generateSigningKeyPair,
+  parseSigningKey,
+  parseTrustedKey,
+  type SigningKey,
+  signBundle,
+  type TrustedKey,
+} from "@mailconnect/bundle"
+import { type BundlePayload, CURRENT_SCHEMA } from "@mailconnect/policy"
+import { Effect } from "effect"
+
+export interface TestSigner {
+  readonly privatePem: string
+  readonly publicPem: string
+  readonly keyId: string
+  readonly signing: SigningKey
+  readonly trusted: TrustedKey
+}
+
+export const makeSigner = (): TestSigner => {
+  const pair = generateSigningKeyPair()
+  return {
+    ...pair,
+    signing: Effect.runSync(parseSigningKey(pair.privatePem, "test")),
+    trusted: Effect.runSync(parseTrustedKey(pair.publicPem, "test")),
+  }
+}
+
+const retry = {
+  schedule: [300_000, 600_000],
+  every: 3_600_000,
+  warnAfter: 14_400_000,
+  expireAfter: 864_000_000,
+}
+
+/** A valid payload; `partnerMode` lets tests tell two bundles' policies apart. */
+export const samplePayload = (
+  serial: number,
+  options: { readonly schema?: number; readonly partnerMode?: "enforce" | "mtls" | "opportunistic" } = {},
+): BundlePayload => ({
+  schema: options.schema ?? CURRENT_SCHEMA,
+  serial,
+  createdAt: "2026-11-28T00:00:00.000Z",
+  source: { commit: `c${serial}` },
+  policy: {
+    defaults: { tls: { mode: "opportunistic", minVersion: "TLSv1.2" }, retry, dsn: { languages: ["en"] } },
+    partners: {
+      bank: {
+        name: "bank",
+        domains: ["bank.example"],
+        tls: {
+          mode: options.partnerMode ?? "enforce",
+          minVersion: "TLSv1.2",
+          verify: { trust: "pkix", names: [], pins: [] },
+        },
+        inbound: { requireTls: true, requireClientCertificate: false },
+        retry,
+        groups: [],
+      },
+    },
+    localDomains: {},
+    groups: {},
+  },
+  index: { exact: { "bank.example": "bank" }, wildcard: {} },
+})
+
+export const signed = (signer: TestSigner, serial: number, options?: Parameters<typeof samplePayload>[1]) =>
+  signBundle(samplePayload(serial, options), [signer.signing])
+
+/** Changes the payload after signing, keeping the stated digest and a canonical envelope. */
+export const tampered = (bytes: string): string => {
+  const envelope = JSON.parse(bytes) as Envelope
+  const payload = envelope.payload.replace('"mode":"enforce"', '"mode":"opportunistic"')
+  if (payload === envelope.payload) throw new Error("nothing to tamper with")
+  return canonicalize({ ...envelope, payload })
+}
+
+/** The digest an envelope states (the key it is stored under). */
+export const digestIn = (bytes: string): string => (JSON.parse(bytes) as Envelope).digest

@@ -1,0 +1,96 @@
+import { randomBytes } from "node:crypto"
+import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { Chunk, Effect, Either, Fiber, Layer, Option, Stream } from "effect"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "../src"
+
+let redis: RedisServer
+let prefix = ""
+beforeAll(async () => {
+  redis = await startRedis()
+})
+afterAll(() => redis.stop())
+
+const layerFor = (url: string) =>
+  RedisClient.layerWith({ commandTimeoutMs: 500 }).pipe(
+    Layer.provideMerge(RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(url, prefix)))),
+  )
+const run = <A, E>(effect: Effect.Effect<A, E, RedisClient | RedisConnectionFactory>, url = redis.url) =>
+  Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(layerFor(url))))
+
+afterEach(() =>
+  run(
+    Effect.gen(function* () {
+      const client = yield* RedisClient
+      const keys = (yield* client.call("KEYS", `{${prefix}}:*`)) as Array<string>
+      yield* client.del(...keys)
+    }),
+  ),
+)
+
+const SWAP_IF_HIGHER = {
+  name: "testSwapIfHigher",
+  numberOfKeys: 1,
+  lua: `local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+if v >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`,
+}
+
+describe("RedisClient", () => {
+  it("runs commands and scripts under the prefix hash tag", async () => {
+    prefix = `t${randomBytes(4).toString("hex")}`
+    const result = await run(
+      Effect.gen(function* () {
+        const client = yield* RedisClient
+        const key = client.keys.key("a")
+        yield* client.set(key, "1", 10_000)
+        const ttl = (yield* client.call("PTTL", key)) as number
+        const first = yield* client.script(SWAP_IF_HIGHER, [key], [5])
+        const second = yield* client.script(SWAP_IF_HIGHER, [key], [3])
+        return {
+          ttl,
+          first,
+          second,
+          value: yield* client.get(key),
+          missing: yield* client.get(client.keys.key("b")),
+        }
+      }),
+    )
+    expect(result.ttl).toBeGreaterThan(0)
+    expect([result.first, result.second]).toEqual([1, 0])
+    expect(result.value).toEqual(Option.some("5"))
+    expect(Option.isNone(result.missing)).toBe(true)
+  })
+
+  it("delivers pub/sub messages on a dedicated connection", async () => {
+    prefix = `t${randomBytes(4).toString("hex")}`
+    const received = await run(
+      Effect.gen(function* () {
+        const client = yield* RedisClient
+        const channel = client.keys.key("chan")
+        const fiber = yield* client.subscribe(channel).pipe(Stream.take(2), Stream.runCollect, Effect.fork)
+        let receivers = 0
+        while (receivers === 0) {
+          yield* Effect.sleep("20 millis")
+          receivers = yield* client.publish(channel, "one")
+        }
+        yield* client.publish(channel, "two")
+        return Chunk.toReadonlyArray(yield* Fiber.join(fiber))
+      }),
+    )
+    expect(received.slice(-1)).toEqual(["two"])
+  })
+
+  it("turns an unreachable server into a tagged error, not a hang", async () => {
+    const nowhere = `redis://127.0.0.1:${await freePort()}`
+    const error = await run(Effect.flip(Effect.flatMap(RedisClient, (c) => c.get("{x}:y"))), nowhere)
+    expect(error._tag).toBe("RedisCommandError")
+    expect(["unavailable", "timeout"]).toContain(error.reason)
+  })
+
+  it("reports Redis error replies as reason reply", async () => {
+    const error = await run(Effect.flip(Effect.flatMap(RedisClient, (c) => c.call("NOSUCHCOMMAND"))))
+    expect(error).toMatchObject({ _tag: "RedisCommandError", reason: "reply" })
+  })
+})
