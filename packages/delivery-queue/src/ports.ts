@@ -4,8 +4,15 @@
  * app binds them to `policy-store` and `smtp-outbound`; tests bind them to the same real parts.
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
-import type { PartnerTls, PolicyLookup, ServerAddress } from "@mailconnect/policy"
-import { Context, Data, type Effect } from "effect"
+import {
+  type LookupIndex,
+  makeLookup,
+  type PartnerTls,
+  type PolicyLookup,
+  type PolicySet,
+  type ServerAddress,
+} from "@mailconnect/policy"
+import { Context, Data, Effect, Layer } from "effect"
 
 export interface ActivePolicyView {
   readonly serial: number
@@ -20,7 +27,17 @@ export class PolicyView extends Context.Tag("@mailconnect/delivery-queue/PolicyV
     /** The bundle active right now; undefined before the first bundle is loaded. */
     readonly current: Effect.Effect<ActivePolicyView | undefined>
   }
->() {}
+>() {
+  /** A policy that never changes: for tools and tests that do not hot-load bundles. */
+  static fixed = (policy: PolicySet, index: LookupIndex, serial = 1) =>
+    Layer.succeed(PolicyView, {
+      current: Effect.succeed({
+        serial,
+        lookup: makeLookup(policy, index),
+        dsnLanguages: policy.defaults.dsn.languages,
+      }),
+    })
+}
 
 /** Where and how to deliver one job, decided from the policy at delivery time. */
 export interface Route {

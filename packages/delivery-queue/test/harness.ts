@@ -1,5 +1,6 @@
 /** Layers for queue tests: a real Redis (own key prefix per test), a fixed policy, a given deliverer. */
-import { makeLookup, type Partner, type PolicySet } from "@mailconnect/policy"
+import type { Partner, PolicySet } from "@mailconnect/policy"
+import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { Effect, Either, Layer } from "effect"
 import {
@@ -52,27 +53,8 @@ export const policySet = (partners: ReadonlyArray<Partner>, sinkPort = 2525): Po
   groups: {},
 })
 
-export const indexOf = (policy: PolicySet) => ({
-  exact: Object.fromEntries(
-    Object.values(policy.partners).flatMap((p) =>
-      p.domains.filter((d) => !d.startsWith("*.")).map((d) => [d, p.name]),
-    ),
-  ),
-  wildcard: Object.fromEntries(
-    Object.values(policy.partners).flatMap((p) =>
-      p.domains.filter((d) => d.startsWith("*.")).map((d) => [d.slice(2), p.name]),
-    ),
-  ),
-})
-
 export const policyViewLayer = (policy: PolicySet, serial = 1) =>
-  Layer.succeed(PolicyView, {
-    current: Effect.succeed({
-      serial,
-      lookup: makeLookup(policy, indexOf(policy)),
-      dsnLanguages: ["de", "en"],
-    }),
-  })
+  PolicyView.fixed(policy, buildIndex(policy), serial)
 
 export type Script = (request: DeliveryRequest) => Either.Either<DeliveryReport, DeliveryFailed>
 

@@ -132,3 +132,4 @@ export const startRedis = async (options: RedisServerOptions = {}): Promise<Redi
     },
   }
 }
+export * from "./command"

@@ -1,0 +1,126 @@
+/**
+ * Verifying a sending partner's client certificate, after the handshake, against *that
+ * partner's* policy: the partner is only known at MAIL FROM, so the chain cannot be checked by
+ * OpenSSL with one CA list at handshake time. The chain is walked with Node's X509Certificate
+ * (issuer match + signature) up to the partner CA (or the public roots), every certificate's
+ * validity is checked against the given time, then names and pins.
+ *
+ * Names: the policy's `verify.names`; when empty, any name inside one of the partner's own
+ * domains (its sending servers), so a public-CA certificate of some other party never passes.
+ */
+import { createHash, X509Certificate } from "node:crypto"
+import { rootCertificates } from "node:tls"
+import type { Partner } from "@mailconnect/policy"
+
+export type ClientCertificateProblem =
+  | "NO_CERTIFICATE"
+  | "UNTRUSTED"
+  | "EXPIRED"
+  | "NAME_MISMATCH"
+  | "PIN_MISMATCH"
+
+export type ClientCertificateVerdict =
+  | { readonly ok: true; readonly subject: string; readonly pin: string }
+  | { readonly ok: false; readonly problem: ClientCertificateProblem; readonly detail: string }
+
+export const spkiPinOf = (cert: X509Certificate): string =>
+  `sha256/${createHash("sha256")
+    .update(cert.publicKey.export({ type: "spki", format: "der" }))
+    .digest("base64")}`
+
+let publicRoots: ReadonlyArray<X509Certificate> | undefined
+const publicAnchors = (): ReadonlyArray<X509Certificate> => {
+  publicRoots ??= rootCertificates.map((pem) => new X509Certificate(pem))
+  return publicRoots
+}
+
+export const parseCertificates = (pem: string): ReadonlyArray<X509Certificate> =>
+  (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (b) => new X509Certificate(b),
+  )
+
+const issuedBy = (child: X509Certificate, parent: X509Certificate): boolean => {
+  try {
+    return child.checkIssued(parent) && child.verify(parent.publicKey)
+  } catch {
+    return false
+  }
+}
+
+const validAt = (cert: X509Certificate, now: number): boolean =>
+  now >= new Date(cert.validFrom).getTime() && now <= new Date(cert.validTo).getTime()
+
+/** Walks leaf → presented intermediates → an anchor. Returns the problem, or undefined when trusted. */
+const chainProblem = (
+  chain: ReadonlyArray<X509Certificate>,
+  anchors: ReadonlyArray<X509Certificate>,
+  now: number,
+): { problem: "UNTRUSTED" | "EXPIRED"; detail: string } | undefined => {
+  let current = chain[0]!
+  const intermediates = chain.slice(1).filter((c) => c.ca)
+  for (let depth = 0; depth < 8; depth++) {
+    if (!validAt(current, now))
+      return {
+        problem: "EXPIRED",
+        detail: `${current.subject.replace(/\n/g, ", ")} valid ${current.validFrom} to ${current.validTo}`,
+      }
+    const anchor = anchors.find((a) => issuedBy(current, a) || a.fingerprint256 === current.fingerprint256)
+    if (anchor)
+      return validAt(anchor, now)
+        ? undefined
+        : {
+            problem: "EXPIRED",
+            detail: `CA ${anchor.subject.replace(/\n/g, ", ")} expired ${anchor.validTo}`,
+          }
+    const parent = intermediates.find((c) => issuedBy(current, c))
+    if (!parent)
+      return { problem: "UNTRUSTED", detail: `no trusted issuer for ${current.issuer.replace(/\n/g, ", ")}` }
+    current = parent
+  }
+  return { problem: "UNTRUSTED", detail: "chain too long" }
+}
+
+const certificateNames = (cert: X509Certificate): ReadonlyArray<string> =>
+  (cert.subjectAltName ?? "")
+    .split(", ")
+    .filter((e) => e.startsWith("DNS:"))
+    .map((e) => e.slice(4).toLowerCase())
+
+const withinDomains = (name: string, domains: ReadonlyArray<string>): boolean =>
+  domains.some((d) => {
+    const suffix = d.startsWith("*.") ? d.slice(2) : d
+    return name === suffix || name.endsWith(`.${suffix}`)
+  })
+
+export const verifyClientCertificate = (input: {
+  /** Leaf first, then what the client sent above it. */
+  readonly chain: ReadonlyArray<X509Certificate>
+  readonly partner: Partner
+  readonly now: number
+}): ClientCertificateVerdict => {
+  const { chain, partner, now } = input
+  const leaf = chain[0]
+  if (!leaf) return { ok: false, problem: "NO_CERTIFICATE", detail: "no client certificate presented" }
+  const verify = partner.tls.verify
+  const pin = spkiPinOf(leaf)
+  const subject = leaf.subject.replace(/\n/g, ", ")
+  if (verify.trust === "pins") {
+    if (!verify.pins.includes(pin)) return { ok: false, problem: "PIN_MISMATCH", detail: `presented ${pin}` }
+    if (!validAt(leaf, now))
+      return { ok: false, problem: "EXPIRED", detail: `valid ${leaf.validFrom} to ${leaf.validTo}` }
+    return { ok: true, subject, pin }
+  }
+  const anchors = verify.ca ? parseCertificates(verify.ca.pem) : publicAnchors()
+  const problem = chainProblem(chain, anchors, now)
+  if (problem) return { ok: false, ...problem }
+  const names = certificateNames(leaf)
+  const nameOk =
+    verify.names.length > 0
+      ? verify.names.some((n) => leaf.checkHost(n, { subject: "default" }) !== undefined)
+      : names.some((n) => withinDomains(n, partner.domains))
+  if (!nameOk)
+    return { ok: false, problem: "NAME_MISMATCH", detail: `certificate names ${names.join(", ") || subject}` }
+  if (verify.pins.length > 0 && !verify.pins.includes(pin))
+    return { ok: false, problem: "PIN_MISMATCH", detail: `presented ${pin}` }
+  return { ok: true, subject, pin }
+}

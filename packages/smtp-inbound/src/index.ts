@@ -1,0 +1,8 @@
+export * from "./client-certificate"
+export * from "./decisions"
+export * from "./ingress"
+export type { IngressEvents, IngressLimits, IngressTls, ListenerConfig, ListenerKind } from "./listener"
+export * from "./received"
+export * from "./replies"
+export * from "./user-directory"
+export * from "./users"
