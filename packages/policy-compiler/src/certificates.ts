@@ -43,8 +43,9 @@ export const inspectPem = (text: string): Inspection => {
         notAfter: new Date(certificate.validTo),
         pin: spkiPin(certificate),
       })
-    } catch (e) {
-      return { _tag: "Unparsable", reason: `block ${i + 1}: ${(e as Error).message}` }
+    } catch {
+      // OpenSSL's wording differs between versions; the operator needs to know which block.
+      return { _tag: "Unparsable", reason: `certificate block ${i + 1} is not valid DER` }
     }
   }
   return { _tag: "Parsed", certificates, pem: `${blocks.map((b) => b.replace(/\r\n/g, "\n")).join("\n")}\n` }

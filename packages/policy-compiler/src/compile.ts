@@ -46,7 +46,10 @@ export const compileSources = (input: CompileInput): CompileResult => {
   const validated = parsed.map(validateFile)
   for (const v of validated) diagnostics.push(...v.diagnostics)
 
-  const { sources, diagnostics: setDiagnostics } = collectSources(validated)
+  const { sources, diagnostics: setDiagnostics } = collectSources(
+    validated,
+    input.files.map((f) => f.path),
+  )
   diagnostics.push(...setDiagnostics)
   const defaults = sources.defaults?.doc
   if (sources.defaults) diagnostics.push(...checkDefaults(sources.defaults))

@@ -56,7 +56,9 @@ export const isTrackedByGit = (file: string, cwd: string) =>
 export const materializeRef = (ref: string, dir: string, target: string) =>
   Effect.gen(function* () {
     const prefix = (yield* git(["rev-parse", "--show-prefix"], dir)).trim().replace(/\/$/, "")
+    const toplevel = (yield* git(["rev-parse", "--show-toplevel"], dir)).trim()
     const tarFile = `${target}.tar`
-    yield* git(["archive", "--format=tar", "-o", tarFile, `${ref}:${prefix}`], dir)
+    // From the top level: in a subdirectory git archive would look for that subdirectory in the tree.
+    yield* git(["archive", "--format=tar", "-o", tarFile, `${ref}:${prefix}`], toplevel)
     yield* run("tar", ["-xf", tarFile, "-C", target], dir)
   })

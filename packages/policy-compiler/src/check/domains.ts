@@ -103,7 +103,9 @@ export const checkDomains = (
             owner.partner.file,
             ["domains", owner.index],
             "LOCAL-DOMAIN-CLAIMED",
-            `${owner.pattern} claims our local domain ${domain} (${source.file.path})`,
+            owner.pattern === domain
+              ? `${domain} is one of our local domains (${source.file.path})`
+              : `${owner.pattern} covers our local domain ${domain} (${source.file.path})`,
             "a partner cannot own a domain this relay receives mail for: remove it from the partner",
           ),
         )

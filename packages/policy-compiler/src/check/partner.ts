@@ -72,11 +72,12 @@ export const checkPartner = (
       ),
     )
 
-  const minVersion = doc.tls?.minVersion ?? defaults?.tls.minVersion
+  // An inherited legacy default is reported once, at the Defaults document.
+  const minVersion = doc.tls?.minVersion
   if (minVersion && LEGACY_VERSIONS.has(minVersion) && !doc.agreement?.legacyTls)
     out.push(
       at(
-        doc.tls?.minVersion ? ["tls", "minVersion"] : ["name"],
+        ["tls", "minVersion"],
         "TLS-LEGACY-UNACKNOWLEDGED",
         `minVersion ${minVersion} is below TLSv1.2 (deprecated by RFC 8996)`,
         "raise it to TLSv1.2, or record agreement.legacyTls.reason",

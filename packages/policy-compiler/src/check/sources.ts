@@ -25,8 +25,13 @@ export interface Sources {
 
 export const fileStem = (path: string): string => path.replace(/^.*\//, "").replace(/\.ya?ml$/, "")
 
+/**
+ * `paths` are all YAML files of the directory, parsable or not: a partner file is named after
+ * its partner, so `partners/x.yaml` declares "x" even when it cannot be read.
+ */
 export const collectSources = (
   validated: ReadonlyArray<Validated>,
+  paths: ReadonlyArray<string>,
 ): { readonly sources: Sources; readonly diagnostics: ReadonlyArray<Diagnostic> } => {
   const diagnostics: Array<Diagnostic> = []
   const defaults: Array<DefaultsSource> = []
@@ -36,6 +41,7 @@ export const collectSources = (
   const declaredPartners = new Set<string>()
   let localDomainsComplete = true
   let declaredDefaults = 0
+  for (const path of paths) if (path.startsWith("partners/")) declaredPartners.add(fileStem(path))
 
   for (const v of validated) {
     if (v.declared?.kind === "Partner" && v.declared.name) declaredPartners.add(v.declared.name)

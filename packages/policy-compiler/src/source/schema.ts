@@ -11,11 +11,16 @@ export const API_VERSION = "mailconnect/v1"
 export const KINDS = ["Defaults", "Partner", "LocalDomains", "ClosedGroup"] as const
 export type Kind = (typeof KINDS)[number]
 
-/** A literal set whose error lists the choices, instead of one "Expected …" per member. */
+/**
+ * A closed set of words. A refinement rather than `Schema.Literal`, so a wrong value yields one
+ * issue listing the choices instead of one "Expected …" per member.
+ */
 const oneOf = <const L extends ReadonlyArray<string>>(...values: L) =>
-  Schema.Literal(...values).annotations({
-    message: () => `expected one of ${values.join(", ")}`,
-  })
+  Schema.String.pipe(
+    Schema.filter((s): s is L[number] => values.includes(s), {
+      message: (issue) => `expected one of ${values.join(", ")}, got ${JSON.stringify(issue.actual)}`,
+    }),
+  )
 
 const Text = Schema.String.pipe(
   Schema.minLength(1, { message: () => "expected non-empty text" }),
@@ -23,7 +28,8 @@ const Text = Schema.String.pipe(
 
 const DurationText = Schema.String.pipe(
   Schema.filter((s) => parseDuration(s) !== undefined, {
-    message: () => "expected a duration such as 30s, 5m, 4h, 10d or 1y",
+    message: (issue) =>
+      `expected a duration such as 30s, 5m, 4h, 10d or 1y, got ${JSON.stringify(issue.actual)}`,
   }),
 )
 
@@ -34,7 +40,9 @@ const isCalendarDate = (s: string): boolean => {
 }
 
 const DateText = Schema.String.pipe(
-  Schema.filter(isCalendarDate, { message: () => "expected a date as YYYY-MM-DD" }),
+  Schema.filter(isCalendarDate, {
+    message: (issue) => `expected a date as YYYY-MM-DD, got ${JSON.stringify(issue.actual)}`,
+  }),
 )
 
 const DOMAIN = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i

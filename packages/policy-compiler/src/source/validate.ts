@@ -109,6 +109,8 @@ const issuesToDiagnostics = (file: ParsedFile, error: ParseResult.ParseError): A
   const seen = new Set<string>()
   const out: Array<Diagnostic> = []
   for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+    // `optional` is a union with undefined; its "Expected undefined" member issue is noise.
+    if (issue.message.startsWith("Expected undefined, actual")) continue
     const path = issue.path.filter((s): s is PathSegment => typeof s === "string" || typeof s === "number")
     // A union reports one issue per member at the same path; the first (annotated) one is enough.
     const key = `${issue._tag === "Missing" || issue._tag === "Unexpected" ? issue._tag : "Value"}:${dotted(path)}`

@@ -1,0 +1,82 @@
+import { join } from "node:path"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import type { PolicySet } from "@mailconnect/policy"
+import { Effect } from "effect"
+import {
+  canonicalizePlan,
+  compileDirectory,
+  formatDiagnostic,
+  planDiff,
+  renderPlanMarkdown,
+  renderPlanText,
+} from "../src"
+import { expectGolden, FIXTURES } from "./golden"
+import { NOW } from "./scenario"
+
+const load = (name: string) =>
+  Effect.gen(function* () {
+    const result = yield* compileDirectory(join(FIXTURES, "plan", name), { now: NOW })
+    expect(result.diagnostics.map(formatDiagnostic)).toEqual([])
+    return result.policy!
+  })
+
+const both = Effect.all([load("base"), load("head")]).pipe(Effect.provide(NodeContext.layer))
+
+describe("planDiff", () => {
+  it.effect("renders the plan as text, markdown and json (golden)", () =>
+    Effect.gen(function* () {
+      const [base, head] = yield* both
+      const plan = planDiff(base, head)
+      expectGolden("plan.golden.txt", renderPlanText(plan, "Policy plan: base → head"))
+      expectGolden("plan.golden.md", renderPlanMarkdown(plan, "Policy plan: base → head"))
+      expectGolden("plan.golden.json", `${canonicalizePlan(plan)}\n`)
+    }),
+  )
+
+  it.effect("flags every security-relevant change of the fixture", () =>
+    Effect.gen(function* () {
+      const [base, head] = yield* both
+      const plan = planDiff(base, head)
+      expect(plan.summary).toEqual({ create: 1, update: 4, delete: 1 })
+      expect(plan.security.map((f) => `${f.code} ${f.name}`)).toEqual([
+        "CA-REMOVED bank",
+        "MIN-VERSION-LOWERED bank",
+        "PINS-REMOVED bank",
+        "INBOUND-RELAXED court",
+        "MODE-DOWNGRADED court",
+        "DOMAIN-MOVED lender",
+        "DOMAIN-UNPROTECTED oldco",
+        "GROUP-MEMBER-ADDED justice",
+      ])
+    }),
+  )
+
+  it.effect("says No changes. for identical policies, in every format", () =>
+    Effect.gen(function* () {
+      const [base] = yield* both
+      const plan = planDiff(base, structuredClone(base) as PolicySet)
+      expect(plan.changes).toEqual([])
+      expectGolden("plan-empty.golden.txt", renderPlanText(plan, "Policy plan: base → base"))
+      expectGolden("plan-empty.golden.md", renderPlanMarkdown(plan, "Policy plan: base → base"))
+    }),
+  )
+
+  it.effect("swapping base and head swaps creates and deletes and flags only weakenings", () =>
+    Effect.gen(function* () {
+      const [base, head] = yield* both
+      const forward = planDiff(base, head)
+      const backward = planDiff(head, base)
+      expect(backward.summary).toEqual({
+        create: forward.summary.delete,
+        update: forward.summary.update,
+        delete: forward.summary.create,
+      })
+      // Going back upgrades court to mtls again: only the moves and the re-admission are flagged.
+      expect(backward.security.map((f) => `${f.code} ${f.name}`)).toEqual([
+        "DOMAIN-MOVED bank",
+        "GROUP-MEMBER-ADDED justice",
+      ])
+    }),
+  )
+})

@@ -1,0 +1,260 @@
+/**
+ * One scenario per rule code: the base directory with one thing broken. `expected` is the
+ * complete diagnostic output, so a scenario also proves that nothing else is reported.
+ */
+import type { RuleCode } from "../src"
+import type { TestCertificates } from "./pki"
+import { edit, type Files, withFiles } from "./scenario"
+
+export interface RuleScenario {
+  readonly rule: RuleCode
+  readonly name: string
+  readonly files: (base: Files, certs: TestCertificates) => Files
+  readonly strict?: boolean
+}
+
+const partner = (name: string, body: string) => `apiVersion: mailconnect/v1
+kind: Partner
+name: ${name}
+${body}`
+
+export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
+  {
+    rule: "YAML-SYNTAX",
+    name: "an unclosed flow sequence",
+    files: (b) => edit(b, "partners/court.yaml", "domains: [court.example]", "domains: [court.example"),
+  },
+  {
+    rule: "YAML-SYNTAX",
+    name: "two documents in one file",
+    files: (b) => withFiles(b, { "groups/justice.yaml": `${b["groups/justice.yaml"]}---\nkind: Partner\n` }),
+  },
+  {
+    rule: "API-VERSION",
+    name: "an unsupported apiVersion",
+    files: (b) => edit(b, "partners/court.yaml", "mailconnect/v1", "mailconnect/v2"),
+  },
+  {
+    rule: "KIND-UNKNOWN",
+    name: "a misspelled kind",
+    files: (b) => edit(b, "groups/justice.yaml", "kind: ClosedGroup", "kind: ClosedGroups"),
+  },
+  {
+    rule: "UNKNOWN-KEY",
+    name: "a typo in a key",
+    files: (b) =>
+      edit(b, "partners/bank.yaml", "    names: [smtp.bank.example]", "    name: [smtp.bank.example]"),
+  },
+  {
+    rule: "MISSING-FIELD",
+    name: "a partner without domains",
+    files: (b) => edit(b, "partners/court.yaml", "domains: [court.example]\n", ""),
+  },
+  {
+    rule: "INVALID-VALUE",
+    name: "an unknown TLS mode and a bad duration",
+    files: (b) =>
+      edit(
+        edit(b, "partners/bank.yaml", "mode: enforce", "mode: enforced"),
+        "partners/bank.yaml",
+        "every: 1y",
+        "every: 1 year",
+      ),
+  },
+  {
+    rule: "DEFAULTS-COUNT",
+    name: "no defaults file",
+    files: (b) => withFiles(b, { "defaults.yaml": null }),
+  },
+  {
+    rule: "NAME-MISMATCH",
+    name: "a partner named differently from its file",
+    files: (b) => edit(b, "partners/notary.yaml", "name: notary", "name: notaries"),
+  },
+  {
+    rule: "PARTNER-DUPLICATE",
+    name: "the same partner name in two files",
+    files: (b) =>
+      withFiles(b, {
+        "partners/zz-archive/court.yaml": partner("court", "domains: [court-archive.example]\n"),
+      }),
+  },
+  {
+    rule: "GROUP-DUPLICATE",
+    name: "the same group name in two files",
+    files: (b) => withFiles(b, { "groups/old/justice.yaml": b["groups/justice.yaml"]! }),
+  },
+  {
+    rule: "DOMAIN-CONFLICT",
+    name: "an exact domain claimed by two partners",
+    files: (b) =>
+      edit(
+        b,
+        "partners/notary.yaml",
+        "domains: [notary.example]",
+        "domains: [notary.example, court.example]",
+      ),
+  },
+  {
+    rule: "DOMAIN-OVERLAP",
+    name: "a wildcard covering another partner's domain",
+    files: (b) => withFiles(b, { "partners/eubank.yaml": partner("eubank", "domains: [eu.bank.example]\n") }),
+  },
+  {
+    rule: "LOCAL-DOMAIN-CLAIMED",
+    name: "a partner claiming our local domain",
+    files: (b) =>
+      edit(b, "partners/court.yaml", "domains: [court.example]", "domains: [court.example, acme.example]"),
+  },
+  {
+    rule: "LOCAL-DOMAIN-DUPLICATE",
+    name: "a local domain listed twice",
+    files: (b) =>
+      edit(
+        b,
+        "local.yaml",
+        "  - domain: lawfirm.example",
+        "  - domain: acme.example\n    deliverTo: other.acme.example\n  - domain: lawfirm.example",
+      ),
+  },
+  {
+    rule: "OVERRIDES-UNKNOWN",
+    name: "overrides naming no partner",
+    files: (b) =>
+      edit(
+        b,
+        "partners/court.yaml",
+        "domains: [court.example]",
+        "domains: [court.example]\noverrides: [courts]",
+      ),
+  },
+  {
+    rule: "AGREEMENT-CONTACT-MISSING",
+    name: "an enforce partner without technical contacts",
+    files: (b) =>
+      edit(
+        b,
+        "partners/bank.yaml",
+        "  technicalContacts:\n    - name: Bank Ops\n      email: ops@bank.example\n",
+        "",
+      ),
+  },
+  {
+    rule: "MTLS-CLIENT-CERT-MISSING",
+    name: "an mtls partner without a client certificate",
+    files: (b) => edit(b, "partners/court.yaml", "  clientCertificate: relay-client\n", ""),
+  },
+  {
+    rule: "CERT-FILE-MISSING",
+    name: "a CA file that does not exist, and one outside the directory",
+    files: (b) =>
+      edit(
+        edit(b, "partners/bank.yaml", "ca: certs/ca.pem", "ca: certs/bank-ca.pem"),
+        "partners/bank.yaml",
+        "certificate: certs/leaf.pem",
+        "certificate: ../leaf.pem",
+      ),
+  },
+  {
+    rule: "CERT-UNPARSABLE",
+    name: "a CA file with a broken block, a certificate file without any",
+    files: (b) =>
+      edit(
+        edit(b, "partners/bank.yaml", "ca: certs/ca.pem", "ca: certs/garbage.pem"),
+        "partners/bank.yaml",
+        "certificate: certs/leaf.pem",
+        "certificate: certs/empty.pem",
+      ),
+  },
+  {
+    rule: "CA-NOT-CA",
+    name: "a server certificate given as CA",
+    files: (b) => edit(b, "partners/bank.yaml", "ca: certs/ca.pem", "ca: certs/leaf.pem"),
+  },
+  {
+    rule: "CERT-EXPIRED",
+    name: "an expired CA",
+    files: (b) => edit(b, "partners/bank.yaml", "ca: certs/ca.pem", "ca: certs/expired-ca.pem"),
+  },
+  {
+    rule: "CERT-EXPIRING",
+    name: "a CA expiring within 30 days",
+    files: (b) => edit(b, "partners/bank.yaml", "ca: certs/ca.pem", "ca: certs/expiring-ca.pem"),
+  },
+  {
+    rule: "PIN-MALFORMED",
+    name: "a pin of the wrong length and one without the sha256/ prefix",
+    files: (b, c) =>
+      edit(
+        edit(b, "partners/bank.yaml", `      - ${c.ca.pin}`, "      - sha256/AAAA"),
+        "partners/bank.yaml",
+        `      - ${c.leaf.pin}`,
+        `      - ${c.leaf.pin.slice(7)}`,
+      ),
+  },
+  {
+    rule: "PINS-REQUIRED",
+    name: "pins-only trust without pins",
+    files: (b) =>
+      edit(
+        b,
+        "partners/court.yaml",
+        "  clientCertificate: relay-client\n",
+        "  clientCertificate: relay-client\n  verify:\n    trust: pins\n",
+      ),
+  },
+  {
+    rule: "PIN-CERTIFICATE-MISMATCH",
+    name: "no pin matching the certificate on file",
+    files: (b, c) => edit(b, "partners/bank.yaml", `      - ${c.leaf.pin}\n`, ""),
+  },
+  {
+    rule: "TLS-LEGACY-UNACKNOWLEDGED",
+    name: "TLSv1.1 without legacyTls",
+    files: (b) => edit(b, "partners/bank.yaml", "minVersion: TLSv1.2", "minVersion: TLSv1.1"),
+  },
+  {
+    rule: "GROUP-MEMBER-NOT-MTLS",
+    name: "an enforce partner in a closed group",
+    files: (b) =>
+      edit(b, "groups/justice.yaml", "members: [court, notary]", "members: [court, notary, bank]"),
+  },
+  {
+    rule: "GROUP-MEMBER-UNKNOWN",
+    name: "an unknown member and a foreign local domain",
+    files: (b) =>
+      edit(
+        b,
+        "groups/justice.yaml",
+        "members: [court, notary]\nlocalDomains: [lawfirm.example]",
+        "members: [court, notary, tax-office]\nlocalDomains: [lawfirm.example, court.example]",
+      ),
+  },
+  {
+    rule: "ROUTE-SERVER-INVALID",
+    name: "a bad route port and a bad local next hop",
+    files: (b) =>
+      edit(
+        edit(b, "partners/bank.yaml", "smtp.bank.example:25", "smtp.bank.example:99999"),
+        "local.yaml",
+        "mailbox.lawfirm.example",
+        "mailbox_lawfirm",
+      ),
+  },
+  {
+    rule: "REVIEW-OVERDUE",
+    name: "a yearly review last attested 18 months ago",
+    files: (b) => edit(b, "partners/bank.yaml", 'attestedOn: "2026-06-01"', 'attestedOn: "2025-05-01"'),
+  },
+  {
+    rule: "RETRY-TIMELINE-INVALID",
+    name: "a partner warning only after expiry",
+    files: (b) =>
+      edit(
+        b,
+        "partners/court.yaml",
+        "  clientCertificate: relay-client\n",
+        "  clientCertificate: relay-client\nretry:\n  warnAfter: 11d\n",
+      ),
+  },
+]
