@@ -1,0 +1,191 @@
+/**
+ * Why a delivery attempt failed: one tagged error per cause of DESIGN §5, each with the stable
+ * `code` of @mailconnect/failure-codes, the `retry` decision the queue acts on and the status the
+ * DSN carries. Variation lives in literal fields (`phase`, `form`, `diagnosis.kind`), never in text.
+ */
+import type { FailureCode } from "@mailconnect/failure-codes"
+import { Data } from "effect"
+import type { AttemptEvidence, SmtpReply } from "./evidence"
+
+/** Where in the session the failure happened. */
+export type Phase =
+  | "dns"
+  | "connect"
+  | "greeting"
+  | "ehlo"
+  | "starttls"
+  | "tls"
+  | "verify"
+  | "mail"
+  | "rcpt"
+  | "data"
+  | "rset"
+
+interface Common {
+  /** `host:port` (or the recipient domain for DNS failures). */
+  readonly server: string
+  readonly phase: Phase
+  /** The library's or server's own words, for logs. */
+  readonly detail: string
+  /** Evidence of every attempt of this delivery, the failing one last. */
+  readonly attempts: ReadonlyArray<AttemptEvidence>
+}
+
+export class ConnectRefused extends Data.TaggedError("ConnectRefused")<Common> {
+  readonly code = "CONNECT_REFUSED" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.4.1"
+}
+
+/** Also: a server that accepts the connection but does not greet or answer in time. */
+export class ConnectTimeout extends Data.TaggedError("ConnectTimeout")<Common> {
+  readonly code = "CONNECT_TIMEOUT" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.4.1"
+}
+
+export class DnsNoRoute extends Data.TaggedError("DnsNoRoute")<
+  Common & { readonly domain: string; readonly reason: "no-mx-or-address" | "lookup-failed" | "null-mx" }
+> {
+  readonly code = "DNS_NO_ROUTE" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.4.1"
+}
+
+export class StartTlsNotOffered extends Data.TaggedError("StartTlsNotOffered")<
+  Common & {
+    /** `not-advertised`: missing from EHLO; `refused`: advertised, but the STARTTLS reply was not 220. */
+    readonly form: "not-advertised" | "refused"
+    readonly capabilities: ReadonlyArray<string>
+    readonly reply: SmtpReply | undefined
+  }
+> {
+  readonly code = "STARTTLS_NOT_OFFERED" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.7.4"
+}
+
+interface TlsFailure extends Common {
+  /** OpenSSL/Node error code, e.g. ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION. */
+  readonly tlsCode: string | undefined
+}
+
+export class TlsProtocolRejected extends Data.TaggedError("TlsProtocolRejected")<
+  TlsFailure & { readonly minVersion: string }
+> {
+  readonly code = "TLS_PROTOCOL_REJECTED" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.7.5"
+}
+
+export class TlsHandshakeFailed extends Data.TaggedError("TlsHandshakeFailed")<TlsFailure> {
+  readonly code = "TLS_HANDSHAKE_FAILED" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.7.5"
+}
+
+export class CertUntrusted extends Data.TaggedError("CertUntrusted")<
+  Common & { readonly reason: string; readonly anchor: "public-roots" | "partner-ca" }
+> {
+  readonly code = "CERT_UNTRUSTED" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.7.5"
+}
+
+export class CertExpired extends Data.TaggedError("CertExpired")<
+  Common & {
+    readonly form: "expired" | "not-yet-valid"
+    readonly notBefore: string
+    readonly notAfter: string
+  }
+> {
+  readonly code = "CERT_EXPIRED" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.7.5"
+}
+
+export class CertNameMismatch extends Data.TaggedError("CertNameMismatch")<
+  Common & { readonly expected: ReadonlyArray<string>; readonly presented: ReadonlyArray<string> }
+> {
+  readonly code = "CERT_NAME_MISMATCH" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.7.5"
+}
+
+export type PinDiagnosisKind = "same-key-renewed" | "new-key-same-names-issuer" | "different-issuer-or-names"
+
+export interface PinDiagnosis {
+  readonly kind: PinDiagnosisKind
+  /** What the observed certificate was compared with. */
+  readonly comparedWith: "previous-certificate" | "policy"
+  /** The pin that would admit the observed certificate, if the change is legitimate. */
+  readonly pinToAdd: string
+}
+
+export class CertPinMismatch extends Data.TaggedError("CertPinMismatch")<
+  Common & {
+    readonly observedPin: string
+    readonly configuredPins: ReadonlyArray<string>
+    readonly diagnosis: PinDiagnosis
+  }
+> {
+  readonly code = "CERT_PIN_MISMATCH" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.7.5"
+}
+
+export class ClientCertRejected extends Data.TaggedError("ClientCertRejected")<
+  Common & {
+    /**
+     * `alert`: the handshake was refused; `reply`: TLS completed, then a 4xx/5xx naming the client
+     * certificate (Postfix); `closed`: the server dropped the TLS session we presented our certificate
+     * in before answering anything (what Node-based servers do with an untrusted one);
+     * `unavailable`: the named certificate is not in this relay's configuration.
+     */
+    readonly form: "alert" | "reply" | "closed" | "unavailable"
+    readonly certificateName: string | undefined
+    readonly reply: SmtpReply | undefined
+  }
+> {
+  readonly code = "CLIENT_CERT_REJECTED" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.7.5"
+}
+
+interface ReplyFailure extends Common {
+  /** undefined: the connection was lost without a reply. */
+  readonly reply: SmtpReply | undefined
+  /** The enhanced status as received, or derived from the reply code. */
+  readonly status: string
+}
+
+export class SmtpTransient extends Data.TaggedError("SmtpTransient")<ReplyFailure> {
+  readonly code = "SMTP_TRANSIENT" as const satisfies FailureCode
+  readonly retry = "defer" as const
+}
+
+export class SmtpPermanent extends Data.TaggedError("SmtpPermanent")<ReplyFailure> {
+  readonly code = "SMTP_PERMANENT" as const satisfies FailureCode
+  readonly retry = "bounce" as const
+}
+
+export type DeliveryError =
+  | ConnectRefused
+  | ConnectTimeout
+  | DnsNoRoute
+  | StartTlsNotOffered
+  | TlsProtocolRejected
+  | TlsHandshakeFailed
+  | CertUntrusted
+  | CertExpired
+  | CertNameMismatch
+  | CertPinMismatch
+  | ClientCertRejected
+  | SmtpTransient
+  | SmtpPermanent
+
+/** The same error with the delivery's whole attempt history attached. */
+export const withAttempts = <E extends DeliveryError>(
+  error: E,
+  attempts: ReadonlyArray<AttemptEvidence>,
+): E => Object.assign(Object.create(Object.getPrototypeOf(error) as object) as E, error, { attempts })

@@ -1,0 +1,94 @@
+/**
+ * TLS evidence: the compliance record that a message travelled encrypted and authenticated
+ * (DESIGN §5). Plain data, JSON-ready, one record per attempt.
+ */
+import type { FailureCode } from "@mailconnect/failure-codes"
+import type { TlsMode, TrustModel } from "@mailconnect/policy"
+
+export interface SmtpReply {
+  readonly code: number
+  /** Enhanced status code (RFC 3463) when the server gave one. */
+  readonly enhanced: string | undefined
+  /** The full reply text, lines joined with `\n`. */
+  readonly text: string
+}
+
+export interface CertificateEvidence {
+  readonly subject: string
+  readonly issuer: string
+  readonly subjectAltNames: ReadonlyArray<string>
+  readonly serialNumber: string
+  readonly notBefore: string
+  readonly notAfter: string
+  readonly spkiPin: string
+  readonly fingerprint256: string
+}
+
+export interface VerificationEvidence {
+  readonly ok: boolean
+  /** The first check that failed. */
+  readonly failure: FailureCode | undefined
+  readonly trust: TrustModel
+  /** `valid`, OpenSSL's verdict on the chain, or `not-consulted` (trust: pins). */
+  readonly chain: string
+  readonly anchor: "public-roots" | "partner-ca"
+  readonly expectedNames: ReadonlyArray<string>
+  readonly matchedName: string | undefined
+  readonly configuredPins: ReadonlyArray<string>
+  readonly matchedPin: string | undefined
+  /** Against the attempt's clock, not OpenSSL's. */
+  readonly expired: boolean
+  readonly notYetValid: boolean
+  readonly daysUntilExpiry: number
+}
+
+export interface TlsEvidence {
+  readonly protocol: string | null
+  readonly cipher: string
+  readonly resumed: boolean
+  readonly clientCertificate: string | undefined
+  readonly peer: CertificateEvidence | undefined
+  /** Certificates the peer sent above its own, in order. */
+  readonly chain: ReadonlyArray<CertificateEvidence>
+  readonly verification: VerificationEvidence | undefined
+}
+
+export interface TranscriptLine {
+  readonly direction: "C" | "S"
+  readonly line: string
+}
+
+export interface AttemptEvidence {
+  /** `host:port` as routed (MX host or route server). */
+  readonly server: string
+  readonly host: string
+  readonly port: number
+  /** The IP address actually connected to. */
+  address: string | undefined
+  readonly mode: TlsMode
+  readonly startedAt: string
+  readonly bundleSerial: number | undefined
+  tls: TlsEvidence | undefined
+  /** Commands and replies, never message content. */
+  readonly transcript: Array<TranscriptLine>
+  outcome: "ok" | FailureCode
+}
+
+export const newAttempt = (fields: {
+  host: string
+  port: number
+  mode: TlsMode
+  startedAt: Date
+  bundleSerial: number | undefined
+}): AttemptEvidence => ({
+  server: `${fields.host}:${fields.port}`,
+  host: fields.host,
+  port: fields.port,
+  address: undefined,
+  mode: fields.mode,
+  startedAt: fields.startedAt.toISOString(),
+  bundleSerial: fields.bundleSerial,
+  tls: undefined,
+  transcript: [],
+  outcome: "ok",
+})

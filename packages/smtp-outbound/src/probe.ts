@@ -1,0 +1,156 @@
+/**
+ * `probe`: every address of every next hop, connected and verified exactly as delivery would,
+ * then QUIT — no MAIL FROM, no message. Operators run it before merging a policy change.
+ */
+import type { FailureCode } from "@mailconnect/failure-codes"
+import type { PartnerTls } from "@mailconnect/policy"
+import { Clock, Effect } from "effect"
+import type { ClientCertificateStore } from "./client-certificates"
+import type { DeliveryError } from "./errors"
+import { type AttemptEvidence, type CertificateEvidence, newAttempt } from "./evidence"
+import { type DnsLookup, DnsResolver, type NextHop, resolveNextHops } from "./next-hops"
+import type { OutboundSettings } from "./options"
+import type { SessionPool } from "./pool"
+import { type ClientCertificate, openSession } from "./session"
+import { quitSession } from "./transaction"
+
+export type ProbeTarget = { readonly domain: string } | { readonly host: string; readonly port: number }
+
+export interface ProbeRequest {
+  readonly target: ProbeTarget
+  readonly tls: PartnerTls
+  readonly bundleSerial?: number
+  /** Route servers from the policy (for a domain target); absent: DNS MX. */
+  readonly servers?: ReadonlyArray<{ readonly host: string; readonly port: number }>
+}
+
+export interface ProbeFailure {
+  readonly code: FailureCode
+  readonly tag: string
+  readonly phase: string
+  readonly detail: string
+  /** The fields particular to the cause (diagnosis, expected names, form, …). */
+  readonly facts: Readonly<Record<string, unknown>>
+}
+
+export interface ProbeServerResult {
+  readonly server: string
+  readonly address: string | undefined
+  readonly verdict: "ok" | FailureCode
+  readonly failure: ProbeFailure | undefined
+  readonly evidence: AttemptEvidence | undefined
+  /** Pins of what the server presented (leaf first): what a policy could pin. */
+  readonly suggestedPins: ReadonlyArray<string>
+}
+
+export interface ProbeReport {
+  readonly target: string
+  readonly ok: boolean
+  readonly servers: ReadonlyArray<ProbeServerResult>
+}
+
+const COMMON_FIELDS = new Set([
+  "server",
+  "phase",
+  "detail",
+  "attempts",
+  "code",
+  "retry",
+  "_tag",
+  "name",
+  "message",
+  "stack",
+])
+
+export const describeFailure = (error: DeliveryError): ProbeFailure => ({
+  code: error.code,
+  tag: error._tag,
+  phase: error.phase,
+  detail: error.detail,
+  facts: Object.fromEntries(Object.entries(error).filter(([key]) => !COMMON_FIELDS.has(key))),
+})
+
+interface ProbeDeps {
+  readonly settings: OutboundSettings
+  readonly dns: DnsLookup
+  readonly history: Map<string, CertificateEvidence>
+  readonly pool: SessionPool
+  readonly certificateFor: (
+    tls: PartnerTls,
+    server: string,
+  ) => Effect.Effect<ClientCertificate | undefined, DeliveryError>
+}
+
+export const makeProbe = (deps: ProbeDeps) =>
+  Effect.fn("OutboundDelivery.probe")(function* (request: ProbeRequest) {
+    const now = new Date(yield* Clock.currentTimeMillis)
+    const target =
+      "domain" in request.target ? request.target.domain : `${request.target.host}:${request.target.port}`
+    const failed = (server: string, error: DeliveryError): ProbeServerResult => ({
+      server,
+      address: undefined,
+      verdict: error.code,
+      failure: describeFailure(error),
+      evidence: undefined,
+      suggestedPins: [],
+    })
+    const hopsResult = yield* Effect.either(
+      resolveNextHops(
+        "domain" in request.target ? request.target.domain : request.target.host,
+        "domain" in request.target ? request.servers : [request.target],
+        deps.settings.mxPort,
+      ).pipe(Effect.provideService(DnsResolver, deps.dns)),
+    )
+    if (hopsResult._tag === "Left") return { target, ok: false, servers: [failed(target, hopsResult.left)] }
+    const hops: ReadonlyArray<NextHop> = hopsResult.right
+
+    const servers: Array<ProbeServerResult> = []
+    for (const hop of hops) {
+      for (const address of hop.addresses) {
+        const attempt = newAttempt({
+          host: hop.host,
+          port: hop.port,
+          mode: request.tls.mode,
+          startedAt: now,
+          bundleSerial: request.bundleSerial,
+        })
+        const outcome = yield* Effect.either(
+          Effect.gen(function* () {
+            const client = yield* deps.certificateFor(request.tls, attempt.server)
+            return yield* Effect.tryPromise({
+              try: () =>
+                openSession({
+                  host: hop.host,
+                  address,
+                  port: hop.port,
+                  tls: request.tls,
+                  ehloName: deps.settings.ehloName,
+                  timeouts: deps.settings.timeouts,
+                  clientCertificate: client,
+                  tlsSession: undefined,
+                  onTlsSession: () => {},
+                  now,
+                  previousCertificate: deps.history.get(hop.host),
+                  plaintextOnly: false,
+                  attempt,
+                }),
+              catch: (error) => error as DeliveryError,
+            })
+          }),
+        )
+        if (outcome._tag === "Right") quitSession(outcome.right)
+        const error = outcome._tag === "Left" ? outcome.left : undefined
+        attempt.outcome = error?.code ?? "ok"
+        const presented = attempt.tls?.peer ? [attempt.tls.peer, ...attempt.tls.chain] : []
+        servers.push({
+          server: attempt.server,
+          address,
+          verdict: error?.code ?? "ok",
+          failure: error ? describeFailure(error) : undefined,
+          evidence: attempt,
+          suggestedPins: presented.map((cert) => cert.spkiPin),
+        })
+      }
+    }
+    return { target, ok: servers.every((s) => s.verdict === "ok"), servers } satisfies ProbeReport
+  })

@@ -1,0 +1,105 @@
+/**
+ * One mail transaction over an open session: MAIL FROM, RCPT TO (pipelined when offered), DATA
+ * with the body streamed once for all recipients; a result per recipient.
+ */
+import type { Readable } from "node:stream"
+import { type ClassifyContext, classifyNodemailerError, classifyReply } from "./classify"
+import type { DeliveryError, SmtpPermanent, SmtpTransient } from "./errors"
+import type { SmtpReply } from "./evidence"
+import type { OpenSession } from "./session"
+import { parseReply } from "./wire"
+
+export type RecipientResult =
+  | { readonly recipient: string; readonly status: "delivered"; readonly reply: SmtpReply }
+  | { readonly recipient: string; readonly status: "deferred"; readonly error: SmtpTransient }
+  | { readonly recipient: string; readonly status: "bounced"; readonly error: SmtpPermanent }
+
+export interface Message {
+  readonly sender: string
+  readonly recipients: ReadonlyArray<string>
+  /** A Buffer, or a stream read once (never copied per recipient). */
+  readonly body: Buffer | Readable
+}
+
+export interface TransactionOutcome {
+  readonly recipients: ReadonlyArray<RecipientResult>
+  /** nodemailer needs RSET before this session carries another message. */
+  readonly needsReset: boolean
+}
+
+interface NodemailerError extends Error {
+  readonly code?: string
+  readonly command?: string
+  readonly response?: string
+  readonly recipient?: string
+  readonly rejectedErrors?: ReadonlyArray<NodemailerError>
+}
+
+const rejectedResult = (error: NodemailerError, ctx: ClassifyContext): RecipientResult => {
+  const recipient = error.recipient ?? ""
+  const classified = classifyReply(parseReply(error.response ?? "451 4.4.2 no reply"), {
+    ...ctx,
+    phase: "rcpt",
+  })
+  return classified._tag === "SmtpPermanent"
+    ? { recipient, status: "bounced", error: classified }
+    : { recipient, status: "deferred", error: classified as SmtpTransient }
+}
+
+/** Resolves with per-recipient results, or rejects with a session-level DeliveryError. */
+export const sendMessage = (session: OpenSession, message: Message, ctx: ClassifyContext) =>
+  new Promise<TransactionOutcome>((resolve, reject) => {
+    const envelope = { from: message.sender, to: [...message.recipients] }
+    session.connection.send(envelope, message.body, (error, info) => {
+      if (error) {
+        const failure = error as NodemailerError
+        if (failure.code === "EENVELOPE" && failure.command === "RCPT TO" && failure.rejectedErrors) {
+          return resolve({
+            recipients: failure.rejectedErrors.map((e) => rejectedResult(e, ctx)),
+            needsReset: true,
+          })
+        }
+        const classified: DeliveryError = classifyNodemailerError(failure, { ...ctx, phase: "mail" })
+        if (
+          failure.command === "DATA" &&
+          (classified._tag === "SmtpTransient" || classified._tag === "SmtpPermanent")
+        ) {
+          // The message as a whole was refused after DATA: the same answer for every recipient.
+          return resolve({
+            recipients: message.recipients.map((recipient) =>
+              classified._tag === "SmtpPermanent"
+                ? { recipient, status: "bounced" as const, error: classified }
+                : { recipient, status: "deferred" as const, error: classified },
+            ),
+            needsReset: true,
+          })
+        }
+        return reject(classified)
+      }
+      const reply = parseReply(info.response)
+      const rejected = new Map(
+        ((info.rejectedErrors ?? []) as ReadonlyArray<NodemailerError>).map((e) => [e.recipient ?? "", e]),
+      )
+      resolve({
+        recipients: message.recipients.map((recipient): RecipientResult => {
+          const refusal = rejected.get(recipient)
+          return refusal ? rejectedResult(refusal, ctx) : { recipient, status: "delivered", reply }
+        }),
+        needsReset: false,
+      })
+    })
+  })
+
+export const resetSession = (session: OpenSession) =>
+  new Promise<void>((resolve, reject) =>
+    session.connection.reset((error) => (error ? reject(error) : resolve())),
+  )
+
+export const quitSession = (session: OpenSession): void => {
+  try {
+    session.connection.quit()
+  } catch {
+    session.connection.close()
+  }
+  setTimeout(() => session.connection.close(), 1_000).unref()
+}

@@ -1,0 +1,111 @@
+/** Test wiring: the partner lab, an OutboundDelivery runtime against it, and policies per scenario. */
+import type { Lab, LabScenario } from "@mailconnect/partner-lab"
+import type { EffectivePolicy, PartnerTls, TlsVerify } from "@mailconnect/policy"
+import { Effect, Layer, ManagedRuntime } from "effect"
+import {
+  ClientCertificates,
+  type DeliveryError,
+  type DeliveryReport,
+  DnsResolver,
+  OutboundConfig,
+  OutboundDelivery,
+  type OutboundSettings,
+} from "../src/index"
+
+export const RETRY = {
+  schedule: [300_000],
+  every: 3_600_000,
+  warnAfter: 14_400_000,
+  expireAfter: 864_000_000,
+}
+
+export const runtimeFor = (lab: Lab, settings: Partial<OutboundSettings> = {}) =>
+  ManagedRuntime.make(
+    OutboundDelivery.layer.pipe(
+      Layer.provide(
+        Layer.mergeAll(
+          OutboundConfig.layer({
+            ehloName: "relay.mailconnect.test",
+            timeouts: { connectMs: 2_000, greetingMs: 2_000, commandMs: 5_000, tlsMs: 2_000, dataMs: 10_000 },
+            ...settings,
+          }),
+          DnsResolver.layer([lab.dns.server]),
+          ClientCertificates.layerStatic({
+            relay: { cert: lab.pki.relayClient.chainPem, key: lab.pki.relayClient.keyPem },
+            stranger: { cert: lab.pki.strangerClient.chainPem, key: lab.pki.strangerClient.keyPem },
+          }),
+        ),
+      ),
+    ),
+  )
+
+export type TlsOverrides = Partial<Omit<PartnerTls, "verify">> & { verify?: Partial<TlsVerify> }
+
+export const partnerTls = (lab: Lab, overrides: TlsOverrides = {}): PartnerTls => ({
+  mode: "enforce",
+  minVersion: "TLSv1.2",
+  ...overrides,
+  verify: {
+    trust: "pkix",
+    names: [],
+    pins: [],
+    ca: { file: "certs/lab-root.pem", pem: lab.pki.root.certPem, sha256: "", notAfter: "" },
+    ...overrides.verify,
+  },
+})
+
+export const policyFor = (
+  lab: Lab,
+  scenario: LabScenario,
+  overrides: TlsOverrides = {},
+): EffectivePolicy => ({
+  domain: `partner.${scenario.name}`,
+  partner: undefined,
+  tls: partnerTls(lab, overrides),
+  retry: RETRY,
+  servers: [{ host: scenario.name, port: scenario.port }],
+})
+
+export const message = (size = 512): Buffer =>
+  Buffer.from(
+    `From: relay@mailconnect.test\r\nTo: someone@partner.test\r\nSubject: lab\r\n\r\n${".line\r\n".repeat(Math.ceil(size / 7))}`,
+  )
+
+export const deliver = (
+  runtime: ReturnType<typeof runtimeFor>,
+  lab: Lab,
+  scenario: LabScenario,
+  overrides: TlsOverrides = {},
+  recipients: ReadonlyArray<string> = ["someone@partner.test"],
+) =>
+  runtime.runPromise(
+    Effect.either(
+      Effect.flatMap(OutboundDelivery, (delivery) =>
+        delivery.deliver({
+          domain: `partner.${scenario.name}`,
+          recipients,
+          sender: "sender@customer.test",
+          body: message(),
+          policy: policyFor(lab, scenario, overrides),
+          bundleSerial: 42,
+        }),
+      ),
+    ),
+  )
+
+export const failureOf = (
+  result: { _tag: "Left"; left: DeliveryError } | { _tag: "Right"; right: DeliveryReport },
+) => {
+  if (result._tag === "Right")
+    throw new Error(`expected a failure, got ${JSON.stringify(result.right.recipients)}`)
+  // A plain copy: vitest's diff of Effect's error classes recurses without end.
+  return JSON.parse(JSON.stringify(result.left)) as DeliveryError & Record<string, unknown>
+}
+
+export const reportOf = (
+  result: { _tag: "Left"; left: DeliveryError } | { _tag: "Right"; right: DeliveryReport },
+) => {
+  if (result._tag === "Left")
+    throw new Error(`expected delivery, got ${result.left.code}: ${result.left.detail}`)
+  return JSON.parse(JSON.stringify(result.right)) as DeliveryReport
+}
