@@ -11,14 +11,30 @@ import { fleetCommand } from "./commands/fleet"
 import { keysCommand } from "./commands/keys"
 import { policyCommand } from "./commands/policy"
 import { probeCommand } from "./commands/probe"
+import { queueCommand } from "./commands/queue"
+import { timelineCommand } from "./commands/timeline"
+import { usersCommand } from "./commands/users"
 import { CliExit } from "./exit"
 
 const root = Command.make("mailconnect").pipe(
   Command.withDescription("Enforced-TLS mail relay: policy as code, signed bundles, fleet operations."),
-  Command.withSubcommands([policyCommand, keysCommand, probeCommand, fleetCommand]),
+  Command.withSubcommands([
+    policyCommand,
+    keysCommand,
+    probeCommand,
+    timelineCommand,
+    fleetCommand,
+    queueCommand,
+    usersCommand,
+  ]),
 )
 
 const cli = Command.run(root, { name: "mailconnect", version: "0.1.0" })
+
+// `mailconnect timeline | head`: a closed pipe ends the output, not the process with a stack trace.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0)
+})
 
 const setExitCode = (code: number) => Effect.sync(() => (process.exitCode = code))
 

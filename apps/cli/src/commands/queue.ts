@@ -1,0 +1,128 @@
+/**
+ * `mailconnect queue flush [--domain D | --partner P]` and `mailconnect queue show <message-id>`:
+ * promote waiting mail so it is tried now, and show one message's recipients, attempts and next
+ * attempt. Redis from `REDIS_URL`; `--partner` reads the active bundle (verified with
+ * `MAILCONNECT_TRUSTED_KEYS`) to know which domains are that partner's.
+ */
+
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Args, Command, Options } from "@effect/cli"
+import {
+  DeliveryQueue,
+  type MessageView,
+  PolicyView,
+  PolicyViewFromActivePolicy,
+} from "@mailconnect/delivery-queue"
+import { SUPPORTED_SCHEMAS } from "@mailconnect/policy"
+import {
+  ActivePolicy,
+  LastKnownGood,
+  loadTrustedKeys,
+  PolicyStore,
+  trustedKeyFilesConfig,
+} from "@mailconnect/policy-store"
+import { RedisClient } from "@mailconnect/redis-client"
+import { Config, Console, Effect, Layer, Option } from "effect"
+import { CliExit } from "../exit"
+
+/** The active bundle when trusted keys are configured; otherwise a view without policy. */
+const policyView = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const files = yield* Config.option(trustedKeyFilesConfig)
+    if (Option.isNone(files) || files.value.length === 0)
+      return Layer.succeed(PolicyView, { current: Effect.succeed(undefined) })
+    const trusted = yield* loadTrustedKeys(files.value)
+    const stateDir = mkdtempSync(join(tmpdir(), "mc-cli-"))
+    return PolicyViewFromActivePolicy.pipe(
+      Layer.provide(
+        ActivePolicy.layer({
+          trusted,
+          supportedSchemas: SUPPORTED_SCHEMAS,
+          pollInterval: "1 hour",
+          startTimeout: "3 seconds",
+        }),
+      ),
+      Layer.provide(Layer.merge(PolicyStore.layer, LastKnownGood.layer(stateDir))),
+    )
+  }),
+)
+
+const queueLayer = DeliveryQueue.layer.pipe(
+  Layer.provideMerge(policyView),
+  Layer.provideMerge(RedisClient.layerFromEnv),
+)
+
+const unavailable = (e: { _tag: string; detail?: string }) =>
+  new CliExit({ code: 1, message: `queue unavailable: ${e._tag}${e.detail ? ` (${e.detail})` : ""}` })
+
+const domain = Options.text("domain").pipe(
+  Options.optional,
+  Options.withDescription("promote mail for this recipient domain"),
+)
+const partner = Options.text("partner").pipe(
+  Options.optional,
+  Options.withDescription("promote mail for this partner's domains"),
+)
+
+const flush = Command.make("flush", { domain, partner }, (args) =>
+  Effect.gen(function* () {
+    const queue = yield* DeliveryQueue
+    const view = yield* PolicyView
+    const filter = {
+      ...(Option.isSome(args.domain) ? { domain: args.domain.value } : {}),
+      ...(Option.isSome(args.partner) ? { partner: args.partner.value } : {}),
+    }
+    if (filter.partner !== undefined) {
+      const active = yield* view.current
+      if (!active)
+        return yield* new CliExit({
+          code: 1,
+          message: "--partner needs the active bundle: set MAILCONNECT_TRUSTED_KEYS",
+        })
+    }
+    const promoted = yield* queue.flush(filter).pipe(Effect.mapError(unavailable))
+    yield* Console.log(`promoted ${promoted} waiting job(s)`)
+  }).pipe(Effect.provide(queueLayer)),
+).pipe(Command.withDescription("Try waiting mail now instead of at its next timeline point."))
+
+const iso = (t: number | undefined) => (t === undefined ? "-" : new Date(t).toISOString())
+
+const render = (view: MessageView): string => {
+  const lines = [`message ${view.messageId} (body ${view.bodyStored ? "in spool" : "removed"})`]
+  for (const job of view.jobs) {
+    const d = job.data
+    lines.push(
+      `  ${d.domain}: ${job.state}, ${d.attemptCount} attempt(s), next ${iso(d.nextAttemptAt)}${d.lastFailure ? `, last ${d.lastFailure.code} ${d.lastFailure.status}` : ""}`,
+    )
+    for (const r of d.results)
+      lines.push(`    ${r.recipient}: ${r.outcome} ${r.status}${r.code ? ` ${r.code}` : ""} at ${iso(r.at)}`)
+    for (const r of d.pending) lines.push(`    ${r}: pending`)
+    for (const line of job.log.slice(-10)) lines.push(`    | ${line}`)
+  }
+  return lines.join("\n")
+}
+
+const messageId = Args.text({ name: "message-id" }).pipe(
+  Args.withDescription("the queue id from the 250 reply"),
+)
+const json = Options.boolean("json").pipe(Options.withDescription("print as JSON"))
+
+const show = Command.make("show", { messageId, json }, (args) =>
+  Effect.gen(function* () {
+    const queue = yield* DeliveryQueue
+    const view = yield* queue.show(args.messageId).pipe(
+      Effect.catchTag("MessageUnknown", (e) =>
+        Effect.fail(new CliExit({ code: 1, message: `unknown message ${e.messageId}` })),
+      ),
+      Effect.catchTag("QueueUnavailable", (e) => Effect.fail(unavailable(e))),
+    )
+    yield* Console.log(args.json ? JSON.stringify(view, null, 2) : render(view))
+  }).pipe(Effect.provide(queueLayer)),
+).pipe(Command.withDescription("Show a message's recipients, attempts, next attempt and job log."))
+
+export const queueCommand = Command.make("queue").pipe(
+  Command.withDescription("Inspect and flush the delivery queue."),
+  Command.withSubcommands([flush, show]),
+)
