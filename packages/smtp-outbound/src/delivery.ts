@@ -81,6 +81,7 @@ export const makeOutboundDelivery = Effect.gen(function* () {
       const key = poolKey(hop, address, tls, client?.name)
       const pooled = pool.take(key)
       if (pooled) {
+        pooled.session.transcript = attempt.transcript
         const reset = yield* Effect.promise(() =>
           resetSession(pooled.session).then(
             () => true,
@@ -90,7 +91,6 @@ export const makeOutboundDelivery = Effect.gen(function* () {
         if (reset) {
           attempt.address = address
           attempt.tls = pooled.tls
-          pooled.session.transcript = attempt.transcript
           return { pooled, reused: true }
         }
       }

@@ -51,6 +51,11 @@ export class Recorder {
     return found
   }
 
+  /** A connection seen since the last `clear()`, if any. */
+  find(id: string): ReceivedConnection | undefined {
+    return this.byId.get(id)
+  }
+
   /** Every MAIL FROM received, across connections. */
   mailFroms(): Array<string> {
     return this.connections.flatMap((c) => c.transactions.map((t) => t.mailFrom))

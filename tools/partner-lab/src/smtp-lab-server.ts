@@ -147,9 +147,11 @@ export const startSmtpLabServer = async (config: LabServerConfig): Promise<Runni
       })
     },
     onClose(session) {
-      const connection = recorder.connection(session.id, session.remoteAddress)
-      connection.ehlo = session.hostNameAppearsAs || connection.ehlo
-      connection.closed = true
+      const connection = recorder.find(session.id)
+      if (connection) {
+        connection.ehlo = session.hostNameAppearsAs || connection.ehlo
+        connection.closed = true
+      }
       current.delete(session.id)
     },
   }

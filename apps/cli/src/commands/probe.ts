@@ -1,9 +1,174 @@
-// Placeholder while the command is being built in parallel; replaced by its owner.
-import { Command } from "@effect/cli"
+/**
+ * `mailconnect probe <domain|host:port>`: connects to every server the policy would deliver to
+ * (EHLO, STARTTLS, verification, QUIT — no message), prints the evidence, the verdict (`ok` or the
+ * failure code) and the pins it would suggest. Exit 0 only when every server passes. The policy
+ * comes from `--dir` (the policy directory, compiled) or from flags. MX look-ups use
+ * RELAY_DNS_SERVERS; MX hosts are contacted on RELAY_MX_PORT (default 25).
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
+import { makeLookup, type PartnerTls, type TlsVersion } from "@mailconnect/policy"
+import { compileDirectory, formatDiagnostic, hasErrors } from "@mailconnect/policy-compiler"
+import {
+  ClientCertificates,
+  DnsResolver,
+  OutboundConfig,
+  OutboundDelivery,
+  type ProbeReport,
+  type ProbeTarget,
+} from "@mailconnect/smtp-outbound"
+import { Console, Effect, Layer, Option } from "effect"
 import { CliExit } from "../exit"
+
+const target = Args.text({ name: "domain|host:port" }).pipe(
+  Args.withDescription("a recipient domain (route servers or MX) or one server as host:port"),
+)
+const dir = Options.directory("dir").pipe(
+  Options.withDescription("policy directory: probe with the compiled policy for the domain"),
+  Options.optional,
+)
+const mode = Options.choice("mode", ["enforce", "mtls", "opportunistic"]).pipe(
+  Options.withDefault("enforce" as const),
+)
+const names = Options.text("name").pipe(
+  Options.withDescription("accepted certificate name (repeatable); default the server host name"),
+  Options.repeated,
+)
+const ca = Options.file("ca").pipe(
+  Options.withDescription("partner CA (PEM); default public roots"),
+  Options.optional,
+)
+const pins = Options.text("pin").pipe(
+  Options.withDescription("sha256/<base64 SPKI> (repeatable)"),
+  Options.repeated,
+)
+const trust = Options.choice("trust", ["pkix", "pins"]).pipe(Options.withDefault("pkix" as const))
+const minVersion = Options.choice("min-version", ["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]).pipe(
+  Options.withDefault("TLSv1.2" as const),
+)
+const clientCert = Options.file("client-cert").pipe(Options.optional)
+const clientKey = Options.file("client-key").pipe(Options.optional)
+const json = Options.boolean("json").pipe(Options.withDescription("print the report as JSON"))
+
+const CLIENT_CERT_NAME = "probe-client"
+
+const parseTarget = (text: string): ProbeTarget => {
+  const match = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text)
+  return match ? { host: match[1]!, port: Number(match[2]) } : { domain: text }
+}
+
+const render = (report: ProbeReport): string => {
+  const lines = [`probe ${report.target}: ${report.ok ? "ok" : "FAILED"}`]
+  for (const server of report.servers) {
+    lines.push(`\n${server.server}${server.address ? ` (${server.address})` : ""}  verdict ${server.verdict}`)
+    const tls = server.evidence?.tls
+    if (tls) {
+      lines.push(`  tls          ${tls.protocol ?? "?"} ${tls.cipher}${tls.resumed ? " (resumed)" : ""}`)
+      if (tls.peer) {
+        lines.push(`  subject      ${tls.peer.subject}`)
+        lines.push(`  issuer       ${tls.peer.issuer}`)
+        lines.push(`  names        ${tls.peer.subjectAltNames.join(", ")}`)
+        lines.push(`  valid        ${tls.peer.notBefore} .. ${tls.peer.notAfter}`)
+        lines.push(`  spki pin     ${tls.peer.spkiPin}`)
+      }
+      if (tls.verification) {
+        const v = tls.verification
+        lines.push(
+          `  verification ${v.ok ? "ok" : `failed (${v.failure})`}: chain ${v.chain}, name ${v.matchedName ?? "none"} of ${v.expectedNames.join(", ")}${v.configuredPins.length > 0 ? `, pin ${v.matchedPin ?? "none matched"}` : ""}`,
+        )
+      }
+    }
+    if (server.failure) {
+      lines.push(`  failure      ${server.failure.code} in ${server.failure.phase}: ${server.failure.detail}`)
+      const diagnosis = server.failure.facts.diagnosis as { kind: string; pinToAdd: string } | undefined
+      if (diagnosis)
+        lines.push(`  diagnosis    ${diagnosis.kind}; pin to add if legitimate: ${diagnosis.pinToAdd}`)
+    }
+    if (server.suggestedPins.length > 0) lines.push(`  suggested pins ${server.suggestedPins.join(" ")}`)
+  }
+  return lines.join("\n")
+}
+
+const policyFromDirectory = (directory: string, domain: string) =>
+  Effect.gen(function* () {
+    const compiled = yield* compileDirectory(directory).pipe(
+      Effect.mapError((e) => new CliExit({ code: 2, message: `probe: ${directory}: ${e.reason}` })),
+    )
+    if (hasErrors(compiled.diagnostics) || !compiled.policy || !compiled.index) {
+      return yield* new CliExit({
+        code: 2,
+        message: `probe: the policy in ${directory} does not compile:\n${compiled.diagnostics.map(formatDiagnostic).join("\n")}`,
+      })
+    }
+    return makeLookup(compiled.policy, compiled.index).effective(domain)
+  })
 
 export const probeCommand = Command.make(
   "probe",
-  {},
-  () => new CliExit({ code: 1, message: "probe: not available yet" }),
+  { target, dir, mode, names, ca, pins, trust, minVersion, clientCert, clientKey, json },
+  (flags) =>
+    Effect.gen(function* () {
+      const fs = yield* FileSystem.FileSystem
+      const probeTarget = parseTarget(flags.target)
+      const certificates: Record<string, { cert: string; key: string }> = {}
+      let tls: PartnerTls
+      let servers: ReadonlyArray<{ host: string; port: number }> | undefined
+      if (Option.isSome(flags.dir)) {
+        const domain = "domain" in probeTarget ? probeTarget.domain : probeTarget.host
+        const effective = yield* policyFromDirectory(flags.dir.value, domain)
+        tls = effective.tls
+        servers = effective.servers
+      } else {
+        const caPem = Option.isSome(flags.ca) ? yield* fs.readFileString(flags.ca.value) : undefined
+        tls = {
+          mode: flags.mode,
+          minVersion: flags.minVersion as TlsVersion,
+          verify: {
+            trust: flags.trust,
+            names: flags.names,
+            pins: flags.pins,
+            ...(caPem && Option.isSome(flags.ca)
+              ? { ca: { file: flags.ca.value, pem: caPem, sha256: "", notAfter: "" } }
+              : {}),
+          },
+          ...(flags.mode === "mtls" ? { clientCertificate: CLIENT_CERT_NAME } : {}),
+        }
+        if (Option.isSome(flags.clientCert) && Option.isSome(flags.clientKey)) {
+          certificates[CLIENT_CERT_NAME] = {
+            cert: yield* fs.readFileString(flags.clientCert.value),
+            key: yield* fs.readFileString(flags.clientKey.value),
+          }
+        }
+      }
+      const layer = OutboundDelivery.layer.pipe(
+        Layer.provide(
+          Layer.mergeAll(
+            OutboundConfig.layer({
+              ehloName: process.env.RELAY_EHLO_NAME ?? "localhost",
+              mxPort: Number(process.env.RELAY_MX_PORT ?? 25),
+              timeouts: {
+                connectMs: 10_000,
+                greetingMs: 30_000,
+                commandMs: 30_000,
+                tlsMs: 30_000,
+                dataMs: 30_000,
+              },
+            }),
+            DnsResolver.layerFromEnv,
+            Option.isSome(flags.dir)
+              ? ClientCertificates.layerFromEnv
+              : ClientCertificates.layerStatic(certificates),
+          ),
+        ),
+      )
+      const report = yield* Effect.flatMap(OutboundDelivery, (delivery) =>
+        delivery.probe({ target: probeTarget, tls, ...(servers ? { servers } : {}) }),
+      ).pipe(Effect.provide(layer), Effect.scoped)
+      yield* Console.log(flags.json ? JSON.stringify(report, null, 2) : render(report))
+      if (!report.ok) return yield* new CliExit({ code: 1 })
+    }),
+).pipe(
+  Command.withDescription(
+    "Connect to a partner's servers as delivery would (EHLO, STARTTLS, verification, QUIT; no message) and report evidence, verdicts and pins.",
+  ),
 )
