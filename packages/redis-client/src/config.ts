@@ -118,7 +118,7 @@ export const redisConnectionConfig: Config.Config<RedisConnectionConfig> = Confi
 }).pipe(
   Config.mapOrFail(({ url, prefix }) =>
     Either.mapLeft(parseRedisUrl(url, prefix), (e) =>
-      ConfigError.InvalidData(["REDIS_URL"], `${e.reason} (${e.url})`),
+      ConfigError.InvalidData(["REDIS_URL"], `REDIS_URL ${e.url}: ${e.reason}`),
     ),
   ),
 )

@@ -30,7 +30,10 @@ interface Family {
 
 const addPair = (families: Map<string, Family>, pair: MetricPair.MetricPair.Untyped): void => {
   const name = sanitizeName(pair.metricKey.name)
-  const tags = pair.metricKey.tags.map((t) => [t.key, t.value] as const)
+  // Sorted by label name so a series always reads the same, whatever order tags were added in.
+  const tags = pair.metricKey.tags
+    .map((t) => [t.key, t.value] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   const state = pair.metricState
   const help = Option.getOrElse(pair.metricKey.description, () => "")
   const family = (type: Family["type"]) => {

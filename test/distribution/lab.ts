@@ -1,0 +1,216 @@
+/**
+ * A local distribution lab for end-to-end tests and the bench: a real redis-server, signing keys
+ * on disk, relay processes (`tsx apps/relay/src/main.ts`) and the `mailconnect` CLI, all on
+ * loopback. Each lab uses its own key prefix and temporary directory.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { FleetRegistry, type RelayHeartbeat } from "@mailconnect/fleet"
+import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
+import { parsePrometheusText } from "@mailconnect/telemetry"
+import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { Effect, Either, Layer, type Scope } from "effect"
+import { makeSigner, type TestSigner } from "../../packages/policy-store/test/support/bundles"
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
+const TSX = join(ROOT, "node_modules", ".bin", "tsx")
+
+export interface Lab {
+  readonly redis: RedisServer
+  readonly prefix: string
+  readonly dir: string
+  readonly signer: TestSigner
+  readonly trustedKeyFile: string
+  /** Writes bytes to a file in the lab directory and returns its path. */
+  readonly file: (name: string, bytes: string) => string
+  readonly withRedis: <A, E>(
+    effect: Effect.Effect<A, E, RedisClient | RedisConnectionFactory | FleetRegistry | Scope.Scope>,
+  ) => Promise<A>
+  readonly heartbeats: () => Promise<ReadonlyArray<RelayHeartbeat>>
+  readonly stop: () => Promise<void>
+}
+
+export const startLab = async (): Promise<Lab> => {
+  const redis = await startRedis()
+  const prefix = `e2e${randomBytes(3).toString("hex")}`
+  const dir = mkdtempSync(join(tmpdir(), "mc-e2e-"))
+  const signer = makeSigner()
+  const trustedKeyFile = join(dir, "signing.pub")
+  writeFileSync(trustedKeyFile, signer.publicPem)
+  const layer = () =>
+    FleetRegistry.layer.pipe(
+      Layer.provideMerge(RedisClient.layer),
+      Layer.provideMerge(
+        RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(redis.url, prefix))),
+      ),
+    )
+  const withRedis: Lab["withRedis"] = (effect) =>
+    Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(layer())))
+  return {
+    redis,
+    prefix,
+    dir,
+    signer,
+    trustedKeyFile,
+    file: (name, bytes) => {
+      const path = join(dir, name)
+      writeFileSync(path, bytes)
+      return path
+    },
+    withRedis,
+    heartbeats: () =>
+      withRedis(
+        Effect.map(FleetRegistry, (f) => f.live).pipe(
+          Effect.flatten,
+          Effect.map((l) => l.relays),
+        ),
+      ),
+    stop: async () => {
+      await withRedis(
+        Effect.gen(function* () {
+          const client = yield* RedisClient
+          yield* client.del(...((yield* client.call("KEYS", `{${prefix}}:*`)) as Array<string>))
+        }),
+      ).catch(() => undefined)
+      await redis.stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface RelayProcess {
+  readonly id: string
+  readonly port: number
+  readonly stateDir: string
+  readonly output: () => string
+  readonly metrics: () => Promise<ReadonlyMap<string, number>>
+  readonly activeSerial: () => Promise<number | undefined>
+  readonly ready: () => Promise<{ status: number; body: { ready: boolean; draining: boolean } } | undefined>
+  /** Sends the signal and resolves with the exit code. */
+  readonly stop: (signal?: NodeJS.Signals) => Promise<number | null>
+  readonly exited: Promise<number | null>
+}
+
+export interface RelayOptions {
+  readonly redisUrl?: string
+  readonly stateDir?: string
+  readonly env?: Readonly<Record<string, string>>
+}
+
+const get = async (url: string) => {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+    return { status: response.status, text: await response.text() }
+  } catch {
+    return undefined
+  }
+}
+
+export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {}): Promise<RelayProcess> => {
+  const port = await freePort()
+  const stateDir = options.stateDir ?? join(lab.dir, "state", id)
+  mkdirSync(stateDir, { recursive: true })
+  const child: ChildProcess = spawn(TSX, ["apps/relay/src/main.ts"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      REDIS_URL: options.redisUrl ?? lab.redis.url,
+      REDIS_PREFIX: lab.prefix,
+      RELAY_ID: id,
+      RELAY_HTTP_PORT: String(port),
+      RELAY_STATE_DIR: stateDir,
+      MAILCONNECT_TRUSTED_KEYS: lab.trustedKeyFile,
+      RELAY_POLICY_POLL_INTERVAL: "1s",
+      RELAY_HEARTBEAT_INTERVAL: "1s",
+      RELAY_HEARTBEAT_TTL: "5s",
+      ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  let output = ""
+  child.stdout?.on("data", (c) => {
+    output = (output + c.toString()).slice(-20_000)
+  })
+  child.stderr?.on("data", (c) => {
+    output = (output + c.toString()).slice(-20_000)
+  })
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  const base = `http://127.0.0.1:${port}`
+  const metrics = async () => {
+    const response = await get(`${base}/metrics`)
+    return response ? parsePrometheusText(response.text) : new Map<string, number>()
+  }
+  const relay: RelayProcess = {
+    id,
+    port,
+    stateDir,
+    output: () => output,
+    metrics,
+    activeSerial: async () => (await metrics()).get("mc_policy_active_serial"),
+    ready: async () => {
+      const response = await get(`${base}/readyz`)
+      return response && { status: response.status, body: JSON.parse(response.text) }
+    },
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return exited
+    },
+    exited,
+  }
+  const deadline = Date.now() + 30_000
+  while (!(await get(`${base}/healthz`))) {
+    if (child.exitCode !== null) throw new Error(`relay ${id} exited with ${child.exitCode}:\n${output}`)
+    if (Date.now() > deadline) throw new Error(`relay ${id} did not answer /healthz:\n${output}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return relay
+}
+
+export interface CliResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs `mailconnect …` as a process against the lab's Redis and trusted key. */
+export const cli = (
+  lab: Lab,
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+): Promise<CliResult> =>
+  new Promise((resolve) => {
+    const child = spawn(TSX, ["apps/cli/src/main.ts", ...args], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        REDIS_URL: lab.redis.url,
+        REDIS_PREFIX: lab.prefix,
+        MAILCONNECT_TRUSTED_KEYS: lab.trustedKeyFile,
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (c) => {
+      stdout += c.toString()
+    })
+    child.stderr.on("data", (c) => {
+      stderr += c.toString()
+    })
+    child.once("exit", (code) => resolve({ code, stdout, stderr }))
+  })
+
+/** Polls until `check` holds, with a generous deadline: convergence, not a timing assertion. */
+export const eventually = async (check: () => Promise<boolean>, what: string, deadlineMs = 30_000) => {
+  const until = Date.now() + deadlineMs
+  while (Date.now() < until) {
+    if (await check()) return
+    await new Promise((r) => setTimeout(r, 25))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
