@@ -52,10 +52,12 @@ interface Actor {
   last: DeliveryFailed | undefined
 }
 
-export const destinationKey = (route: Route): string =>
-  route.servers && route.servers.length > 0
-    ? route.servers.map((s) => `${s.host}:${s.port}`).join(",")
-    : `mx:${route.domain}`
+export const destinationKey = (route: Route): string => {
+  const servers = route.policy.servers
+  return servers && servers.length > 0
+    ? servers.map((s: { host: string; port: number }) => `${s.host}:${s.port}`).join(",")
+    : `mx:${route.policy.domain}`
+}
 
 export class DestinationActors extends Context.Tag("@mailconnect/DestinationActors")<
   DestinationActors,

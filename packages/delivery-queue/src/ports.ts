@@ -5,12 +5,11 @@
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
 import {
+  type EffectivePolicy,
   type LookupIndex,
   makeLookup,
-  type PartnerTls,
   type PolicyLookup,
   type PolicySet,
-  type ServerAddress,
 } from "@mailconnect/policy"
 import { Context, Data, Effect, Layer } from "effect"
 
@@ -41,13 +40,10 @@ export class PolicyView extends Context.Tag("@mailconnect/delivery-queue/PolicyV
 
 /** Where and how to deliver one job, decided from the policy at delivery time. */
 export interface Route {
-  readonly domain: string
-  readonly partner: string | undefined
+  /** The effective policy for the recipient domain (for a local domain: its internal next hop). */
+  readonly policy: EffectivePolicy
   /** A customer domain of ours: delivered to its internal next hop. */
   readonly local: boolean
-  readonly tls: PartnerTls
-  /** Explicit next hops; undefined means DNS MX of `domain`. */
-  readonly servers: ReadonlyArray<ServerAddress> | undefined
 }
 
 export interface DeliveryRequest {

@@ -110,7 +110,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         )
         return { _tag: "Delay", at: now + waitMs } satisfies Outcome
       }
-      const { route, retry } = routeFor(active.lookup, data.domain)
+      const route = routeFor(active.lookup, data.domain)
       const spooled = yield* queue.spool.read(data.messageId)
       if (Option.isNone(spooled)) {
         yield* Effect.promise(() =>
@@ -132,7 +132,13 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         )
         .pipe(Effect.either)
       const decidedAt = yield* Clock.currentTimeMillis
-      const decision = decideAttempt({ data, now: decidedAt, retry, serial: active.serial, outcome })
+      const decision = decideAttempt({
+        data,
+        now: decidedAt,
+        retry: route.policy.retry,
+        serial: active.serial,
+        outcome,
+      })
       yield* Effect.promise(() => job.updateData(decision.data))
       yield* Effect.promise(() => job.log(decision.logLine))
       yield* sendReports(data, decision, decidedAt, active.dsnLanguages)

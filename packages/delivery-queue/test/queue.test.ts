@@ -59,7 +59,7 @@ describe("delivery queue with a real Redis", () => {
       ["a@bank.example", "b@bank.example"],
       ["c@eu.insurer.example"],
     ])
-    expect(deliverer.requests.map((r) => [r.route.partner, r.recipients])).toEqual(
+    expect(deliverer.requests.map((r) => [r.route.policy.partner?.name, r.recipients])).toEqual(
       expect.arrayContaining([
         ["bank", ["a@bank.example", "b@bank.example"]],
         ["insurer", ["c@eu.insurer.example"]],
@@ -89,10 +89,7 @@ describe("delivery queue with a real Redis", () => {
       }),
       worker,
     )
-    expect(deliverer.requests[0]!.route).toMatchObject({
-      local: true,
-      servers: [{ host: "127.0.0.1", port: 2600 }],
-    })
+    expect(deliverer.requests[0]!.route).toMatchObject({ local: true, policy: { servers: [{ host: "127.0.0.1", port: 2600 }] } })
   })
 
   it("sends an NDR through the queue for a permanent failure, and no DSN about that DSN", async () => {
