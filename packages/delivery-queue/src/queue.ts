@@ -14,6 +14,7 @@ import { type DeliveryJobData, JOB_VERSION, jobIdFor, jobNameFor } from "./job"
 import { groupByDomain, headerBlock, newMessageId } from "./message"
 import { PolicyView } from "./ports"
 import { makeSpool, type Spool } from "./spool"
+import { type DeliveryStats, makeDeliveryStats } from "./stats"
 
 export const QUEUE_NAME = "delivery"
 
@@ -57,6 +58,7 @@ export interface DeliveryQueueShape {
   readonly show: (messageId: string) => Effect.Effect<MessageView, QueueUnavailable | MessageUnknown>
   readonly counts: Effect.Effect<Readonly<Record<string, number>>, QueueUnavailable>
   readonly spool: Spool
+  readonly stats: DeliveryStats
   /** The BullMQ queue, for adapters such as bull-board. */
   readonly queue: Queue
 }
@@ -191,7 +193,8 @@ export class DeliveryQueue extends Context.Tag("@mailconnect/DeliveryQueue")<
         catch: unavailable("counts"),
       })
 
-      return { enqueue, flush, show, counts, spool, queue } satisfies DeliveryQueueShape
+      const stats = makeDeliveryStats(spoolConnection, factory.keys)
+      return { enqueue, flush, show, counts, spool, stats, queue } satisfies DeliveryQueueShape
     }),
   )
 }

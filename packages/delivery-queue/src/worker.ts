@@ -13,11 +13,12 @@
 import { buildDsn, type DsnLanguage } from "@mailconnect/dsn"
 import { RedisConnectionFactory } from "@mailconnect/redis-client"
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq"
-import { Clock, Effect, Layer, Option, Runtime } from "effect"
+import { Clock, Effect, Either, Layer, Option, Runtime } from "effect"
 import { DestinationActors, destinationKey } from "./actors"
 import { type Decision, type DsnNeed, decideAttempt } from "./attempt"
 import { type DeliveryJobData, decodeJobData, JOB_VERSION, jobVersionOf } from "./job"
-import { Deliverer, PolicyView } from "./ports"
+import * as metrics from "./metrics"
+import { Deliverer, type DeliveryFailed, type DeliveryReport, PolicyView } from "./ports"
 import { DeliveryQueue, QUEUE_NAME } from "./queue"
 import { routeFor } from "./route"
 
@@ -28,6 +29,10 @@ export interface WorkerConfig {
   /** How long a job waits when no bundle is active yet, or when it needs a newer worker. */
   readonly waitMs?: number
 }
+
+/** Recipients that failed for good in this attempt (its results carry the attempt's time). */
+const countFailedAt = (decision: Decision, at: number): number =>
+  decision.data.results.filter((r) => r.outcome === "failed" && r.at === at).length
 
 type Outcome =
   | { readonly _tag: "Delay"; readonly at: number }
@@ -82,6 +87,33 @@ export const makeJobProcessor = (config: WorkerConfig) =>
           }),
         { discard: true },
       )
+
+    const recordOutcome = (
+      partner: string | undefined,
+      decision: Decision,
+      outcome: Either.Either<DeliveryReport, DeliveryFailed>,
+      at: number,
+    ) =>
+      Effect.gen(function* () {
+        const attempt = decision.data.attempts.at(-1)
+        const delivered = attempt?.delivered ?? 0
+        const deferred = decision.next._tag === "Delay" ? decision.data.pending.length : 0
+        const bounced = countFailedAt(decision, at)
+        const code = attempt?.code
+        const tls = Either.isRight(outcome) ? outcome.right.tls : outcome.left.tls
+        yield* metrics.recordDelivery(partner ?? "(local)", { delivered, deferred, bounced, code, tls })
+        if (partner !== undefined)
+          yield* queue.stats.record({
+            partner,
+            at,
+            delivered,
+            deferred,
+            bounced,
+            code,
+            server: attempt?.server,
+            tls,
+          })
+      })
 
     return Effect.fn("DeliveryWorker.process")(function* (job: Job) {
       const now = yield* Clock.currentTimeMillis
@@ -142,6 +174,12 @@ export const makeJobProcessor = (config: WorkerConfig) =>
       yield* Effect.promise(() => job.updateData(decision.data))
       yield* Effect.promise(() => job.log(decision.logLine))
       yield* sendReports(data, decision, decidedAt, active.dsnLanguages)
+      yield* recordOutcome(
+        route.local ? undefined : (route.policy.partner?.name ?? "-"),
+        decision,
+        outcome,
+        decidedAt,
+      )
       if (decision.next._tag === "Delay") return { _tag: "Delay", at: decision.next.at } satisfies Outcome
       yield* queue.spool.release(data.messageId, jobId)
       return { _tag: "Done", summary: decision.logLine } satisfies Outcome

@@ -89,7 +89,10 @@ describe("delivery queue with a real Redis", () => {
       }),
       worker,
     )
-    expect(deliverer.requests[0]!.route).toMatchObject({ local: true, policy: { servers: [{ host: "127.0.0.1", port: 2600 }] } })
+    expect(deliverer.requests[0]!.route).toMatchObject({
+      local: true,
+      policy: { servers: [{ host: "127.0.0.1", port: 2600 }] },
+    })
   })
 
   it("sends an NDR through the queue for a permanent failure, and no DSN about that DSN", async () => {

@@ -1,0 +1,42 @@
+/**
+ * A targeted flush when policy changes: after a newly activated bundle changes a partner's
+ * policy (a new pin, a fixed CA, another route…), that partner's waiting mail is promoted, so a
+ * fix helps queued mail at once instead of at each message's next timeline point. Partners that
+ * did not change are left alone (no thundering herd on every publish).
+ */
+import type { Partner, PolicySet } from "@mailconnect/policy"
+import { ActivePolicy } from "@mailconnect/policy-store"
+import { Effect, Layer, Option, Stream } from "effect"
+import { DeliveryQueue } from "./queue"
+
+const same = (a: Partner | undefined, b: Partner | undefined): boolean =>
+  JSON.stringify(a) === JSON.stringify(b)
+
+/** Names of partners added, removed or changed between two policy sets (new ones included). */
+export const changedPartners = (before: PolicySet, after: PolicySet): ReadonlyArray<string> => {
+  const names = new Set([...Object.keys(before.partners), ...Object.keys(after.partners)])
+  return [...names].filter((name) => !same(before.partners[name], after.partners[name])).sort()
+}
+
+export const FlushOnPolicyChange = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const active = yield* ActivePolicy
+    const queue = yield* DeliveryQueue
+    const onActivation = active.activations.pipe(
+      Stream.runForEach(({ previous, next }) =>
+        Effect.gen(function* () {
+          if (Option.isNone(previous)) return
+          const partners = changedPartners(previous.value.payload.policy, next.payload.policy)
+          for (const partner of partners) {
+            if (!next.payload.policy.partners[partner]) continue
+            const promoted = yield* queue.flush({ partner })
+            yield* Effect.logInfo("policy change: waiting mail promoted").pipe(
+              Effect.annotateLogs({ partner, promoted, serial: next.serial }),
+            )
+          }
+        }).pipe(Effect.catchAll((error) => Effect.logWarning("flush after policy change failed", error))),
+      ),
+    )
+    yield* Effect.forkScoped(onActivation)
+  }),
+)

@@ -1,0 +1,47 @@
+/** Delivery metrics (Effect Metric; the relay renders them on /metrics). */
+import type { FailureCode } from "@mailconnect/failure-codes"
+import { Effect, Metric } from "effect"
+
+export const deliveries = Metric.counter("mc_deliveries_total", {
+  description: "Recipients per delivery attempt outcome, by partner, result and failure code",
+  incremental: true,
+})
+
+export const tlsNegotiated = Metric.counter("mc_outbound_tls_total", {
+  description: "Outbound delivery attempts by negotiated TLS protocol (plaintext when none)",
+  incremental: true,
+})
+
+const count = (partner: string, result: string, code: string, n: number) =>
+  n > 0
+    ? Metric.incrementBy(
+        Metric.tagged(
+          Metric.tagged(Metric.tagged(deliveries, "partner", partner), "result", result),
+          "code",
+          code,
+        ),
+        n,
+      )
+    : Effect.void
+
+export const recordDelivery = (
+  partner: string,
+  r: {
+    delivered: number
+    deferred: number
+    bounced: number
+    code: FailureCode | undefined
+    tls: string | undefined
+  },
+) =>
+  Effect.all(
+    [
+      count(partner, "delivered", "ok", r.delivered),
+      count(partner, "deferred", r.code ?? "SMTP_TRANSIENT", r.deferred),
+      count(partner, "bounced", r.code ?? "SMTP_PERMANENT", r.bounced),
+      r.tls
+        ? Metric.increment(Metric.tagged(tlsNegotiated, "protocol", r.tls.split(" ")[0] ?? "unknown"))
+        : Effect.void,
+    ],
+    { discard: true },
+  )
