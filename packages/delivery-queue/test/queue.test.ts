@@ -43,7 +43,7 @@ describe("delivery queue with a real Redis", () => {
           body,
         })
         expect(jobIds).toEqual([`${messageId}/bank.example`, `${messageId}/eu.insurer.example`])
-        return yield* eventually(
+        const view = yield* eventually(
           queue
             .show(messageId)
             .pipe(
@@ -52,6 +52,13 @@ describe("delivery queue with a real Redis", () => {
               ),
             ),
         )
+        const health = yield* queue.stats.health(Date.now())
+        expect(health.map((h) => [h.partner, h.delivered])).toEqual([
+          ["bank", 2],
+          ["insurer", 1],
+        ])
+        expect(health[0]!.last).toMatchObject({ partner: "bank", delivered: 2, server: "sink:25" })
+        return view
       }),
       worker,
     )
