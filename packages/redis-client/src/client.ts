@@ -67,9 +67,19 @@ export const makeRedisClient = (
   connection: RedisConnection,
   keys: RedisKeys,
   openSubscriber: Effect.Effect<RedisConnection, never, Scope.Scope>,
+  commandTimeoutMs?: number,
 ): RedisClientShape => {
+  // ioredis applies `commandTimeout` only once a command is sent; a Cluster client still looking
+  // for its slots holds commands indefinitely. The same limit here bounds every call.
+  const bound = <A>(command: string, effect: Effect.Effect<A, RedisCommandError>) =>
+    commandTimeoutMs === undefined
+      ? effect
+      : Effect.timeoutFail(effect, {
+          duration: commandTimeoutMs + 100,
+          onTimeout: () => new RedisCommandError({ command, reason: "timeout", detail: "no reply in time" }),
+        })
   const run = <A>(command: string, f: () => Promise<A>) =>
-    Effect.tryPromise({ try: f, catch: (e) => classify(command, e) }).pipe(
+    bound(command, Effect.tryPromise({ try: f, catch: (e) => classify(command, e) })).pipe(
       Effect.withSpan(`redis.${command}`),
     )
   const scriptFor = (script: LuaScript): Callable[string] => {
@@ -123,12 +133,18 @@ export class RedisClient extends Context.Tag("@mailconnect/RedisClient")<RedisCl
       this,
       Effect.gen(function* () {
         const factory = yield* RedisConnectionFactory
+        const commandTimeoutMs = options.commandTimeoutMs ?? 2_000
         const connection = yield* factory.connect({
           purpose: "commands",
-          commandTimeoutMs: options.commandTimeoutMs ?? 2_000,
+          commandTimeoutMs,
           maxRetriesPerRequest: 1,
         })
-        return makeRedisClient(connection, factory.keys, factory.connect({ purpose: "subscriber" }))
+        return makeRedisClient(
+          connection,
+          factory.keys,
+          factory.connect({ purpose: "subscriber" }),
+          commandTimeoutMs,
+        )
       }),
     )
 

@@ -121,6 +121,8 @@ export class RedisConnectionFactory extends Context.Tag("@mailconnect/RedisConne
                   )
                 : Promise.resolve(connection.disconnect()),
             ).pipe(
+              // Finalizers are uninterruptible; let the timeout cut a QUIT that gets no reply.
+              Effect.interruptible,
               Effect.timeoutTo({
                 duration: "2 seconds",
                 onTimeout: () => connection.disconnect(),
