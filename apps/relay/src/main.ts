@@ -3,15 +3,17 @@
  *
  * What it does: hot-loads the signed partner policy bundle from Redis (keeping a last-known-good
  * copy on disk), announces itself to the fleet with a TTL heartbeat, and serves /healthz,
- * /readyz and /metrics. Later work adds the SMTP listeners (role `ingress`) and delivery workers
- * (role `delivery`) as further layers between `HttpLayer` and `DrainLayer`.
+ * /readyz and /metrics; runs the SMTP listeners (role `ingress`: submission, submissions, inbound
+ * MX — mail is acknowledged only once durably queued) and the delivery workers (role `delivery`:
+ * enforced TLS per partner policy, retry timeline, DSNs), per RELAY_ROLES.
  *
  * What it trusts: bundles only if signed by a key in MAILCONNECT_TRUSTED_KEYS, with a matching
  * digest, a supported schema and a serial above the active one. Redis contents are otherwise
  * untrusted. The HTTP port has no authentication: bind it to loopback or a private network.
  *
- * What it may touch: Redis keys under `{REDIS_PREFIX}:` (reads policy, writes its heartbeat),
- * RELAY_STATE_DIR (last-known-good copy), its HTTP port.
+ * What it may touch: Redis keys under `{REDIS_PREFIX}:` (reads policy, writes its heartbeat, the
+ * spool and the delivery queue), RELAY_STATE_DIR (last-known-good copy), its HTTP and SMTP ports,
+ * outbound SMTP to partner servers, RELAY_CLIENT_CERTS and RELAY_TLS_KEY (read only).
  *
  * This file only assembles layers. SIGTERM interrupts the program; every finalizer runs in
  * reverse build order (see layers/drain.ts) and the process exits 0.
@@ -24,9 +26,11 @@ import { HeartbeatLayer } from "./layers/heartbeat"
 import { HttpLayer } from "./layers/http"
 import { PolicyLayer } from "./layers/policy"
 import { RedisLayer } from "./layers/redis"
+import { RolesLayer } from "./layers/roles"
 import { RelayLifecycle } from "./lifecycle"
 
 const Relay = DrainLayer.pipe(
+  Layer.provideMerge(RolesLayer),
   Layer.provideMerge(HttpLayer),
   Layer.provideMerge(HeartbeatLayer),
   Layer.provideMerge(PolicyLayer),

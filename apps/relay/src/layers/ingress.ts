@@ -1,0 +1,56 @@
+/**
+ * Role `ingress`: the SMTP listeners (submission, submissions, inbound MX). Closing the layer
+ * stops accepting and lets open sessions finish within RELAY_DRAIN_TIMEOUT, then 421.
+ */
+import { fileUserDirectory, type IngressEvents, startIngress } from "@mailconnect/smtp-inbound"
+import { Effect, Layer, Metric, Runtime } from "effect"
+import { RoleConfig } from "../smtp-config"
+
+const accepted = Metric.counter("mc_smtp_accepted_total", {
+  description: "Messages accepted (queued) by listener",
+  incremental: true,
+})
+const acceptedBytes = Metric.counter("mc_smtp_accepted_bytes_total", {
+  description: "Bytes accepted by listener",
+  incremental: true,
+})
+const refused = Metric.counter("mc_smtp_refused_total", {
+  description: "SMTP refusals by listener and reason",
+  incremental: true,
+})
+
+export const IngressLayer = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const config = yield* RoleConfig
+    if (config.listeners.length === 0) {
+      yield* Effect.logWarning("role ingress without listeners: set RELAY_SMTP_*_PORT")
+      return
+    }
+    const runtime = yield* Effect.runtime<never>()
+    const run = Runtime.runSync(runtime)
+    const events: IngressEvents = {
+      accepted: (kind, bytes) =>
+        run(
+          Effect.all([
+            Metric.increment(Metric.tagged(accepted, "listener", kind)),
+            Metric.incrementBy(Metric.tagged(acceptedBytes, "listener", kind), bytes),
+          ]),
+        ),
+      refused: (kind, reason) =>
+        run(Metric.increment(Metric.tagged(Metric.tagged(refused, "listener", kind), "reason", reason))),
+    }
+    yield* startIngress({
+      hostname: config.hostname,
+      listeners: config.listeners,
+      tls: config.tls!,
+      limits: {
+        maxMessageBytes: config.maxMessageBytes,
+        maxRecipients: config.maxRecipients,
+        socketTimeoutMs: config.smtpTimeoutMs,
+        drainTimeoutMs: config.drainTimeoutMs,
+      },
+      users: fileUserDirectory(config.usersFile, (message) => run(Effect.logWarning(message))),
+      events,
+    })
+  }),
+)

@@ -1,0 +1,34 @@
+/**
+ * The delivery queue and spool (both roles use them: ingress enqueues, delivery works), with the
+ * policy view backed by the hot-loaded bundle, and queue-depth gauges for /metrics.
+ */
+import { DeliveryQueue, PolicyViewFromActivePolicy } from "@mailconnect/delivery-queue"
+import { Effect, Layer, Metric, Schedule } from "effect"
+
+const queueJobs = Metric.gauge("mc_queue_jobs", {
+  description: "Delivery jobs by state (this relay's last reading)",
+})
+
+const QueueDepthGauges = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const queue = yield* DeliveryQueue
+    const sample = queue.counts.pipe(
+      Effect.flatMap((counts) =>
+        Effect.forEach(
+          Object.entries(counts),
+          ([state, n]) => Metric.set(Metric.tagged(queueJobs, "state", state), n),
+          {
+            discard: true,
+          },
+        ),
+      ),
+      Effect.ignore,
+    )
+    yield* Effect.forkScoped(Effect.repeat(sample, Schedule.spaced("10 seconds")))
+  }),
+)
+
+export const QueueLayer = QueueDepthGauges.pipe(
+  Layer.provideMerge(DeliveryQueue.layer),
+  Layer.provideMerge(PolicyViewFromActivePolicy),
+)

@@ -1,0 +1,20 @@
+/** The layers of the roles this relay runs (RELAY_ROLES), over the shared queue. */
+import { Effect, Layer } from "effect"
+import { RelayConfig } from "../config"
+import { RoleConfig } from "../smtp-config"
+import { DeliveryLayer } from "./delivery"
+import { IngressLayer } from "./ingress"
+import { QueueLayer } from "./queue"
+
+export const RolesLayer = Layer.unwrapEffect(
+  Effect.map(RelayConfig, (config) => {
+    const roles = [
+      ...(config.roles.includes("ingress") ? [IngressLayer] : []),
+      ...(config.roles.includes("delivery") ? [DeliveryLayer] : []),
+    ]
+    return Layer.mergeAll(Layer.empty, ...roles).pipe(
+      Layer.provide(QueueLayer),
+      Layer.provide(RoleConfig.layer),
+    )
+  }),
+)

@@ -1,0 +1,133 @@
+/**
+ * Configuration of the relay's roles, from the environment (documented in `relay.env.sample`):
+ * SMTP listeners and their TLS (role `ingress`) and delivery workers (role `delivery`).
+ * A listener whose port is unset is not started. Certificate and key are files; their contents
+ * are never logged.
+ */
+import { readFileSync } from "node:fs"
+import { hostname } from "node:os"
+import { parseDuration, TLS_VERSION_ORDER, type TlsVersion } from "@mailconnect/policy"
+import type { ListenerConfig } from "@mailconnect/smtp-inbound"
+import { Config, ConfigError, Context, Either, Layer, Option } from "effect"
+
+export interface RoleConfigShape {
+  /** Our host name: SMTP banner, Received headers, EHLO, DSN Reporting-MTA. */
+  readonly hostname: string
+  readonly listeners: ReadonlyArray<ListenerConfig>
+  /** PEM contents, read at start (a renewed certificate needs a restart: rolling, one relay at a time). */
+  readonly tls: { readonly cert: string; readonly key: string; readonly minVersion: TlsVersion } | undefined
+  readonly usersFile: string | undefined
+  readonly maxMessageBytes: number
+  readonly maxRecipients: number
+  readonly smtpTimeoutMs: number
+  readonly drainTimeoutMs: number
+  readonly deliveryConcurrency: number
+  readonly jobLockMs: number
+  readonly destinationConcurrency: number
+  readonly breakerThreshold: number
+  readonly breakerCooldownMs: number
+  /** Port used for MX hosts (25; tests and the local stack use others). */
+  readonly mxPort: number
+}
+
+const ms = (name: string, fallback: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.mapOrFail((text) => {
+      const value = parseDuration(text)
+      return value === undefined
+        ? Either.left(ConfigError.InvalidData([name], `expected a duration like 30s or 5m, got ${text}`))
+        : Either.right(value)
+    }),
+  )
+
+const file = (name: string) =>
+  Config.option(Config.string(name)).pipe(
+    Config.mapOrFail((path) => {
+      if (Option.isNone(path)) return Either.right(undefined)
+      try {
+        return Either.right(readFileSync(path.value, "utf8"))
+      } catch (e) {
+        return Either.left(
+          ConfigError.InvalidData([name], `cannot read ${path.value}: ${(e as Error).message}`),
+        )
+      }
+    }),
+  )
+
+const port = (name: string) => Config.option(Config.port(name)).pipe(Config.map(Option.getOrUndefined))
+
+const minVersion = Config.string("RELAY_TLS_MIN_VERSION").pipe(
+  Config.withDefault("TLSv1.2"),
+  Config.mapOrFail((v) =>
+    (TLS_VERSION_ORDER as ReadonlyArray<string>).includes(v)
+      ? Either.right(v as TlsVersion)
+      : Either.left(
+          ConfigError.InvalidData(
+            ["RELAY_TLS_MIN_VERSION"],
+            `expected one of ${TLS_VERSION_ORDER.join(", ")}`,
+          ),
+        ),
+  ),
+)
+
+export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
+  hostname: Config.string("RELAY_HOSTNAME").pipe(Config.withDefault(hostname())),
+  smtpHost: Config.string("RELAY_SMTP_HOST").pipe(Config.withDefault("127.0.0.1")),
+  submission: port("RELAY_SMTP_SUBMISSION_PORT"),
+  submissions: port("RELAY_SMTP_SUBMISSIONS_PORT"),
+  mx: port("RELAY_SMTP_MX_PORT"),
+  cert: file("RELAY_TLS_CERT"),
+  key: file("RELAY_TLS_KEY"),
+  minVersion,
+  usersFile: Config.option(Config.string("RELAY_USERS_FILE")).pipe(Config.map(Option.getOrUndefined)),
+  maxMessageBytes: Config.integer("RELAY_MAX_MESSAGE_SIZE").pipe(Config.withDefault(25 * 1024 * 1024)),
+  maxRecipients: Config.integer("RELAY_MAX_RECIPIENTS").pipe(Config.withDefault(100)),
+  smtpTimeoutMs: ms("RELAY_SMTP_TIMEOUT", "5m"),
+  drainTimeoutMs: ms("RELAY_DRAIN_TIMEOUT", "30s"),
+  deliveryConcurrency: Config.integer("RELAY_DELIVERY_CONCURRENCY").pipe(Config.withDefault(20)),
+  jobLockMs: ms("RELAY_JOB_LOCK_DURATION", "30s"),
+  destinationConcurrency: Config.integer("RELAY_DESTINATION_CONCURRENCY").pipe(Config.withDefault(10)),
+  breakerThreshold: Config.integer("RELAY_BREAKER_THRESHOLD").pipe(Config.withDefault(5)),
+  breakerCooldownMs: ms("RELAY_BREAKER_COOLDOWN", "1m"),
+  mxPort: Config.port("RELAY_MX_PORT").pipe(Config.withDefault(25)),
+}).pipe(
+  Config.mapOrFail((c) => {
+    const listeners: Array<ListenerConfig> = []
+    if (c.submission !== undefined)
+      listeners.push({ kind: "submission", host: c.smtpHost, port: c.submission })
+    if (c.submissions !== undefined)
+      listeners.push({ kind: "submissions", host: c.smtpHost, port: c.submissions })
+    if (c.mx !== undefined) listeners.push({ kind: "mx", host: c.smtpHost, port: c.mx })
+    if (listeners.length > 0 && (c.cert === undefined || c.key === undefined))
+      return Either.left(
+        ConfigError.InvalidData(
+          ["RELAY_TLS_CERT"],
+          "SMTP listeners need RELAY_TLS_CERT and RELAY_TLS_KEY (TLS is never optional)",
+        ),
+      )
+    return Either.right({
+      hostname: c.hostname,
+      listeners,
+      tls:
+        c.cert !== undefined && c.key !== undefined
+          ? { cert: c.cert, key: c.key, minVersion: c.minVersion }
+          : undefined,
+      usersFile: c.usersFile,
+      maxMessageBytes: c.maxMessageBytes,
+      maxRecipients: c.maxRecipients,
+      smtpTimeoutMs: c.smtpTimeoutMs,
+      drainTimeoutMs: c.drainTimeoutMs,
+      deliveryConcurrency: c.deliveryConcurrency,
+      jobLockMs: c.jobLockMs,
+      destinationConcurrency: c.destinationConcurrency,
+      breakerThreshold: c.breakerThreshold,
+      breakerCooldownMs: c.breakerCooldownMs,
+      mxPort: c.mxPort,
+    })
+  }),
+)
+
+export class RoleConfig extends Context.Tag("@mailconnect/relay/RoleConfig")<RoleConfig, RoleConfigShape>() {
+  static layer = Layer.effect(this, roleConfig)
+}
