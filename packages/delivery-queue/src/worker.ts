@@ -28,6 +28,11 @@ export interface WorkerConfig {
   readonly reportingMta: string
   /** How long a job waits when no bundle is active yet, or when it needs a newer worker. */
   readonly waitMs?: number
+  /**
+   * A job's lock; a worker that dies (SIGKILL, power loss) loses it after this long and the job
+   * is handed to another worker (at-least-once). Default 30 s.
+   */
+  readonly lockDurationMs?: number
 }
 
 /** Recipients that failed for good in this attempt (its results carry the attempt's time). */
@@ -213,6 +218,8 @@ export class DeliveryWorker {
               connection,
               prefix: factory.keys.tag,
               concurrency: config.concurrency,
+              lockDuration: config.lockDurationMs ?? 30_000,
+              stalledInterval: config.lockDurationMs ?? 30_000,
             })
             worker.on("error", (error) =>
               Runtime.runFork(runtime)(Effect.logWarning(`delivery worker: ${error.message}`)),
