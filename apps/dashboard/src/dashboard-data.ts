@@ -1,0 +1,123 @@
+/**
+ * `DashboardData`: what our own pages show, read from Redis on each request — heartbeats
+ * (`FleetRegistry`), the policy pointer and bundle (`PolicyStore`, verified with the trusted keys
+ * exactly as a relay would, so the page never presents a forged policy as active) and the
+ * per-partner delivery statistics (`DeliveryQueue.stats`). Read-only: no method here writes.
+ */
+import type { TrustedKey } from "@mailconnect/bundle"
+import { DeliveryQueue, type PartnerHealth } from "@mailconnect/delivery-queue"
+import { FleetRegistry } from "@mailconnect/fleet"
+import { type BundlePayload, SUPPORTED_SCHEMAS, type TlsMode } from "@mailconnect/policy"
+import { checkBundle, PolicyStore } from "@mailconnect/policy-store"
+import { Clock, Context, Effect, Layer, Option } from "effect"
+import { BundleNotPublished, BundleUnverified } from "./errors"
+import { type FleetStatus, fleetStatus } from "./fleet-status"
+import { type PolicyStatus, policyStatus } from "./policy-status"
+
+export interface HealthStatus {
+  readonly partners: ReadonlyArray<PartnerHealth & { readonly mode: TlsMode | undefined }>
+  /** Serial of the verified policy the modes come from; undefined when none could be read. */
+  readonly serial: number | undefined
+}
+
+/** Any failure a page may meet: rendered as an error page with its tag, never thrown. */
+export interface DataFailure {
+  readonly _tag: string
+}
+
+export interface DashboardDataShape {
+  readonly fleet: Effect.Effect<FleetStatus, DataFailure>
+  readonly policy: Effect.Effect<PolicyStatus, DataFailure>
+  readonly health: Effect.Effect<HealthStatus, DataFailure>
+}
+
+interface VerifiedPolicy {
+  readonly payload: BundlePayload
+  readonly digest: string
+  readonly keyId: string
+  readonly publishedAt: string
+}
+
+export class DashboardData extends Context.Tag("@mailconnect/dashboard/DashboardData")<
+  DashboardData,
+  DashboardDataShape
+>() {
+  static layer = (trusted: ReadonlyArray<TrustedKey>) =>
+    Layer.effect(
+      DashboardData,
+      Effect.gen(function* () {
+        const registry = yield* FleetRegistry
+        const store = yield* PolicyStore
+        const queue = yield* DeliveryQueue
+
+        const pointer = store.readCurrent.pipe(Effect.map(Option.getOrUndefined))
+
+        const verified: Effect.Effect<VerifiedPolicy, DataFailure> = Effect.gen(function* () {
+          const current = yield* pointer
+          if (current === undefined) return yield* new BundleNotPublished()
+          const bytes = yield* store.readBundle(current.digest)
+          if (Option.isNone(bytes))
+            return yield* new BundleUnverified({
+              digest: current.digest,
+              reason: "BundleMissing",
+              detail: "the pointer names a digest whose bytes are not in Redis",
+            })
+          const checked = yield* checkBundle(bytes.value, trusted, SUPPORTED_SCHEMAS).pipe(
+            Effect.mapError(
+              (e) =>
+                new BundleUnverified({
+                  digest: current.digest,
+                  reason: e._tag,
+                  detail: "detail" in e ? String(e.detail) : JSON.stringify(e),
+                }),
+            ),
+          )
+          if (checked.digest !== current.digest || checked.serial !== current.serial)
+            return yield* new BundleUnverified({
+              digest: current.digest,
+              reason: "BundlePointerMismatch",
+              detail: `pointer says serial ${current.serial} digest ${current.digest}; bytes are serial ${checked.serial} digest ${checked.digest}`,
+            })
+          return {
+            payload: checked.payload,
+            digest: checked.digest,
+            keyId: checked.keyId,
+            publishedAt: current.publishedAt,
+          }
+        })
+
+        const fleet = Effect.gen(function* () {
+          const live = yield* registry.live
+          const current = yield* pointer
+          return fleetStatus({
+            relays: live.relays,
+            unreadable: live.unreadable.map((u) => `${u.key}: ${u.detail}`),
+            pointer: current,
+          })
+        }).pipe(Effect.withSpan("DashboardData.fleet"))
+
+        const policy = Effect.gen(function* () {
+          const v = yield* verified
+          const now = yield* Clock.currentTimeMillis
+          return policyStatus({ ...v, now })
+        }).pipe(Effect.withSpan("DashboardData.policy"))
+
+        const health = Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const figures = yield* queue.stats.health(now)
+          // Modes are decoration: statistics are still worth showing when the policy cannot be read.
+          const v = yield* Effect.option(verified)
+          const partners = Option.match(v, {
+            onNone: () => ({}) as BundlePayload["policy"]["partners"],
+            onSome: (p) => p.payload.policy.partners,
+          })
+          return {
+            partners: figures.map((f) => ({ ...f, mode: partners[f.partner]?.tls.mode })),
+            serial: Option.getOrUndefined(Option.map(v, (p) => p.payload.serial)),
+          }
+        }).pipe(Effect.withSpan("DashboardData.health"))
+
+        return { fleet, policy, health }
+      }),
+    )
+}
