@@ -130,7 +130,7 @@ const WRONG = [
   ["another scheme", `Bearer ${VIEWER.password}`],
 ] as const
 
-describe("authentication on every route", () => {
+describe("authentication on every route", { timeout: 30_000 }, () => {
   it("found bull-board's main script to probe", () => {
     expect(mainScript).toMatch(/^static\/js\/main\./)
   })
@@ -164,7 +164,7 @@ describe("authentication on every route", () => {
   })
 })
 
-describe("roles", () => {
+describe("roles", { timeout: 30_000 }, () => {
   it("refuses every bull-board action to the viewer with 403 and changes nothing", async () => {
     for (const [method, path] of ACTIONS) {
       const response = await request(path, {
@@ -229,7 +229,7 @@ describe("roles", () => {
   })
 })
 
-describe("pages", () => {
+describe("pages", { timeout: 30_000 }, () => {
   it("serves bull-board without Google Fonts or inline styles, fonts from /fonts", async () => {
     const page = await (await request("/queues", { auth: basic(VIEWER) })).text()
     expect(page).not.toContain("googleapis")
