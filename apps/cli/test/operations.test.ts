@@ -105,7 +105,9 @@ describe("mailconnect queue", () => {
             // Park the job as a worker would after a deferral, one hour out (no worker runs here).
             const job = (yield* Effect.promise(() => queue.queue.getJob(enqueued.jobIds[0]!)))!
             yield* Effect.promise(() => job.remove())
-            yield* Effect.promise(() => queue.queue.add(job.name, job.data, { jobId: job.id!, delay: 3_600_000 }))
+            yield* Effect.promise(() =>
+              queue.queue.add(job.name, job.data, { jobId: job.id!, delay: 3_600_000 }),
+            )
             return enqueued
           }),
           layer,

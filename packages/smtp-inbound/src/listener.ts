@@ -89,9 +89,11 @@ const rfc5322Now = (ms: number) => new Date(ms).toUTCString().replace("GMT", "+0
 export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTPServer => {
   const sessions = new Map<string, SessionState>()
   const state = (session: SMTPServerSession): SessionState => {
-    let s = sessions.get(session.id)
-    if (!s) sessions.set(session.id, (s = { chain: [], sender: undefined, allowedDomains: [] }))
-    return s
+    const existing = sessions.get(session.id)
+    if (existing) return existing
+    const created: SessionState = { chain: [], sender: undefined, allowedDomains: [] }
+    sessions.set(session.id, created)
+    return created
   }
   const run = <A>(effect: Effect.Effect<A>) => Runtime.runPromise(deps.runtime)(effect)
   const refuse = (r: Refusal, callback: (err?: Error | null) => void) => {

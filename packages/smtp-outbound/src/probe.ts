@@ -5,7 +5,6 @@
 import type { FailureCode } from "@mailconnect/failure-codes"
 import type { PartnerTls } from "@mailconnect/policy"
 import { Clock, Effect } from "effect"
-import type { ClientCertificateStore } from "./client-certificates"
 import type { DeliveryError } from "./errors"
 import { type AttemptEvidence, type CertificateEvidence, newAttempt } from "./evidence"
 import { type DnsLookup, DnsResolver, type NextHop, resolveNextHops } from "./next-hops"
