@@ -26,6 +26,12 @@ export interface RedisServer {
   readonly stop: (opts?: { signal?: NodeJS.Signals; keepData?: boolean }) => Promise<void>
   /** Stops and starts again on the same port and directory (data kept, AOF replayed if on). */
   readonly restart: () => Promise<void>
+  /**
+   * SIGSTOP / SIGCONT: the server stays bound but answers nothing, like a host behind a dead
+   * link — clients see timeouts rather than refused connections.
+   */
+  readonly pause: () => void
+  readonly resume: () => void
 }
 
 export const freePort = (host = "127.0.0.1"): Promise<number> =>
@@ -116,6 +122,8 @@ export const startRedis = async (options: RedisServerOptions = {}): Promise<Redi
   let current: ChildProcess = child
   const stop: RedisServer["stop"] = async (opts = {}) => {
     current.kill(opts.signal ?? "SIGTERM")
+    // A paused server would never act on SIGTERM.
+    current.kill("SIGCONT")
     await exited(current)
     if (ownDir && !opts.keepData) rmSync(dir, { recursive: true, force: true })
   }
@@ -130,6 +138,14 @@ export const startRedis = async (options: RedisServerOptions = {}): Promise<Redi
       await exited(current)
       current = await launch(host, port, dir, args)
     },
+    pause: () => {
+      current.kill("SIGSTOP")
+    },
+    resume: () => {
+      current.kill("SIGCONT")
+    },
   }
 }
+export * from "./cluster"
 export * from "./command"
+export * from "./sentinel"

@@ -1,0 +1,57 @@
+/**
+ * The relay's real process. `startRelay` runs the relay under the `tsx` CLI, which runs the code
+ * in a child `node`; a SIGKILL to the CLI cannot be relayed and leaves that child running (it
+ * keeps answering SMTP for a while). A crash test must kill the process that holds the sockets,
+ * so these helpers find it by its environment (relay id + key prefix) in /proc.
+ */
+import { readdirSync, readFileSync } from "node:fs"
+import type { SmtpRelay } from "../../relay/stack"
+
+const environ = (pid: string): string => {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "latin1")
+  } catch {
+    return ""
+  }
+}
+
+/** Pids (the tsx CLI and the node running the relay) whose environment names this relay. */
+export const relayPids = (relayId: string, prefix: string): Array<number> =>
+  readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+    .filter((pid) => {
+      const env = `\0${environ(pid)}`
+      return env.includes(`\0RELAY_ID=${relayId}\0`) && env.includes(`\0REDIS_PREFIX=${prefix}\0`)
+    })
+    .map(Number)
+
+/** SIGKILL of every process of this relay (the code runner first), as a power cut would. */
+export const hardKill = async (relay: SmtpRelay, prefix: string): Promise<void> => {
+  for (const pid of relayPids(relay.id, prefix).reverse()) {
+    try {
+      process.kill(pid, "SIGKILL")
+    } catch {
+      // Already gone.
+    }
+  }
+  await relay.stop("SIGKILL")
+  const deadline = Date.now() + 10_000
+  while (relayPids(relay.id, prefix).length > 0) {
+    if (Date.now() > deadline) throw new Error(`relay ${relay.id} survived SIGKILL`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+/** Resident set size of the relay's largest process (the one running the relay), in bytes. */
+export const relayRss = (relayId: string, prefix: string): number => {
+  let max = 0
+  for (const pid of relayPids(relayId, prefix)) {
+    try {
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]
+      max = Math.max(max, Number(kb ?? 0) * 1024)
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return max
+}
