@@ -79,7 +79,7 @@ export class DeliveryQueue extends Context.Tag("@mailconnect/DeliveryQueue")<
       const factory = yield* RedisConnectionFactory
       const policy = yield* PolicyView
       // While Redis is away, commands fail after one reconnect attempt or 5 s, whichever comes first.
-      const failFast = { maxRetriesPerRequest: 1, commandTimeoutMs: 5_000 } as const
+      const failFast = { maxRetriesPerRequest: 1, commandTimeoutMs: 5_000, autoPipelining: true } as const
       const spoolConnection = yield* factory.connect({ purpose: "spool", ...failFast })
       const queueConnection = yield* factory.connect({ purpose: "queue", ...failFast })
       const spool = makeSpool(spoolConnection, factory.keys)

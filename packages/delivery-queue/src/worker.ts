@@ -176,17 +176,24 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         serial: active.serial,
         outcome,
       })
-      yield* Effect.promise(() => job.updateData(decision.data))
-      yield* Effect.promise(() => job.log(decision.logLine))
+      // The recipients' results are in Redis before anything else happens to the job: a re-run
+      // after a crash never sends again to a recipient that already got its 250.
+      yield* Effect.promise(() => Promise.all([job.updateData(decision.data), job.log(decision.logLine)]))
       yield* sendReports(data, decision, decidedAt, active.dsnLanguages)
-      yield* recordOutcome(
+      const record = recordOutcome(
         route.local ? undefined : (route.policy.partner?.name ?? "-"),
         decision,
         outcome,
         decidedAt,
       )
-      if (decision.next._tag === "Delay") return { _tag: "Delay", at: decision.next.at } satisfies Outcome
-      yield* queue.spool.release(data.messageId, jobId)
+      if (decision.next._tag === "Delay") {
+        yield* record
+        return { _tag: "Delay", at: decision.next.at } satisfies Outcome
+      }
+      yield* Effect.all([queue.spool.release(data.messageId, jobId), record], {
+        concurrency: "unbounded",
+        discard: true,
+      })
       return { _tag: "Done", summary: decision.logLine } satisfies Outcome
     })
   })

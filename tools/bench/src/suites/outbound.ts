@@ -4,14 +4,8 @@
  * process's (relay side and the lab server share it): an upper bound for the relay alone.
  */
 import { startLab } from "@mailconnect/partner-lab"
+import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
 import { Effect, Layer, ManagedRuntime } from "effect"
-// tools/bench does not list @mailconnect/smtp-outbound among its dependencies; imported by path.
-import {
-  ClientCertificates,
-  DnsResolver,
-  OutboundConfig,
-  OutboundDelivery,
-} from "../../../../packages/smtp-outbound/src/index"
 import { type BenchSuite, percentile, report } from "../suite"
 
 const MESSAGES = 1_000
