@@ -25,6 +25,8 @@ if (!existsSync(marker) || statSync(lock).mtimeMs > statSync(marker).mtimeMs)
 const wanted = [
   ["redis-server", "redis-server"],
   ["openssl", "openssl"],
+  // The dashboard's browser test drives Debian's chromium (no browser download).
+  ["chromium", "chromium"],
 ].filter(([cmd]) => !has(cmd))
 if (wanted.length > 0) {
   const packages = wanted.map(([, pkg]) => pkg).join(" ")
