@@ -1,0 +1,86 @@
+/**
+ * What each field of the policy language means, for docs/policy-reference.md. Keyed by
+ * `Kind.path` as schema-fields.ts reports them; the generator refuses to run when a schema field
+ * has no entry here or an entry names a field the schema no longer has, so the reference cannot
+ * drift from what `policy check` accepts.
+ */
+export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
+  "Defaults.apiVersion": "Always `mailconnect/v1`.",
+  "Defaults.kind": "`Defaults` — exactly one such document (policies/defaults.yaml).",
+  "Defaults.tls": "TLS toward anyone without a partner file.",
+  "Defaults.tls.mode": "`opportunistic`, `enforce` or `mtls`; normally `opportunistic`.",
+  "Defaults.tls.minVersion": "`TLSv1`, `TLSv1.1`, `TLSv1.2` or `TLSv1.3`; normally `TLSv1.2`.",
+  "Defaults.tls.ciphers": "OpenSSL cipher list; absent: Node's default.",
+  "Defaults.retry": "The retry timeline every message follows unless its partner overrides it.",
+  "Defaults.retry.schedule":
+    "Delays of the first attempts after queueing, increasing (e.g. `[5m, 10m, 20m, 40m]`).",
+  "Defaults.retry.every": "Interval of the attempts after the schedule (e.g. `1h`).",
+  "Defaults.retry.warnAfter":
+    "When the sender gets a delay warning (e.g. `4h`); must be before `expireAfter`.",
+  "Defaults.retry.expireAfter": "When the message is returned with a non-delivery report (e.g. `10d`).",
+  "Defaults.dsn": "Delivery status notifications (delay warnings, non-delivery reports).",
+  "Defaults.dsn.languages": "Languages of the human-readable part, in order (e.g. `[de, en]`).",
+  "Partner.apiVersion": "Always `mailconnect/v1`.",
+  "Partner.kind": "`Partner` — one file per bilateral agreement, policies/partners/<name>.yaml.",
+  "Partner.name": "The partner's name; must equal the file name (rule NAME-MISMATCH).",
+  "Partner.agreement": "The signed agreement; required for `enforce` and `mtls`.",
+  "Partner.agreement.reference": "The agreement's reference, e.g. `AGR-2026-007`.",
+  "Partner.agreement.signedOn": 'Date signed, `"YYYY-MM-DD"`.',
+  "Partner.agreement.confirmedBy": "Who at the customer confirmed it (name or ticket).",
+  "Partner.agreement.technicalContacts":
+    "The partner's technical contacts; at least one for `enforce`/`mtls` (AGREEMENT-CONTACT-MISSING).",
+  "Partner.agreement.technicalContacts[].name": "Contact name or team.",
+  "Partner.agreement.technicalContacts[].email": "Contact e-mail address.",
+  "Partner.agreement.technicalContacts[].phone": "Contact phone number.",
+  "Partner.agreement.legacyTls":
+    "Acknowledgement that allows `tls.minVersion` below TLSv1.2 (TLS-LEGACY-UNACKNOWLEDGED without it).",
+  "Partner.agreement.legacyTls.reason": "Why legacy TLS is accepted (RFC 8996 deprecates it).",
+  "Partner.agreement.legacyTls.acknowledgedBy": "Who accepted the risk.",
+  "Partner.domains":
+    "Recipient domains: exact (`bank.example`) or `*.suffix` (subdomains only, not the suffix itself).",
+  "Partner.overrides":
+    "Partners whose wildcard may cover this partner's more specific domains (DOMAIN-OVERLAP otherwise).",
+  "Partner.route": "Explicit next hop; absent: DNS MX of the recipient domain.",
+  "Partner.route.servers": '`host[:port]` (default port 25; IPv6 as `"[2001:db8::1]:25"`), tried in order.',
+  "Partner.tls": "TLS toward this partner; unset fields come from Defaults.",
+  "Partner.tls.mode":
+    "`opportunistic` (STARTTLS if offered), `enforce` (verified TLS or no delivery), `mtls` (enforce plus our client certificate).",
+  "Partner.tls.minVersion": "Lowest TLS version accepted; below TLSv1.2 only with `agreement.legacyTls`.",
+  "Partner.tls.ciphers": "OpenSSL cipher list for this partner.",
+  "Partner.tls.verify": "How the partner's server certificate is authenticated.",
+  "Partner.tls.verify.trust":
+    "`pkix` (default: chain and names, plus pins if given) or `pins` (the pins alone, for a self-signed certificate).",
+  "Partner.tls.verify.names": "Accepted certificate names; default the server host names.",
+  "Partner.tls.verify.ca":
+    "Partner's private CA, a file under policies/ (e.g. `certs/bank-ca.pem`); default public roots.",
+  "Partner.tls.verify.certificate":
+    "The partner's server certificate on file (public), for pin checks and expiry warnings.",
+  "Partner.tls.verify.pins":
+    "`sha256/<base64 SPKI digest>`; any one matches (list two during a key rotation).",
+  "Partner.tls.clientCertificate":
+    "`mtls`: the name of our relay client certificate (`<name>.crt/.key` in RELAY_CLIENT_CERTS).",
+  "Partner.tls.review": "The yearly attestation that the partner's certificate details are still right.",
+  "Partner.tls.review.attestedOn": 'Date of the last attestation, `"YYYY-MM-DD"`.',
+  "Partner.tls.review.every": "Attestation interval (e.g. `1y`); REVIEW-OVERDUE warns after it.",
+  "Partner.inbound": "Mail *from* this partner's domains to our inbound MX.",
+  "Partner.inbound.requireTls":
+    "Refuse the partner's mail over plaintext (default: true unless opportunistic).",
+  "Partner.inbound.requireClientCertificate":
+    "Require a valid client certificate from the partner's servers (default: true for mtls).",
+  "Partner.retry": "Override of any of the Defaults retry fields for this partner.",
+  "Partner.retry.schedule": "As in Defaults.",
+  "Partner.retry.every": "As in Defaults.",
+  "Partner.retry.warnAfter": "As in Defaults.",
+  "Partner.retry.expireAfter": "As in Defaults.",
+  "LocalDomains.apiVersion": "Always `mailconnect/v1`.",
+  "LocalDomains.kind": "`LocalDomains` — policies/local.yaml.",
+  "LocalDomains.domains": "Our customers' domains; inbound MX accepts mail for these and nothing else.",
+  "LocalDomains.domains[].domain": "An exact domain (no wildcard).",
+  "LocalDomains.domains[].deliverTo": "Internal next hop `host[:port]` (the mailbox servers).",
+  "ClosedGroup.apiVersion": "Always `mailconnect/v1`.",
+  "ClosedGroup.kind": "`ClosedGroup` — policies/groups/<name>.yaml.",
+  "ClosedGroup.name": "The group's name; must equal the file name.",
+  "ClosedGroup.description": "What the group is for.",
+  "ClosedGroup.members": "Member partners; each must use `mtls` both ways (GROUP-MEMBER-NOT-MTLS).",
+  "ClosedGroup.localDomains": "Our local domains in the group; they accept mail only from members.",
+}
