@@ -14,6 +14,8 @@ export interface SendResult {
   readonly id: string
   readonly accepted: boolean
   readonly reply: string
+  /** From connect to the final reply (or the error). */
+  readonly ms: number
 }
 
 export interface LoadRun {
@@ -48,6 +50,7 @@ export const sendSteadily = async (options: LoadOptions): Promise<LoadRun> => {
     const id = loadId(options.tag, i)
     const relay = options.relay()
     const to = options.to(i)
+    const startedAt = Date.now()
     const transport = nodemailer.createTransport({
       host: "127.0.0.1",
       port: relay.submissionPort,
@@ -71,10 +74,20 @@ export const sendSteadily = async (options: LoadOptions): Promise<LoadRun> => {
           "",
         ].join("\r\n"),
       })
-      results.push({ id, accepted: /^250[ -]/.test(info.response), reply: info.response })
+      results.push({
+        id,
+        accepted: /^250[ -]/.test(info.response),
+        reply: info.response,
+        ms: Date.now() - startedAt,
+      })
     } catch (e) {
       const error = e as { response?: string; message: string }
-      results.push({ id, accepted: false, reply: error.response ?? error.message })
+      results.push({
+        id,
+        accepted: false,
+        reply: error.response ?? error.message,
+        ms: Date.now() - startedAt,
+      })
     } finally {
       transport.close()
     }
@@ -142,6 +155,9 @@ export const tally = (
 export const printFigures = (figures: Figures) => {
   console.log(`FAULT-FIGURES ${JSON.stringify(figures)}`)
 }
+
+/** The slowest session, e.g. one that waited on Redis until it got its 451. */
+export const slowestMs = (run: LoadRun): number => Math.max(0, ...run.results.map((r) => r.ms))
 
 /** The refusal replies seen, grouped (e.g. how many 451 4.3.0 while Redis was away). */
 export const refusalSummary = (run: LoadRun): Record<string, number> => {
