@@ -11,6 +11,7 @@ import {
   LineCounter,
   type Node,
   parseAllDocuments,
+  visit,
 } from "yaml"
 import type { Diagnostic } from "../diagnostic"
 
@@ -84,10 +85,38 @@ export const parseSource = (
         )
       }),
     }
-  return {
-    parsed: { path: source.path, document, lines, value: document.toJS({ maxAliasCount: 100 }) },
-    diagnostics: [],
+  let value: unknown
+  try {
+    value = document.toJS({ maxAliasCount: 100 })
+  } catch (error) {
+    // toJS throws on an alias without its anchor and on alias bombs (maxAliasCount): bad input,
+    // to be reported like any syntax error rather than crash `policy check`.
+    return {
+      parsed: undefined,
+      diagnostics: [
+        syntaxError(
+          source.path,
+          firstAlias(document, lines),
+          firstLine(error instanceof Error ? error.message : String(error)),
+          "define each anchor before its alias, and do not expand aliases recursively",
+        ),
+      ],
+    }
   }
+  return { parsed: { path: source.path, document, lines, value }, diagnostics: [] }
+}
+
+const firstAlias = (document: Document.Parsed, lines: LineCounter): Position => {
+  let position: Position = { line: 1, column: 1 }
+  visit(document, {
+    Alias(_, node) {
+      if (!node.range) return undefined
+      const at = lines.linePos(node.range[0])
+      position = { line: at.line, column: at.col }
+      return visit.BREAK
+    },
+  })
+  return position
 }
 
 const firstLine = (message: string): string =>
