@@ -17,7 +17,12 @@ import { Effect, Either, Layer, type Scope } from "effect"
 import { makeSigner, type TestSigner } from "../../packages/policy-store/test/support/bundles"
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
+/**
+ * `node --import tsx`, not the tsx CLI: the tsx CLI relays SIGTERM to its child and SIGKILLs it
+ * when the child does not acknowledge within 30 ms, which a loaded machine misses — a drain test
+ * must see the relay's own shutdown.
+ */
+const NODE_TSX = ["--import", "tsx"] as const
 
 export interface Lab {
   readonly redis: RedisServer
@@ -114,7 +119,7 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
   const port = await freePort()
   const stateDir = options.stateDir ?? join(lab.dir, "state", id)
   mkdirSync(stateDir, { recursive: true })
-  const child: ChildProcess = spawn(TSX, ["apps/relay/src/main.ts"], {
+  const child: ChildProcess = spawn(process.execPath, [...NODE_TSX, "apps/relay/src/main.ts"], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -183,7 +188,7 @@ export const cli = (
   env: Record<string, string> = {},
 ): Promise<CliResult> =>
   new Promise((resolve) => {
-    const child = spawn(TSX, ["apps/cli/src/main.ts", ...args], {
+    const child = spawn(process.execPath, [...NODE_TSX, "apps/cli/src/main.ts", ...args], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -8,12 +8,11 @@ import { Effect, Either, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ROOT, tempDir } from "./policy-cli"
 
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
 const MAIN = join(ROOT, "apps", "cli", "src", "main.ts")
 
 /** Runs `mailconnect` with standard input (spawnSync: these commands are short). */
 const run = (args: ReadonlyArray<string>, options: { input?: string; env?: Record<string, string> } = {}) => {
-  const result = spawnSync(TSX, [MAIN, ...args], {
+  const result = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], {
     cwd: ROOT,
     input: options.input ?? "",
     env: { ...process.env, ...options.env },

@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ADMIN, basic, makeSigner, VIEWER } from "./support/dashboard"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
-const TSX = join(ROOT, "node_modules", ".bin", "tsx")
 
 let redis: RedisServer
 let dir: string
@@ -32,7 +31,7 @@ afterAll(async () => {
 
 const start = (env: Record<string, string>) => {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("DASHBOARD_")))
-  const child: ChildProcess = spawn(TSX, ["apps/dashboard/src/main.ts"], {
+  const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "apps/dashboard/src/main.ts"], {
     cwd: ROOT,
     env: { ...base, ...env },
     stdio: ["ignore", "pipe", "pipe"],
