@@ -55,6 +55,15 @@ describe("relay pipeline", () => {
     expect(connection.tls?.protocol).toMatch(/^TLSv1\.[23]$/)
     const parsed = await simpleParser(message.body!)
     expect(String(parsed.headers.get("received"))).toContain(`id ${result.queueId}`)
+    const metrics = await relay.metrics()
+    expect(metrics.get('mc_smtp_accepted_total{listener="submission"}')).toBe(1)
+    expect(metrics.get('mc_smtp_tls_total{listener="submission",protocol="TLSv1.3"}')).toBe(1)
+    await waitFor("delivery metric", async () =>
+      (await relay.metrics()).get('mc_deliveries_total{code="ok",partner="bank",result="delivered"}') === 1
+        ? true
+        : undefined,
+    )
+    expect(metrics.get("mc_policy_active_serial")).toBe(1)
   })
 
   it("promotes waiting mail when a policy fix for the partner is published", async () => {

@@ -50,7 +50,8 @@ export interface IngressLimits {
 }
 
 export interface IngressEvents {
-  readonly accepted: (kind: ListenerKind, bytes: number) => void
+  /** `tls`: the negotiated protocol (e.g. `TLSv1.3`), or `plaintext`. */
+  readonly accepted: (kind: ListenerKind, bytes: number, tls: string) => void
   readonly refused: (kind: ListenerKind, reason: RefusalReason | "auth-failed") => void
 }
 
@@ -261,7 +262,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
               callback,
             )
           }
-          deps.events.accepted(config.kind, bytes)
+          deps.events.accepted(config.kind, bytes, socketTls?.version ?? "plaintext")
           callback(null, `2.0.0 Ok: queued as ${result.right.messageId}`)
         })
       })

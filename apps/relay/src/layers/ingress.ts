@@ -14,6 +14,10 @@ const acceptedBytes = Metric.counter("mc_smtp_accepted_bytes_total", {
   description: "Bytes accepted by listener",
   incremental: true,
 })
+const inboundTls = Metric.counter("mc_smtp_tls_total", {
+  description: "Messages accepted by listener and negotiated TLS protocol (plaintext when none)",
+  incremental: true,
+})
 const refused = Metric.counter("mc_smtp_refused_total", {
   description: "SMTP refusals by listener and reason",
   incremental: true,
@@ -29,11 +33,12 @@ export const IngressLayer = Layer.scopedDiscard(
     const runtime = yield* Effect.runtime<never>()
     const run = Runtime.runSync(runtime)
     const events: IngressEvents = {
-      accepted: (kind, bytes) =>
+      accepted: (kind, bytes, tls) =>
         run(
           Effect.all([
             Metric.increment(Metric.tagged(accepted, "listener", kind)),
             Metric.incrementBy(Metric.tagged(acceptedBytes, "listener", kind), bytes),
+            Metric.increment(Metric.tagged(Metric.tagged(inboundTls, "listener", kind), "protocol", tls)),
           ]),
         ),
       refused: (kind, reason) =>
