@@ -12,6 +12,7 @@ import { type BenchSuite, percentile, report } from "../suite"
 
 const MESSAGES = Number(process.env.BENCH_E2E_MESSAGES ?? 2_000)
 const CONNECTIONS = Number(process.env.BENCH_E2E_CONNECTIONS ?? 16)
+const SPLIT = process.env.BENCH_E2E_SPLIT === "1"
 const BODY = `${"x".repeat(78)}\r\n`.repeat(50)
 
 /** User + system CPU seconds a process has used so far (Linux /proc). */
@@ -35,14 +36,16 @@ const suite: BenchSuite = {
       policyOf([labPartner(stack.partners, "bank", "good")], { host: good.host, port: good.port }),
       1,
     )
-    const relay = await stack.startRelay("bench-relay", {
-      RELAY_DELIVERY_CONCURRENCY: "64",
-      RELAY_DESTINATION_CONCURRENCY: "16",
-      ...(process.env.BENCH_RELAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_RELAY_NODE_OPTIONS } : {}),
-    })
+    const tuning = { RELAY_DELIVERY_CONCURRENCY: "64", RELAY_DESTINATION_CONCURRENCY: "16" }
+    // Split roles: one ingress-only and one delivery-only process, so each side's CPU shows.
+    const relay = await stack.startRelay("bench-relay", { ...tuning, ...(SPLIT ? { RELAY_ROLES: "ingress" } : {}) })
+    const worker = SPLIT ? await stack.startRelay("bench-worker", { ...tuning, RELAY_ROLES: "delivery" }) : undefined
     try {
       await waitFor("relay ready", async () => (await relay.ready())?.status === 200)
-      const pid = (await stack.lab.heartbeats()).find((h) => h.relayId === "bench-relay")!.pid
+      if (worker) await waitFor("worker ready", async () => (await worker.ready())?.status === 200)
+      const beats = await stack.lab.heartbeats()
+      const pid = beats.find((h) => h.relayId === "bench-relay")!.pid
+      const workerPid = worker ? beats.find((h) => h.relayId === "bench-worker")!.pid : undefined
       const transport = nodemailer.createTransport({
         pool: true,
         maxConnections: CONNECTIONS,
@@ -55,6 +58,7 @@ const suite: BenchSuite = {
       })
       const before = good.recorder.messages().length
       const cpuBefore = cpuSeconds(pid)
+      const workerCpuBefore = workerPid ? cpuSeconds(workerPid) : 0
       const latencies: Array<number> = []
       let failures = 0
       const started = performance.now()
@@ -83,6 +87,7 @@ const suite: BenchSuite = {
       )
       const total = performance.now() - started
       const cpu = cpuSeconds(pid) - cpuBefore
+      const workerCpu = workerPid ? cpuSeconds(workerPid) - workerCpuBefore : 0
       transport.close()
       report("messages (4 KB)", MESSAGES)
       report("client connections", CONNECTIONS)
@@ -91,10 +96,14 @@ const suite: BenchSuite = {
       report("end-to-end rate (first submit → last delivery)", (MESSAGES / total) * 1000, "msg/s")
       report("acceptance latency p50", percentile(latencies, 50), "ms")
       report("acceptance latency p99", percentile(latencies, 99), "ms")
-      report("relay CPU per message (ingress + delivery)", (cpu / MESSAGES) * 1000, "ms")
+      if (workerPid) {
+        report("ingress relay CPU per message", (cpu / MESSAGES) * 1000, "ms")
+        report("delivery relay CPU per message", (workerCpu / MESSAGES) * 1000, "ms")
+      } else report("relay CPU per message (ingress + delivery)", (cpu / MESSAGES) * 1000, "ms")
       report("relay peak RSS", peakRss(pid), "MiB")
     } finally {
       await relay.stop("SIGTERM")
+      await worker?.stop("SIGTERM")
       await stack.stop()
     }
   },
