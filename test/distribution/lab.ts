@@ -18,11 +18,12 @@ import { makeSigner, type TestSigner } from "../../packages/policy-store/test/su
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 /**
- * `node --import tsx`, not the tsx CLI: the tsx CLI relays SIGTERM to its child and SIGKILLs it
- * when the child does not acknowledge within 30 ms, which a loaded machine misses — a drain test
- * must see the relay's own shutdown.
+ * Relays and the CLI start the way `pnpm relay` / `pnpm mailconnect` start them: through the
+ * launcher (a cached single-file bundle, one process). Not the tsx CLI: it relays SIGTERM to its
+ * child and SIGKILLs it when the child does not acknowledge within 30 ms, which a loaded machine
+ * misses — a drain test must see the relay's own shutdown.
  */
-const NODE_TSX = ["--import", "tsx"] as const
+const LAUNCH = join(ROOT, "tools", "launch", "run.mjs")
 
 export interface Lab {
   readonly redis: RedisServer
@@ -119,7 +120,7 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
   const port = await freePort()
   const stateDir = options.stateDir ?? join(lab.dir, "state", id)
   mkdirSync(stateDir, { recursive: true })
-  const child: ChildProcess = spawn(process.execPath, [...NODE_TSX, "apps/relay/src/main.ts"], {
+  const child: ChildProcess = spawn(process.execPath, [LAUNCH, "relay"], {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -188,7 +189,7 @@ export const cli = (
   env: Record<string, string> = {},
 ): Promise<CliResult> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [...NODE_TSX, "apps/cli/src/main.ts", ...args], {
+    const child = spawn(process.execPath, [LAUNCH, "cli", ...args], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -8,11 +8,9 @@ import { Effect, Either, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ROOT, tempDir } from "./policy-cli"
 
-const MAIN = join(ROOT, "apps", "cli", "src", "main.ts")
-
 /** Runs `mailconnect` with standard input (spawnSync: these commands are short). */
 const run = (args: ReadonlyArray<string>, options: { input?: string; env?: Record<string, string> } = {}) => {
-  const result = spawnSync(process.execPath, ["--import", "tsx", MAIN, ...args], {
+  const result = spawnSync(process.execPath, [join(ROOT, "tools", "launch", "run.mjs"), "cli", ...args], {
     cwd: ROOT,
     input: options.input ?? "",
     env: { ...process.env, ...options.env },

@@ -6,9 +6,8 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
 export const ROOT = fileURLToPath(new URL("../../..", import.meta.url))
-// `node --import tsx`, not the tsx CLI: one process, so signals and exit codes are the app's own.
-const NODE_TSX = [process.execPath, "--import", "tsx"] as const
-const MAIN = join(ROOT, "apps", "cli", "src", "main.ts")
+// The same launcher as `pnpm mailconnect` (a cached single-file bundle): one process, fast start.
+const LAUNCH = join(ROOT, "tools", "launch", "run.mjs")
 
 export interface Run {
   readonly code: number
@@ -24,8 +23,8 @@ export const mailconnect = (
     const merged = { ...process.env, ...env }
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k]
     execFile(
-      NODE_TSX[0],
-      [...NODE_TSX.slice(1), MAIN, ...args],
+      process.execPath,
+      [LAUNCH, "cli", ...args],
       { cwd: ROOT, env: merged, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0
