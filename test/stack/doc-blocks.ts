@@ -54,7 +54,7 @@ export const workflowCommands = (
     readFileSync(join(dir, f), "utf8")
       .split("\n")
       .flatMap((line) => {
-        const m = /pnpm (?:-s )?mailconnect ((?:[a-z]+ ?)+)(.*)$/.exec(line)
+        const m = /pnpm (?:-s )?mailconnect ((?:[a-z]+(?=\s|$) ?)+)(.*)$/.exec(line)
         if (!m) return []
         const words = m[1]!.trim().split(" ")
         const options = [...m[2]!.matchAll(/(--[a-z-]+)/g)].map((o) => o[1]!)

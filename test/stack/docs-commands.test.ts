@@ -83,6 +83,8 @@ describe("CLI commands in the GitHub workflows", () => {
     async (words) => {
       const help = await shell(scratch.dir, `pnpm -s mailconnect ${words} --help`)
       expect(help.code, help.stderr).toBe(0)
+      // @effect/cli prints the usage of the deepest command it recognised: it must be the last word.
+      expect(help.stdout).toContain(`$ ${words.split(" ").at(-1)}`)
       const used = new Set(commands.filter((c) => c.words.join(" ") === words).flatMap((c) => c.options))
       for (const option of used) expect(help.stdout, `${words} ${option}`).toContain(option)
     },

@@ -10,6 +10,10 @@
  * partner servers, then the Redis it started — every resource is an acquireRelease, so the
  * order is the reverse of start-up by construction.
  *
+ * It runs as `node --import tsx` (see the root package.json), not under the tsx CLI: that CLI
+ * relays a signal to its child and SIGKILLs the child unless it acknowledges within 30 ms — on a
+ * loaded machine that would cut this clean-up short and leave the relay and Redis running.
+ *
  * What it trusts: only files under .local/ it wrote itself. What it may touch: .local/, loopback
  * ports, and REDIS_URL under REDIS_PREFIX (default mc) — point REDIS_URL at a development Redis
  * only: the stack publishes a bundle signed by its own dev key there.
@@ -30,7 +34,7 @@ import { choosePorts } from "./ports"
 import { supervised } from "./processes"
 import { compileAndSign, publish } from "./publish"
 import { stackRedis } from "./redis"
-import { banner, writeStackFiles } from "./report"
+import { banner, redactUrl, writeStackFiles } from "./report"
 import { ensureSigningKeys, loadOrCreateSecrets } from "./secrets"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
@@ -51,7 +55,11 @@ const program = Effect.gen(function* () {
   const prefix = process.env.REDIS_PREFIX ?? "mc"
 
   const redis = yield* stackRedis(paths, ports.redis)
-  log(redis.private ? `redis-server on ${redis.url} (data in .local/redis)` : `using REDIS_URL ${redis.url}`)
+  log(
+    redis.private
+      ? `redis-server on ${redis.url} (data in .local/redis)`
+      : `using REDIS_URL ${redactUrl(redis.url)}`,
+  )
 
   const partners = yield* startDemoPartners(pki)
   const now = new Date()

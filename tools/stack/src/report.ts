@@ -60,8 +60,12 @@ export const writeStackFiles = (input: ReportInput): void => {
       `RELAY_DNS_SERVERS=${input.partners.dns.server}`,
       "",
     ].join("\n"),
+    { mode: 0o600 },
   )
 }
+
+/** A Redis URL for the console: user and password of an external REDIS_URL are not shown. */
+export const redactUrl = (url: string): string => url.replace(/\/\/[^@/]*@/, "//***@")
 
 const hasSwaks = () => spawnSync("sh", ["-c", "command -v swaks"], { stdio: "ignore" }).status === 0
 
@@ -83,7 +87,7 @@ export const banner = (input: ReportInput): string => {
     input.dashboardUrl
       ? `  dashboard     ${input.dashboardUrl}   ${DASHBOARD_ADMIN} / ${secrets.dashboardAdminPassword}   (read-only: ${DASHBOARD_VIEWER} / ${secrets.dashboardViewerPassword})`
       : "  dashboard     not started (apps/dashboard is not in this checkout)",
-    `  redis         ${input.redisUrl} (prefix ${input.prefix})`,
+    `  redis         ${redactUrl(input.redisUrl)} (prefix ${input.prefix})`,
     `  demo partner  ${partners.good.domain}     enforced TLS, valid certificate   -> delivered`,
     `  demo partner  ${partners.broken.domain}   enforced TLS, expired certificate -> waits (CERT_EXPIRED)`,
     `  dev CA        ${rel(input.paths.pki)}/ca.pem (the relay's certificate chains to it)`,
