@@ -5,7 +5,7 @@
  * cooldown has passed; then one attempt probes, and success closes the breaker again.
  * (The verified-connection cache lives in the outbound adapter, keyed the same way.)
  */
-import type { FailureCode } from "@mailconnect/failure-codes"
+import { FAILURE_CODES, type FailureCode } from "@mailconnect/failure-codes"
 import { Clock, Context, Effect, Layer } from "effect"
 import { DeliveryFailed, type Route } from "./ports"
 
@@ -22,19 +22,11 @@ export const defaultActorsConfig: ActorsConfig = {
 }
 
 /** Failures that say "this destination is unusable right now", as opposed to one message's fate. */
-const BREAKER_CODES: ReadonlySet<FailureCode> = new Set<FailureCode>([
-  "CONNECT_REFUSED",
-  "CONNECT_TIMEOUT",
-  "DNS_NO_ROUTE",
-  "STARTTLS_NOT_OFFERED",
-  "TLS_PROTOCOL_REJECTED",
-  "TLS_HANDSHAKE_FAILED",
-  "CERT_UNTRUSTED",
-  "CERT_EXPIRED",
-  "CERT_NAME_MISMATCH",
-  "CERT_PIN_MISMATCH",
-  "CLIENT_CERT_REJECTED",
-])
+const BREAKER_CODES: ReadonlySet<FailureCode> = new Set(
+  FAILURE_CODES.filter(
+    (code) => code !== "SMTP_TRANSIENT" && code !== "SMTP_PERMANENT" && code !== "EXPIRED",
+  ),
+)
 
 export interface ActorState {
   readonly key: string

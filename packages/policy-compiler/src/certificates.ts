@@ -6,6 +6,7 @@
  */
 import { createHash, X509Certificate } from "node:crypto"
 import type { EmbeddedCertificate } from "@mailconnect/policy"
+import { PEM_CERTIFICATE_BLOCK, spkiPin } from "@mailconnect/x509"
 
 export interface InspectedCertificate {
   readonly subject: string
@@ -23,12 +24,9 @@ export type Inspection =
     }
   | { readonly _tag: "Unparsable"; readonly reason: string }
 
-const BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g
+const BLOCK = PEM_CERTIFICATE_BLOCK
 
-export const spkiPin = (certificate: X509Certificate): string =>
-  `sha256/${createHash("sha256")
-    .update(certificate.publicKey.export({ type: "spki", format: "der" }))
-    .digest("base64")}`
+export { spkiPin }
 
 export const inspectPem = (text: string): Inspection => {
   const blocks = text.match(BLOCK) ?? []

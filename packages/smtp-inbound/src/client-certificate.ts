@@ -8,9 +8,10 @@
  * Names: the policy's `verify.names`; when empty, any name inside one of the partner's own
  * domains (its sending servers), so a public-CA certificate of some other party never passes.
  */
-import { createHash, X509Certificate } from "node:crypto"
+import { X509Certificate } from "node:crypto"
 import { rootCertificates } from "node:tls"
 import type { Partner } from "@mailconnect/policy"
+import { certificatesFromPem, spkiPin } from "@mailconnect/x509"
 
 export type ClientCertificateProblem =
   | "NO_CERTIFICATE"
@@ -23,21 +24,11 @@ export type ClientCertificateVerdict =
   | { readonly ok: true; readonly subject: string; readonly pin: string }
   | { readonly ok: false; readonly problem: ClientCertificateProblem; readonly detail: string }
 
-export const spkiPinOf = (cert: X509Certificate): string =>
-  `sha256/${createHash("sha256")
-    .update(cert.publicKey.export({ type: "spki", format: "der" }))
-    .digest("base64")}`
-
 let publicRoots: ReadonlyArray<X509Certificate> | undefined
 const publicAnchors = (): ReadonlyArray<X509Certificate> => {
   publicRoots ??= rootCertificates.map((pem) => new X509Certificate(pem))
   return publicRoots
 }
-
-export const parseCertificates = (pem: string): ReadonlyArray<X509Certificate> =>
-  (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
-    (b) => new X509Certificate(b),
-  )
 
 const issuedBy = (child: X509Certificate, parent: X509Certificate): boolean => {
   try {
@@ -102,7 +93,7 @@ export const verifyClientCertificate = (input: {
   const leaf = chain[0]
   if (!leaf) return { ok: false, problem: "NO_CERTIFICATE", detail: "no client certificate presented" }
   const verify = partner.tls.verify
-  const pin = spkiPinOf(leaf)
+  const pin = spkiPin(leaf)
   const subject = leaf.subject.replace(/\n/g, ", ")
   if (verify.trust === "pins") {
     if (!verify.pins.includes(pin)) return { ok: false, problem: "PIN_MISMATCH", detail: `presented ${pin}` }
@@ -110,7 +101,7 @@ export const verifyClientCertificate = (input: {
       return { ok: false, problem: "EXPIRED", detail: `valid ${leaf.validFrom} to ${leaf.validTo}` }
     return { ok: true, subject, pin }
   }
-  const anchors = verify.ca ? parseCertificates(verify.ca.pem) : publicAnchors()
+  const anchors = verify.ca ? certificatesFromPem(verify.ca.pem) : publicAnchors()
   const problem = chainProblem(chain, anchors, now)
   if (problem) return { ok: false, ...problem }
   const names = certificateNames(leaf)

@@ -7,11 +7,12 @@
  * Security defaults: our own key and certificate (never smtp-server's built-in one), TLS ≥ the
  * configured minimum (1.2 by default), AUTH never over plaintext, no reverse DNS lookups.
  */
-import { X509Certificate } from "node:crypto"
+import type { X509Certificate } from "node:crypto"
 import type { TLSSocket } from "node:tls"
 import type { DeliveryQueueShape, PolicyView } from "@mailconnect/delivery-queue"
 import { newMessageId } from "@mailconnect/delivery-queue"
 import type { TlsVersion } from "@mailconnect/policy"
+import { peerChain } from "@mailconnect/x509"
 import { Clock, Effect, Runtime } from "effect"
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server"
 import {
@@ -72,19 +73,6 @@ interface SessionState {
   allowedDomains: ReadonlyArray<string>
 }
 
-const chainOf = (socket: TLSSocket): ReadonlyArray<X509Certificate> => {
-  const chain: Array<X509Certificate> = []
-  let current = socket.getPeerCertificate(true)
-  const seen = new Set<string>()
-  while (current?.raw && !seen.has(current.fingerprint256)) {
-    seen.add(current.fingerprint256)
-    chain.push(new X509Certificate(current.raw))
-    if (!current.issuerCertificate || current.issuerCertificate === current) break
-    current = current.issuerCertificate
-  }
-  return chain
-}
-
 const rfc5322Now = (ms: number) => new Date(ms).toUTCString().replace("GMT", "+0000")
 
 export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTPServer => {
@@ -128,7 +116,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     rejectUnauthorized: false,
 
     onSecure(socket, session, callback) {
-      if (isMx) state(session).chain = chainOf(socket as TLSSocket)
+      if (isMx) state(session).chain = peerChain(socket as TLSSocket)
       callback()
     },
 

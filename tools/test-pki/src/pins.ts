@@ -1,11 +1,9 @@
 /**
- * SPKI pins as policies write them: `sha256/` + base64 of SHA-256 over the DER SubjectPublicKeyInfo.
- * Node's `getPeerCertificate().pubkey` is not the SPKI, so the key is exported from X509Certificate.
+ * SPKI pins as policies write them (the one definition lives in @mailconnect/x509); this also
+ * takes PEM text or DER bytes, as tests have them.
  */
-import { createHash, X509Certificate } from "node:crypto"
+import { X509Certificate } from "node:crypto"
+import { spkiPin as pinOf } from "@mailconnect/x509"
 
-export const spkiPin = (certificate: string | Buffer | X509Certificate): string => {
-  const cert = certificate instanceof X509Certificate ? certificate : new X509Certificate(certificate)
-  const der = cert.publicKey.export({ type: "spki", format: "der" })
-  return `sha256/${createHash("sha256").update(der).digest("base64")}`
-}
+export const spkiPin = (certificate: string | Buffer | X509Certificate): string =>
+  pinOf(certificate instanceof X509Certificate ? certificate : new X509Certificate(certificate))
