@@ -53,7 +53,7 @@ const check = async (scenario: string, tag: string, fault: FaultRun, run: LoadRu
     scenario,
     run,
     loadIdsIn(good().recorder.messages(), tag),
-    `${notes}; refusals ${JSON.stringify(refusals)}; slowest session ${slowestMs(run)} ms`,
+    `${notes}; refusals ${JSON.stringify(refusals)}; slowest session ${slowestMs(run)} ms; sessions held > 1 s waiting for Redis: ${run.results.filter((r) => r.ms > 1_000).length}`,
   )
   printFigures(figures)
   expect(figures.lost).toBe(0)
@@ -62,6 +62,7 @@ const check = async (scenario: string, tag: string, fault: FaultRun, run: LoadRu
   for (const reply of Object.keys(refusals)) expect(reply).toMatch(/^4\d\d/)
   // The relay process was never restarted and accepts again on its own.
   expect(fault.relay().id).toBe(`${fault.name}-1`)
+  expect((await fault.relay().ready())?.status).toBe(200)
   expect(run.results.slice(-10).every((r) => r.accepted)).toBe(true)
   return figures
 }

@@ -15,7 +15,7 @@ import {
 } from "@mailconnect/test-redis"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { labPartner, policyOf, type SmtpRelay, type Stack, startStack, waitFor } from "../../relay/stack"
-import { loadIdsIn, printFigures, sendSteadily, tally } from "../support/load"
+import { loadIdsIn, printFigures, refusalSummary, sendSteadily, tally } from "../support/load"
 import { hardKill } from "../support/processes"
 import { type TopologyStack, topologyStack } from "../support/topology"
 
@@ -44,7 +44,13 @@ const policy = (partners: PartnerLab, marker: string) => {
 const received = () => stack.partners.scenario("good").recorder.messages()
 
 /** Sends `count` messages to the bank and one to a recipient it refuses; checks every delivery. */
-const roundTrip = async (topology: TopologyStack, relay: SmtpRelay, tag: string, count: number) => {
+const roundTrip = async (
+  topology: TopologyStack,
+  relay: SmtpRelay,
+  tag: string,
+  count: number,
+  fault?: { readonly before: (i: number) => void; readonly refusalsAllowed: true },
+) => {
   const run = await sendSteadily({
     relay: () => relay,
     relayCa: stack.relayCa,
@@ -52,11 +58,15 @@ const roundTrip = async (topology: TopologyStack, relay: SmtpRelay, tag: string,
     count,
     intervalMs: 20,
     to: (i) => (i === 0 ? ["bob@bank.example", "reject-x@bank.example"] : ["bob@bank.example"]),
+    ...(fault ? { before: fault.before } : {}),
   })
-  expect(run.accepted.length).toBe(count)
+  if (!fault) expect(run.accepted.length).toBe(count)
   await waitFor(
     `${tag}: every accepted message delivered`,
-    () => (new Set(loadIdsIn(received(), tag)).size === count ? true : undefined),
+    () => {
+      const delivered = new Set(loadIdsIn(received(), tag))
+      return run.accepted.every((id) => delivered.has(id)) ? true : undefined
+    },
     90_000,
   )
   // The refused recipient comes back to the sender as an NDR, queued and delivered like mail.
@@ -72,9 +82,16 @@ const roundTrip = async (topology: TopologyStack, relay: SmtpRelay, tag: string,
       ),
   )
   expect(ndr.body?.toString()).toContain("multipart/report")
-  const figures = tally(`${topology.redisUrl.split(":")[0]} ${tag}`, run, loadIdsIn(received(), tag))
+  const refusals = refusalSummary(run)
+  const figures = tally(
+    `${topology.redisUrl.split(":")[0]} ${tag}`,
+    run,
+    loadIdsIn(received(), tag),
+    fault ? `refusals ${JSON.stringify(refusals)}` : undefined,
+  )
   printFigures(figures)
   expect(figures.lost).toBe(0)
+  for (const reply of Object.keys(refusals)) expect(reply).toMatch(/^4\d\d/)
   return figures
 }
 
@@ -133,5 +150,15 @@ describe("with Sentinel (master, replica, three sentinels)", { timeout: 240_000 
       (await relay.activeSerial()) === 2 ? true : undefined,
     )
     await roundTrip(topology, relay, "fo", 20)
+
+    // A failover while mail is streaming in: refusals (4xx) are fine, losing a 250 is not.
+    let switched: Promise<number> = Promise.resolve(0)
+    await roundTrip(topology, relay, "mid", 40, {
+      before: (i) => {
+        if (i === 10) switched = sentinel.failover()
+      },
+      refusalsAllowed: true,
+    })
+    expect(await switched).toBe(sentinel.master.port)
   })
 })

@@ -1,8 +1,8 @@
 /**
- * The relay's real process. `startRelay` runs the relay under the `tsx` CLI, which runs the code
- * in a child `node`; a SIGKILL to the CLI cannot be relayed and leaves that child running (it
- * keeps answering SMTP for a while). A crash test must kill the process that holds the sockets,
- * so these helpers find it by its environment (relay id + key prefix) in /proc.
+ * The relay's real process, found by its environment (relay id + key prefix) in /proc. A crash
+ * test must SIGKILL the process that holds the sockets: under the tsx CLI that is a child the
+ * CLI cannot pass SIGKILL on to (it kept answering SMTP for a while), under `node --import tsx`
+ * it is the spawned process itself. Looking it up covers both, and gives its RSS.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import type { SmtpRelay } from "../../relay/stack"
