@@ -36,6 +36,8 @@ export const scratchCopy = (): Scratch => {
   mkdirSync(modules)
   for (const entry of readdirSync(join(ROOT, "node_modules"))) {
     if (entry === ".modules.yaml") copyFileSync(join(ROOT, "node_modules", entry), join(modules, entry))
+    // Build caches (tools/launch bundles) belong to one tree; the copy builds its own.
+    else if (entry === ".cache") continue
     else symlinkSync(join(ROOT, "node_modules", entry), join(modules, entry))
   }
   sh(dir, "git", ["init", "-q", "-b", "main"])

@@ -129,7 +129,7 @@ describe("pnpm start", () => {
     // Everything the command started, for the clean-up check at the end.
     started = processesIn(scratch.dir)
     expect(started.some((p) => p.command.includes("redis-server"))).toBe(true)
-    expect(started.some((p) => p.command.includes("apps/relay/src/main.ts"))).toBe(true)
+    expect(started.some((p) => /run\.mjs relay|apps\/relay\/src\/main\.ts/.test(p.command))).toBe(true)
   }, 300_000)
 
   it("delivers to the good demo partner over enforced TLS", async () => {

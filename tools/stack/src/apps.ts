@@ -1,8 +1,8 @@
 /**
  * The stack's relay (both roles: submission, implicit-TLS submission and inbound MX listeners,
- * delivery workers) and the dashboard, each as `node --import tsx apps/<app>/src/main.ts` — one
- * process per app, so SIGTERM reaches the app itself and its drain runs — configured only by the
- * environment variables documented in apps/relay/relay.env.sample.
+ * delivery workers) and the dashboard, each one process started the way `pnpm relay` and
+ * `pnpm dashboard` start them (no wrapper process in between, so SIGTERM reaches the app itself
+ * and its drain runs), configured only by environment variables (apps/relay/relay.env.sample).
  */
 import { existsSync, mkdirSync } from "node:fs"
 import { join } from "node:path"
@@ -16,10 +16,18 @@ import type { StackSecrets } from "./secrets"
 export const DASHBOARD_VIEWER = "viewer"
 export const DASHBOARD_ADMIN = "admin"
 
+/** `node --import tsx apps/<app>/src/main.ts`: one process per app, so SIGTERM reaches the app itself. */
 const tsxApp = (app: string) => ({
   command: process.execPath,
   args: ["--import", "tsx", join("apps", app, "src", "main.ts")],
   marker: join("apps", app, "src", "main.ts"),
+})
+
+/** The relay as `pnpm relay` starts it: tools/launch/run.mjs (a cached esbuild bundle, in-process). */
+const launchedApp = (app: string) => ({
+  command: process.execPath,
+  args: [join("tools", "launch", "run.mjs"), app],
+  marker: `${join("tools", "launch", "run.mjs")} ${app}`,
 })
 
 export interface AppContext {
@@ -34,7 +42,9 @@ export interface AppContext {
 
 export const relaySpec = (ctx: AppContext): ProcessSpec => {
   mkdirSync(ctx.paths.relayState, { recursive: true })
-  const { command, args, marker } = tsxApp("relay")
+  const { command, args, marker } = existsSync(join(ctx.paths.root, "tools", "launch", "run.mjs"))
+    ? launchedApp("relay")
+    : tsxApp("relay")
   return {
     name: "relay",
     command,
@@ -66,7 +76,7 @@ export const relaySpec = (ctx: AppContext): ProcessSpec => {
       RELAY_DRAIN_TIMEOUT: "10s",
     },
     ready: answersHttp(`http://127.0.0.1:${ctx.ports.relayHttp}/readyz`, 200),
-    startTimeout: "90 seconds",
+    startTimeout: "180 seconds",
     stopTimeout: "30 seconds",
   }
 }
@@ -96,7 +106,7 @@ export const dashboardSpec = (ctx: AppContext): ProcessSpec => {
     },
     // Any answer (a 401 asking for credentials) means it serves.
     ready: answersHttp(dashboardUrl(ctx.ports)),
-    startTimeout: "90 seconds",
+    startTimeout: "180 seconds",
     stopTimeout: "20 seconds",
   }
 }

@@ -56,7 +56,7 @@ const program = Effect.gen(function* () {
 
   const redis = yield* stackRedis(paths, ports.redis)
   log(
-    redis.private
+    redis.process
       ? `redis-server on ${redis.url} (data in .local/redis)`
       : `using REDIS_URL ${redactUrl(redis.url)}`,
   )
@@ -71,13 +71,14 @@ const program = Effect.gen(function* () {
   yield* Effect.promise(() => ensureDemoUser(paths, secrets.demoPassword))
   const ctx = { paths, ports, pki, secrets, partners, redisUrl: redis.url, prefix }
   log("starting the relay (ingress + delivery)…")
-  yield* supervised(paths, relaySpec(ctx))
+  const children = [yield* supervised(paths, relaySpec(ctx))]
   let url: string | undefined
   if (dashboardPresent(paths)) {
     log("starting the dashboard…")
-    yield* supervised(paths, dashboardSpec(ctx))
+    children.push(yield* supervised(paths, dashboardSpec(ctx)))
     url = dashboardUrl(ports)
   }
+  if (redis.process) children.push(redis.process)
 
   const report = {
     paths,
@@ -93,7 +94,10 @@ const program = Effect.gen(function* () {
   yield* Console.log(banner(report))
   yield* Console.log(`mailconnect ready: policy serial ${published.serial}, details in .local/stack.json`)
   yield* Effect.addFinalizer(() => Console.log("stack: stopping…"))
-  return yield* announceDeliveries(partners, log)
+  // Runs until Ctrl-C — or until a child dies on its own, which stops the rest and says why.
+  // (raceAll settles on the first *success*, so each exit is flipped into one, then re-raised.)
+  const firstExit = Effect.raceAll(children.map((c) => Effect.flip(c.unexpectedExit)))
+  return yield* Effect.raceFirst(announceDeliveries(partners, log), Effect.flatMap(firstExit, Effect.fail))
 })
 
 const explained = program.pipe(

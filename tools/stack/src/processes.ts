@@ -35,6 +35,8 @@ export interface RunningProcess {
   readonly name: string
   readonly pid: number
   readonly logFile: string
+  /** Fails when the process ends on its own (not stopped by its scope): the stack is broken then. */
+  readonly unexpectedExit: Effect.Effect<never, ProcessFailed>
 }
 
 const exited = (child: ChildProcess) =>
@@ -111,7 +113,18 @@ export const supervised = (paths: StackPaths, spec: ProcessSpec) =>
     )
     recordPid(paths, { name: spec.name, pid: child.pid!, marker: spec.marker })
     yield* awaitReady(spec, child, logFile)
-    return { name: spec.name, pid: child.pid!, logFile } satisfies RunningProcess
+    const unexpectedExit = Effect.promise(() => exited(child)).pipe(
+      Effect.flatMap(() =>
+        Effect.fail(
+          new ProcessFailed({
+            name: spec.name,
+            reason: `exited unexpectedly (${child.exitCode ?? child.signalCode}):\n${tail(logFile)}`,
+            logFile,
+          }),
+        ),
+      ),
+    )
+    return { name: spec.name, pid: child.pid!, logFile, unexpectedExit } satisfies RunningProcess
   })
 
 /** True when an HTTP GET gets any answer (a dashboard asking for credentials is up). */

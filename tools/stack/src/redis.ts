@@ -8,14 +8,14 @@ import { mkdirSync } from "node:fs"
 import { redisCommand } from "@mailconnect/test-redis"
 import { Data, Effect } from "effect"
 import type { StackPaths } from "./paths"
-import { supervised } from "./processes"
+import { type RunningProcess, supervised } from "./processes"
 
 export class RedisServerMissing extends Data.TaggedError("RedisServerMissing")<{ readonly hint: string }> {}
 
 export interface StackRedis {
   readonly url: string
-  /** False when REDIS_URL named someone else's Redis. */
-  readonly private: boolean
+  /** The redis-server the stack started; undefined when REDIS_URL named someone else's Redis. */
+  readonly process: RunningProcess | undefined
 }
 
 const installHint = () =>
@@ -33,11 +33,11 @@ const pong = (port: number) => async () => {
 
 export const stackRedis = (paths: StackPaths, port: number, env = process.env) =>
   Effect.gen(function* () {
-    if (env.REDIS_URL) return { url: env.REDIS_URL, private: false } satisfies StackRedis
+    if (env.REDIS_URL) return { url: env.REDIS_URL, process: undefined } satisfies StackRedis
     if (spawnSync("sh", ["-c", "command -v redis-server"], { stdio: "ignore" }).status !== 0)
       return yield* new RedisServerMissing({ hint: installHint() })
     mkdirSync(paths.redisDir, { recursive: true })
-    yield* supervised(paths, {
+    const process = yield* supervised(paths, {
       name: "redis",
       command: "redis-server",
       args: [
@@ -61,5 +61,5 @@ export const stackRedis = (paths: StackPaths, port: number, env = process.env) =
       startTimeout: "30 seconds",
       stopTimeout: "20 seconds",
     })
-    return { url: `redis://127.0.0.1:${port}`, private: true } satisfies StackRedis
+    return { url: `redis://127.0.0.1:${port}`, process } satisfies StackRedis
   })
