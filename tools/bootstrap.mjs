@@ -27,6 +27,8 @@ const wanted = [
   ["openssl", "openssl"],
   // The dashboard's browser test drives Debian's chromium (no browser download).
   ["chromium", "chromium"],
+  // The TLS scan of the SMTP listeners (test/resilience/fuzz/tls-scan.test.ts).
+  ["sslscan", "sslscan"],
 ].filter(([cmd]) => !has(cmd))
 if (wanted.length > 0) {
   const packages = wanted.map(([, pkg]) => pkg).join(" ")

@@ -19,6 +19,7 @@ export interface RoleConfigShape {
   readonly usersFile: string | undefined
   readonly maxMessageBytes: number
   readonly maxRecipients: number
+  readonly maxClients: number
   readonly smtpTimeoutMs: number
   readonly drainTimeoutMs: number
   readonly deliveryConcurrency: number
@@ -83,6 +84,7 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
   usersFile: Config.option(Config.string("RELAY_USERS_FILE")).pipe(Config.map(Option.getOrUndefined)),
   maxMessageBytes: Config.integer("RELAY_MAX_MESSAGE_SIZE").pipe(Config.withDefault(25 * 1024 * 1024)),
   maxRecipients: Config.integer("RELAY_MAX_RECIPIENTS").pipe(Config.withDefault(100)),
+  maxClients: Config.integer("RELAY_SMTP_MAX_CLIENTS").pipe(Config.withDefault(1000)),
   smtpTimeoutMs: ms("RELAY_SMTP_TIMEOUT", "5m"),
   drainTimeoutMs: ms("RELAY_DRAIN_TIMEOUT", "30s"),
   deliveryConcurrency: Config.integer("RELAY_DELIVERY_CONCURRENCY").pipe(Config.withDefault(20)),
@@ -116,6 +118,7 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
       usersFile: c.usersFile,
       maxMessageBytes: c.maxMessageBytes,
       maxRecipients: c.maxRecipients,
+      maxClients: c.maxClients,
       smtpTimeoutMs: c.smtpTimeoutMs,
       drainTimeoutMs: c.drainTimeoutMs,
       deliveryConcurrency: c.deliveryConcurrency,

@@ -46,6 +46,8 @@ export interface IngressLimits {
   readonly maxMessageBytes: number
   readonly maxRecipients: number
   readonly socketTimeoutMs: number
+  /** Concurrent sessions per listener; beyond it new connections get 421 (slowloris bound). */
+  readonly maxClients?: number
   /** How long open sessions may go on after a drain starts, before 421. */
   readonly drainTimeoutMs: number
 }
@@ -102,6 +104,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     size: deps.limits.maxMessageBytes,
     maxRecipients: deps.limits.maxRecipients,
     socketTimeout: deps.limits.socketTimeoutMs,
+    ...(deps.limits.maxClients ? { maxClients: deps.limits.maxClients } : {}),
     closeTimeout: deps.limits.drainTimeoutMs,
     disableReverseLookup: true,
     hideENHANCEDSTATUSCODES: false,

@@ -51,6 +51,7 @@ export const IngressLayer = Layer.scopedDiscard(
       limits: {
         maxMessageBytes: config.maxMessageBytes,
         maxRecipients: config.maxRecipients,
+        maxClients: config.maxClients,
         socketTimeoutMs: config.smtpTimeoutMs,
         drainTimeoutMs: config.drainTimeoutMs,
       },
