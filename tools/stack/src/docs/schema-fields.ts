@@ -2,10 +2,11 @@
  * The fields of the policy source language, read from its Effect Schemas (the compiler's own
  * `SCHEMA_BY_KIND`), so the reference lists exactly what `policy check` accepts.
  */
-import { SchemaAST } from "effect"
+
 // The source schemas are internal to the compiler package (its index exports the compiler, not
 // the language); read them in place rather than copy them.
-import { SCHEMA_BY_KIND } from "../../../../packages/policy-compiler/src/source/schema"
+import { SCHEMA_BY_KIND } from "@mailconnect/policy-compiler"
+import { SchemaAST } from "effect"
 
 export type PolicyKind = keyof typeof SCHEMA_BY_KIND
 
