@@ -38,8 +38,13 @@ const suite: BenchSuite = {
     )
     const tuning = { RELAY_DELIVERY_CONCURRENCY: "64", RELAY_DESTINATION_CONCURRENCY: "16" }
     // Split roles: one ingress-only and one delivery-only process, so each side's CPU shows.
-    const relay = await stack.startRelay("bench-relay", { ...tuning, ...(SPLIT ? { RELAY_ROLES: "ingress" } : {}) })
-    const worker = SPLIT ? await stack.startRelay("bench-worker", { ...tuning, RELAY_ROLES: "delivery" }) : undefined
+    const relay = await stack.startRelay("bench-relay", {
+      ...tuning,
+      ...(SPLIT ? { RELAY_ROLES: "ingress" } : {}),
+    })
+    const worker = SPLIT
+      ? await stack.startRelay("bench-worker", { ...tuning, RELAY_ROLES: "delivery" })
+      : undefined
     try {
       await waitFor("relay ready", async () => (await relay.ready())?.status === 200)
       if (worker) await waitFor("worker ready", async () => (await worker.ready())?.status === 200)

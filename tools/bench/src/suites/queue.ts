@@ -14,7 +14,9 @@ import { type BenchSuite, report } from "../suite"
 
 const MESSAGES = Number(process.env.BENCH_QUEUE_MESSAGES ?? 2_000)
 const MEMORY_SAMPLE = 5_000
-const BODY = Buffer.from(`From: a@customer.example\r\nSubject: queue bench\r\n\r\n${`${"x".repeat(78)}\r\n`.repeat(51)}`)
+const BODY = Buffer.from(
+  `From: a@customer.example\r\nSubject: queue bench\r\n\r\n${`${"x".repeat(78)}\r\n`.repeat(51)}`,
+)
 
 const usedMemory = async (port: number): Promise<number> => {
   const info = String(await redisCommand(port, "INFO", "memory"))
@@ -26,13 +28,18 @@ const suite: BenchSuite = {
   run: async () => {
     const stack = await startStack(["good"])
     const good = stack.partners.scenario("good")
-    const policy = policyOf([labPartner(stack.partners, "bank", "good")], { host: good.host, port: good.port })
+    const policy = policyOf([labPartner(stack.partners, "bank", "good")], {
+      host: good.host,
+      port: good.port,
+    })
     await stack.publish(policy, 1)
     const runtime = ManagedRuntime.make(
       DeliveryQueue.layer.pipe(
         Layer.provide(
           Layer.merge(
-            RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(stack.lab.redis.url, stack.lab.prefix))),
+            RedisConnectionFactory.layerFrom(
+              Either.getOrThrow(parseRedisUrl(stack.lab.redis.url, stack.lab.prefix)),
+            ),
             PolicyView.fixed(policy, buildIndex(policy)),
           ),
         ),
@@ -43,7 +50,12 @@ const suite: BenchSuite = {
         Effect.flatMap(DeliveryQueue, (queue) =>
           Effect.forEach(
             Array.from({ length: count }, (_, i) => i),
-            (i) => queue.enqueue({ sender: "a@customer.example", recipients: [`${tag}${i}@bank.example`], body: BODY }),
+            (i) =>
+              queue.enqueue({
+                sender: "a@customer.example",
+                recipients: [`${tag}${i}@bank.example`],
+                body: BODY,
+              }),
             { concurrency: 32, discard: true },
           ),
         ),
@@ -54,12 +66,23 @@ const suite: BenchSuite = {
         const before = good.recorder.messages().length
         const relays: Array<SmtpRelay> = []
         for (let p = 0; p < processes; p++)
-          relays.push(await stack.startRelay(`worker-${processes}-${p}`, { RELAY_ROLES: "delivery", RELAY_DELIVERY_CONCURRENCY: "64", RELAY_DESTINATION_CONCURRENCY: "16" }))
-        for (const r of relays) await waitFor("delivery relay ready", async () => (await r.ready())?.status === 200)
+          relays.push(
+            await stack.startRelay(`worker-${processes}-${p}`, {
+              RELAY_ROLES: "delivery",
+              RELAY_DELIVERY_CONCURRENCY: "64",
+              RELAY_DESTINATION_CONCURRENCY: "16",
+            }),
+          )
+        for (const r of relays)
+          await waitFor("delivery relay ready", async () => (await r.ready())?.status === 200)
         const started = performance.now()
         await enqueue(MESSAGES, `p${processes}-`)
         const enqueued = performance.now() - started
-        await waitFor("all delivered", () => (good.recorder.messages().length - before >= MESSAGES ? true : undefined), 600_000)
+        await waitFor(
+          "all delivered",
+          () => (good.recorder.messages().length - before >= MESSAGES ? true : undefined),
+          600_000,
+        )
         const total = performance.now() - started
         report(`${processes} delivery process(es): enqueue rate`, (MESSAGES / enqueued) * 1000, "msg/s")
         report(`${processes} delivery process(es): enqueue → delivered`, (MESSAGES / total) * 1000, "msg/s")
