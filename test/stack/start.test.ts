@@ -1,5 +1,5 @@
 /**
- * The README's first command, as a newcomer runs it: `pnpm start` in a fresh copy of the
+ * The README's first command, as a newcomer runs it: `npm start` in a fresh copy of the
  * repository (see scratch.ts for how dependencies are shared). Mail submitted over STARTTLS + AUTH
  * reaches the good demo partner over enforced TLS; mail to the broken partner waits with
  * CERT_EXPIRED; Ctrl-C (SIGINT to the terminal's process group) leaves no process behind; a
@@ -38,7 +38,7 @@ let started: Array<{ pid: number; command: string }> = []
 const READY = /^mailconnect ready/m
 
 const start = async () => {
-  const run = runIn(scratch.dir, "pnpm", ["start"])
+  const run = runIn(scratch.dir, "npm", ["start"])
   await waitFor("mailconnect ready", () => (READY.test(run.output()) ? true : undefined), 240_000, run.output)
   return run
 }
@@ -102,7 +102,7 @@ afterAll(async () => {
   scratch?.remove()
 }, 120_000)
 
-describe("pnpm start", () => {
+describe("npm start (the README's first command)", () => {
   let brokenQueueId = ""
 
   it("brings the stack up and writes .local/stack.json", async () => {
