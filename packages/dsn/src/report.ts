@@ -114,6 +114,10 @@ const humanPart = (input: DsnInput): string => {
   return sections.join("\n----------------------------------------\n\n")
 }
 
+/** Remote-MTA names a host (RFC 3464 §2.3.5); our `host:port` keeps its port in the human part only. */
+const mtaName = (server: string): string =>
+  server.replace(/^\[(.*)\]:\d+$/, "$1").replace(/^([^:]+):\d+$/, "$1")
+
 /** `smtp;` when the words came from the remote server, our own `x-mailconnect;` type otherwise. */
 const diagnosticCode = (r: DsnRecipient): string =>
   r.smtpReply ? `smtp; ${r.smtpReply}` : `X-mailconnect; ${r.code}${r.detail ? ` ${r.detail}` : ""}`
@@ -135,7 +139,7 @@ const statusPart = (input: DsnInput): string => {
       field("Final-Recipient", `rfc822; ${r.address}`),
       field("Action", r.action),
       field("Status", r.status),
-      ...(r.remoteMta ? [field("Remote-MTA", `dns; ${r.remoteMta}`)] : []),
+      ...(r.remoteMta ? [field("Remote-MTA", `dns; ${mtaName(r.remoteMta)}`)] : []),
       field("Diagnostic-Code", diagnosticCode(r)),
       ...(r.lastAttemptAt !== undefined ? [field("Last-Attempt-Date", rfc5322Date(r.lastAttemptAt))] : []),
       ...(r.willRetryUntil !== undefined ? [field("Will-Retry-Until", rfc5322Date(r.willRetryUntil))] : []),
