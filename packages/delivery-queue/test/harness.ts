@@ -2,9 +2,11 @@
 import type { Partner, PolicySet } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
+import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
 import { Effect, Either, Layer } from "effect"
 import {
   Deliverer,
+  DelivererFromOutbound,
   type DeliveryFailed,
   DeliveryQueue,
   type DeliveryReport,
@@ -83,6 +85,33 @@ export const acceptAll: Script = (request) =>
       reply: "250 2.0.0 ok",
     })),
   })
+
+/**
+ * Queue and worker delivering for real: the smtp-outbound adapter (no DNS: policies name their
+ * servers), a fixed policy, destination actors whose breaker never opens (these tests are about
+ * timelines: every attempt must really connect).
+ */
+export const outboundWorkerLayer = (options: { redisUrl: string; prefix: string; policy: PolicySet }) => {
+  const outbound = DelivererFromOutbound.pipe(
+    Layer.provide(OutboundDelivery.layer),
+    Layer.provide(
+      Layer.mergeAll(
+        OutboundConfig.layer({ ehloName: "relay.test" }),
+        DnsResolver.layer([]),
+        ClientCertificates.layerStatic({}),
+      ),
+    ),
+  )
+  const base = Layer.mergeAll(
+    RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))),
+    PolicyView.fixed(options.policy, buildIndex(options.policy)),
+    outbound,
+    DestinationActors.layer({ perDestination: 4, breakerThreshold: 10_000, breakerCooldownMs: 60_000 }),
+  )
+  return DeliveryWorker.layer({ concurrency: 4, reportingMta: "relay.test" }).pipe(
+    Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),
+  )
+}
 
 export const queueLayers = (options: {
   redisUrl: string

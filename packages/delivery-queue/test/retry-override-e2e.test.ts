@@ -5,15 +5,12 @@
  * parsed back with a MIME parser and their delivery-status fields checked.
  */
 import { type Lab, startLab } from "@mailconnect/partner-lab"
-import { buildIndex } from "@mailconnect/policy-compiler"
-import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { Effect, Either, Layer } from "effect"
+import { Effect } from "effect"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DelivererFromOutbound, DeliveryQueue, DeliveryWorker, DestinationActors, PolicyView } from "../src"
-import { eventually, partner, policySet } from "./harness"
+import { DeliveryQueue } from "../src"
+import { eventually, outboundWorkerLayer, partner, policySet } from "./harness"
 
 let redis: RedisServer
 let lab: Lab
@@ -66,34 +63,7 @@ describe("a partner's retry override in seconds", () => {
       ],
       good.port,
     )
-    const outbound = DelivererFromOutbound.pipe(
-      Layer.provide(OutboundDelivery.layer),
-      Layer.provide(
-        Layer.mergeAll(
-          OutboundConfig.layer({ ehloName: "relay.test" }),
-          DnsResolver.layer([]),
-          ClientCertificates.layerStatic({}),
-        ),
-      ),
-    )
-    const layer = DeliveryWorker.layer({ concurrency: 4, reportingMta: "relay.test" }).pipe(
-      Layer.provideMerge(
-        DeliveryQueue.layer.pipe(
-          Layer.provideMerge(
-            Layer.mergeAll(
-              RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(redis.url, "override"))),
-              PolicyView.fixed(policy, buildIndex(policy)),
-              outbound,
-              DestinationActors.layer({
-                perDestination: 2,
-                breakerThreshold: 1_000,
-                breakerCooldownMs: 1_000,
-              }),
-            ),
-          ),
-        ),
-      ),
-    )
+    const layer = outboundWorkerLayer({ redisUrl: redis.url, prefix: "override", policy })
     const started = Date.now()
     const final = await Effect.runPromise(
       Effect.scoped(

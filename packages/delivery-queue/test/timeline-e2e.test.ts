@@ -6,23 +6,13 @@
  */
 
 import { type Lab, startLab } from "@mailconnect/partner-lab"
-import { buildIndex } from "@mailconnect/policy-compiler"
-import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { computeTimeline } from "@mailconnect/retry-timeline"
-import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { Effect, Either, Layer, TestClock, TestContext } from "effect"
+import { Effect, TestClock, TestContext } from "effect"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  DelivererFromOutbound,
-  type DeliveryJobData,
-  DeliveryQueue,
-  DeliveryWorker,
-  DestinationActors,
-  PolicyView,
-} from "../src"
-import { defaultRetry, partner, policySet } from "./harness"
+import { type DeliveryJobData, DeliveryQueue } from "../src"
+import { defaultRetry, outboundWorkerLayer, partner, policySet } from "./harness"
 
 let redis: RedisServer
 let lab: Lab
@@ -59,26 +49,7 @@ describe("ten days for an unreachable partner", () => {
       ],
       good.port,
     )
-    const outbound = DelivererFromOutbound.pipe(
-      Layer.provide(OutboundDelivery.layer),
-      Layer.provide(
-        Layer.mergeAll(
-          OutboundConfig.layer({ ehloName: "relay.test" }),
-          DnsResolver.layer([]),
-          ClientCertificates.layerStatic({}),
-        ),
-      ),
-    )
-    const base = Layer.mergeAll(
-      RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(redis.url, "tenday"))),
-      PolicyView.fixed(policy, buildIndex(policy)),
-      outbound,
-      // A high threshold: this test is about the timeline, every point must really connect.
-      DestinationActors.layer({ perDestination: 4, breakerThreshold: 10_000, breakerCooldownMs: 60_000 }),
-    )
-    const layer = DeliveryWorker.layer({ concurrency: 2, reportingMta: "relay.test" }).pipe(
-      Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),
-    )
+    const layer = outboundWorkerLayer({ redisUrl: redis.url, prefix: "tenday", policy })
 
     const program = Effect.gen(function* () {
       const t0 = Date.now()
