@@ -64,6 +64,11 @@ describe("relay pipeline", () => {
         : undefined,
     )
     expect(metrics.get("mc_policy_active_serial")).toBe(1)
+    // The heartbeat carries the delivery queue's figures for `fleet status`.
+    const beat = await waitFor("queue figures in the heartbeat", async () =>
+      (await stack.lab.heartbeats()).find((h) => h.relayId === "relay-1" && h.queues?.delivery),
+    )
+    expect(beat.queues!.delivery).toMatchObject({ waiting: expect.any(Number), delayed: expect.any(Number) })
   })
 
   it("promotes waiting mail when a policy fix for the partner is published", async () => {

@@ -16,6 +16,15 @@ const expectSerial = Options.integer("expect-serial").pipe(
   Options.withDescription("exit 1 unless every live relay runs this bundle serial"),
 )
 
+/** `waiting/active/delayed/failed` as the relay last sampled the delivery queue. */
+const queueSummary = (r: RelayHeartbeat): string => {
+  const figures = r.queues?.delivery as Readonly<Record<string, number>> | undefined
+  if (!figures) return "-"
+  return ["waiting", "active", "delayed", "failed"]
+    .map((state) => `${state[0]}${figures[state] ?? 0}`)
+    .join(" ")
+}
+
 const table = (relays: ReadonlyArray<RelayHeartbeat>, now: number): string => {
   const rows = relays.map((r) => [
     r.relayId,
@@ -25,8 +34,9 @@ const table = (relays: ReadonlyArray<RelayHeartbeat>, now: number): string => {
     r.bundle ? r.bundle.digest.slice(0, 19) : "-",
     r.draining ? "draining" : r.bundle ? "ready" : "no-bundle",
     `${Math.max(0, Math.round((now - Date.parse(r.updatedAt)) / 1000))}s ago`,
+    queueSummary(r),
   ])
-  const header = ["RELAY", "VERSION", "ROLES", "SERIAL", "DIGEST", "STATE", "HEARTBEAT"]
+  const header = ["RELAY", "VERSION", "ROLES", "SERIAL", "DIGEST", "STATE", "HEARTBEAT", "QUEUE"]
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)))
   return [header, ...rows]
     .map((row) =>

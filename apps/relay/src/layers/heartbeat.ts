@@ -31,6 +31,7 @@ export const HeartbeatLayer = Layer.scoped(
     const record = Effect.gen(function* () {
       const active = yield* policy.current
       const now = yield* Clock.currentTimeMillis
+      const figures = yield* Ref.get(lifecycle.queueFigures)
       const heartbeat: RelayHeartbeat = {
         relayId: config.relayId,
         version: RELAY_VERSION,
@@ -46,6 +47,7 @@ export const HeartbeatLayer = Layer.scoped(
         http: config.http,
         startedAt: new Date(lifecycle.startedAt).toISOString(),
         updatedAt: new Date(now).toISOString(),
+        ...(figures === undefined ? {} : { queues: { delivery: figures } }),
       }
       return heartbeat
     })

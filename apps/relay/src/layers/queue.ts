@@ -1,9 +1,11 @@
 /**
  * The delivery queue and spool (both roles use them: ingress enqueues, delivery works), with the
- * policy view backed by the hot-loaded bundle, and queue-depth gauges for /metrics.
+ * policy view backed by the hot-loaded bundle, and queue-depth gauges for /metrics and the
+ * heartbeat.
  */
 import { DeliveryQueue, PolicyViewFromActivePolicy } from "@mailconnect/delivery-queue"
-import { Effect, Layer, Metric, Schedule } from "effect"
+import { Effect, Layer, Metric, Ref, Schedule } from "effect"
+import { RelayLifecycle } from "../lifecycle"
 
 const queueJobs = Metric.gauge("mc_queue_jobs", {
   description: "Delivery jobs by state (this relay's last reading)",
@@ -12,7 +14,9 @@ const queueJobs = Metric.gauge("mc_queue_jobs", {
 const QueueDepthGauges = Layer.scopedDiscard(
   Effect.gen(function* () {
     const queue = yield* DeliveryQueue
+    const lifecycle = yield* RelayLifecycle
     const sample = queue.counts.pipe(
+      Effect.tap((counts) => Ref.set(lifecycle.queueFigures, counts)),
       Effect.flatMap((counts) =>
         Effect.forEach(
           Object.entries(counts),
