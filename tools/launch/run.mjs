@@ -3,26 +3,15 @@
 // instead of through the tsx loader: startup drops from seconds to a fraction of a second
 // (the loader resolves effect's hundreds of modules one by one through its hook thread).
 // The bundle is rebuilt automatically whenever one of its inputs changed, so there is no
-// build step to remember. Plain JavaScript: it must run before anything is compiled.
+// build step to remember; `run.mjs --build` only builds (for images with a read-only tree).
+// Plain JavaScript: it must run before anything is compiled.
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const APPS = { cli: "apps/cli/src/main.ts", relay: "apps/relay/src/main.ts" }
-
-const app = process.argv[2]
-const entry = APPS[app]
-if (!entry) {
-  console.error(`usage: run.mjs ${Object.keys(APPS).join("|")} [args…]`)
-  process.exit(2)
-}
-// The app sees its own arguments, as if started directly.
-process.argv.splice(2, 1)
-
-const cacheDir = join(ROOT, "node_modules", ".cache", "mailconnect")
-const bundle = join(cacheDir, `${app}.mjs`)
-const manifest = join(cacheDir, `${app}.inputs.json`)
+const CACHE = join(ROOT, "node_modules", ".cache", "mailconnect")
 
 const mtime = (path) => {
   try {
@@ -32,8 +21,15 @@ const mtime = (path) => {
   }
 }
 
+const paths = (app) => ({
+  bundle: join(CACHE, `${app}.mjs`),
+  manifest: join(CACHE, `${app}.inputs.json`),
+  lock: join(CACHE, `${app}.lock`),
+})
+
 /** Fresh when no input (workspace sources, the lockfile) changed since the bundle was written. */
-const isFresh = () => {
+const isFresh = (app) => {
+  const { bundle, manifest } = paths(app)
   const built = mtime(bundle)
   if (!Number.isFinite(built)) return false
   let inputs
@@ -45,60 +41,83 @@ const isFresh = () => {
   return inputs.every((input) => mtime(join(ROOT, input)) <= built)
 }
 
+const build = async (app) => {
+  const { bundle, manifest } = paths(app)
+  const { build: esbuild } = await import("esbuild")
+  const temp = `${bundle}.${process.pid}.tmp`
+  const result = await esbuild({
+    absWorkingDir: ROOT,
+    entryPoints: [APPS[app]],
+    outfile: temp,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    sourcemap: "linked",
+    metafile: true,
+    logLevel: "warning",
+    // CommonJS dependencies inside an ES module bundle still call require().
+    banner: {
+      js: 'import { createRequire as __mcRequire } from "node:module"; const require = __mcRequire(import.meta.url);',
+    },
+  })
+  // Workspace inputs are watched file by file; dependencies change only with the lockfile.
+  const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.includes("node_modules"))
+  inputs.push("pnpm-lock.yaml")
+  renameSync(`${temp}.map`, `${bundle}.map`)
+  // The sourcemap comment names the temporary file; point it at the final one.
+  writeFileSync(
+    temp,
+    readFileSync(temp, "utf8").replace(/sourceMappingURL=.*$/m, `sourceMappingURL=${app}.mjs.map`),
+  )
+  writeFileSync(manifest, JSON.stringify(inputs))
+  renameSync(temp, bundle)
+}
+
 /** One builder at a time (tests start many processes at once); the others wait for its bundle. */
-const withBuildLock = async (build) => {
-  mkdirSync(cacheDir, { recursive: true })
-  const lock = join(cacheDir, `${app}.lock`)
+const ensureBundle = async (app) => {
+  if (isFresh(app)) return
+  mkdirSync(CACHE, { recursive: true })
+  const { lock } = paths(app)
   for (let waited = 0; ; waited += 100) {
     try {
       mkdirSync(lock)
       break
     } catch {
-      if (isFresh()) return
+      if (isFresh(app)) return
       // A builder that died leaves its lock behind; a build never takes a minute.
       if (waited > 60_000) rmSync(lock, { recursive: true, force: true })
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
   try {
-    if (!isFresh()) await build()
+    if (!isFresh(app)) await build(app)
   } finally {
     rmSync(lock, { recursive: true, force: true })
   }
 }
 
-if (!isFresh())
-  await withBuildLock(async () => {
-    const { build } = await import("esbuild")
-    const temp = `${bundle}.${process.pid}.tmp`
-    const result = await build({
-      absWorkingDir: ROOT,
-      entryPoints: [entry],
-      outfile: temp,
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      sourcemap: "linked",
-      metafile: true,
-      logLevel: "warning",
-      // CommonJS dependencies inside an ES module bundle still call require().
-      banner: {
-        js: 'import { createRequire as __mcRequire } from "node:module"; const require = __mcRequire(import.meta.url);',
-      },
-    })
-    // Workspace inputs are watched file by file; dependencies change only with the lockfile.
-    const inputs = Object.keys(result.metafile.inputs).filter((p) => !p.includes("node_modules"))
-    inputs.push("pnpm-lock.yaml")
-    renameSync(`${temp}.map`, `${bundle}.map`)
-    // The sourcemap comment names the temporary file; point it at the final one.
-    writeFileSync(
-      temp,
-      readFileSync(temp, "utf8").replace(/sourceMappingURL=.*$/m, `sourceMappingURL=${app}.mjs.map`),
-    )
-    writeFileSync(manifest, JSON.stringify(inputs))
-    renameSync(temp, bundle)
-  })
+const usage = `usage: run.mjs ${Object.keys(APPS).join("|")} [args…]  |  run.mjs --build [app…]`
 
-process.setSourceMapsEnabled(true)
-await import(pathToFileURL(bundle).href)
+if (process.argv[2] === "--build") {
+  const apps = process.argv.length > 3 ? process.argv.slice(3) : Object.keys(APPS)
+  for (const app of apps) {
+    if (!APPS[app]) {
+      console.error(usage)
+      process.exit(2)
+    }
+    await ensureBundle(app)
+    console.log(`${paths(app).bundle} is current`)
+  }
+} else {
+  const app = process.argv[2]
+  if (!APPS[app]) {
+    console.error(usage)
+    process.exit(2)
+  }
+  // The app sees its own arguments, as if started directly.
+  process.argv.splice(2, 1)
+  await ensureBundle(app)
+  process.setSourceMapsEnabled(true)
+  await import(pathToFileURL(paths(app).bundle).href)
+}
