@@ -29,6 +29,9 @@ export interface RoleConfigShape {
   readonly breakerCooldownMs: number
   /** Port used for MX hosts (25; tests and the local stack use others). */
   readonly mxPort: number
+  /** Replicas that must hold a message before the 250 (Redis WAIT); 0 = master only. */
+  readonly waitReplicas: number
+  readonly waitReplicasTimeoutMs: number
 }
 
 const ms = (name: string, fallback: string) =>
@@ -93,6 +96,8 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
   breakerThreshold: Config.integer("RELAY_BREAKER_THRESHOLD").pipe(Config.withDefault(5)),
   breakerCooldownMs: ms("RELAY_BREAKER_COOLDOWN", "1m"),
   mxPort: Config.port("RELAY_MX_PORT").pipe(Config.withDefault(25)),
+  waitReplicas: Config.integer("RELAY_REDIS_WAIT_REPLICAS").pipe(Config.withDefault(0)),
+  waitReplicasTimeoutMs: ms("RELAY_REDIS_WAIT_TIMEOUT", "1s"),
 }).pipe(
   Config.mapOrFail((c) => {
     const listeners: Array<ListenerConfig> = []
@@ -127,6 +132,8 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
       breakerThreshold: c.breakerThreshold,
       breakerCooldownMs: c.breakerCooldownMs,
       mxPort: c.mxPort,
+      waitReplicas: c.waitReplicas,
+      waitReplicasTimeoutMs: c.waitReplicasTimeoutMs,
     })
   }),
 )

@@ -69,134 +69,172 @@ const SPOOL_TTL_MS = 31 * 86_400_000
 const unavailable = (operation: string) => (e: unknown) =>
   new QueueUnavailable({ operation, detail: e instanceof Error ? e.message : String(e) })
 
+export interface DeliveryQueueOptions {
+  /**
+   * Replicas that must hold a message before it counts as accepted (Redis `WAIT`); 0 = the
+   * master's acknowledgement suffices. With Sentinel this closes the window in which a message
+   * acknowledged just before a failover is lost with the old master. Not used on Cluster.
+   */
+  readonly waitReplicas?: number
+  readonly waitTimeoutMs?: number
+}
+
 export class DeliveryQueue extends Context.Tag("@mailconnect/DeliveryQueue")<
   DeliveryQueue,
   DeliveryQueueShape
 >() {
-  static layer = Layer.scoped(
-    DeliveryQueue,
-    Effect.gen(function* () {
-      const factory = yield* RedisConnectionFactory
-      const policy = yield* PolicyView
-      // While Redis is away, commands fail after one reconnect attempt or 5 s, whichever comes first.
-      const failFast = { maxRetriesPerRequest: 1, commandTimeoutMs: 5_000, autoPipelining: true } as const
-      const spoolConnection = yield* factory.connect({ purpose: "spool", ...failFast })
-      const queueConnection = yield* factory.connect({ purpose: "queue", ...failFast })
-      const spool = makeSpool(spoolConnection, factory.keys)
-      const queue = yield* Effect.acquireRelease(
-        Effect.sync(
-          () =>
-            new Queue(QUEUE_NAME, {
-              connection: queueConnection,
-              prefix: factory.keys.tag,
-              skipWaitingForReady: true,
-            }),
-        ),
-        (q) => Effect.promise(() => q.close().catch(() => undefined)),
-      )
-      queue.on("error", () => undefined)
-
-      const enqueue = Effect.fn("DeliveryQueue.enqueue")(function* (message: NewMessage) {
-        const now = yield* Clock.currentTimeMillis
-        const messageId = message.messageId ?? newMessageId(now)
-        const arrivalAt = message.arrivalAt ?? now
-        const active = yield* policy.current
-        const groups = [...groupByDomain(message.recipients)]
-        const jobs = groups.map(([domain, recipients]) => {
-          const data: DeliveryJobData = {
-            v: JOB_VERSION,
-            messageId,
-            domain,
-            sender: message.sender,
-            recipients,
-            pending: recipients,
-            queuedAt: arrivalAt,
-            isDsn: message.isDsn ?? false,
-            warned: false,
-            attemptCount: 0,
-            attempts: [],
-            results: [],
-          }
-          const partner = active?.lookup.partnerFor(domain)?.name
-          const jobId = jobIdFor(messageId, domain)
-          return { name: jobNameFor(messageId, domain, partner), data, opts: jobOptions(jobId) }
-        })
-        const jobIds = jobs.map((j) => j.opts.jobId)
-        yield* spool.store(
-          messageId,
-          { body: message.body, sender: message.sender, headers: headerBlock(message.body), arrivalAt },
-          jobIds,
-          SPOOL_TTL_MS,
-        )
-        yield* Effect.tryPromise({ try: () => queue.addBulk(jobs), catch: unavailable("enqueue") }).pipe(
-          // Do not leave a body without jobs behind when we can help it; the TTL covers the rest.
-          Effect.tapError(() =>
-            Effect.forEach(jobIds, (id) => spool.release(messageId, id), { discard: true }).pipe(
-              Effect.ignore,
-            ),
+  static layerWith = (options: DeliveryQueueOptions) =>
+    Layer.scoped(
+      DeliveryQueue,
+      Effect.gen(function* () {
+        const factory = yield* RedisConnectionFactory
+        const policy = yield* PolicyView
+        // While Redis is away, commands fail after one reconnect attempt or 5 s, whichever comes first.
+        const failFast = { maxRetriesPerRequest: 1, commandTimeoutMs: 5_000, autoPipelining: true } as const
+        const spoolConnection = yield* factory.connect({ purpose: "spool", ...failFast })
+        const queueConnection = yield* factory.connect({ purpose: "queue", ...failFast })
+        const spool = makeSpool(spoolConnection, factory.keys)
+        const queue = yield* Effect.acquireRelease(
+          Effect.sync(
+            () =>
+              new Queue(QUEUE_NAME, {
+                connection: queueConnection,
+                prefix: factory.keys.tag,
+                skipWaitingForReady: true,
+              }),
           ),
+          (q) => Effect.promise(() => q.close().catch(() => undefined)),
         )
-        return { messageId, jobIds }
-      })
+        queue.on("error", () => undefined)
 
-      const flush = Effect.fn("DeliveryQueue.flush")(function* (filter: FlushFilter) {
-        const active = yield* policy.current
-        const matches = (data: DeliveryJobData) =>
-          (filter.domain === undefined || data.domain === filter.domain.toLowerCase()) &&
-          (filter.partner === undefined || active?.lookup.partnerFor(data.domain)?.name === filter.partner)
-        // Scan first, promote after: promoting while paging would shift the pages.
-        const matching: Array<Job> = []
-        const pageSize = 500
-        for (let start = 0; ; start += pageSize) {
-          const page = yield* Effect.tryPromise({
-            try: () => queue.getDelayed(start, start + pageSize - 1),
-            catch: unavailable("flush"),
+        const waitReplicas = factory.config.topology._tag === "Cluster" ? 0 : (options.waitReplicas ?? 0)
+        const waitTimeoutMs = options.waitTimeoutMs ?? 1_000
+        // The replication offset is the master's: acknowledging the queue's last write covers the spool too.
+        const replicated =
+          waitReplicas === 0
+            ? Effect.void
+            : Effect.tryPromise({
+                try: () => queueConnection.call("WAIT", waitReplicas, waitTimeoutMs) as Promise<number>,
+                catch: unavailable("replication"),
+              }).pipe(
+                Effect.filterOrFail(
+                  (acknowledged) => acknowledged >= waitReplicas,
+                  (acknowledged) =>
+                    new QueueUnavailable({
+                      operation: "replication",
+                      detail: `${acknowledged} of ${waitReplicas} replica(s) acknowledged within ${waitTimeoutMs} ms`,
+                    }),
+                ),
+                Effect.asVoid,
+              )
+
+        const enqueue = Effect.fn("DeliveryQueue.enqueue")(function* (message: NewMessage) {
+          const now = yield* Clock.currentTimeMillis
+          const messageId = message.messageId ?? newMessageId(now)
+          const arrivalAt = message.arrivalAt ?? now
+          const active = yield* policy.current
+          const groups = [...groupByDomain(message.recipients)]
+          const jobs = groups.map(([domain, recipients]) => {
+            const data: DeliveryJobData = {
+              v: JOB_VERSION,
+              messageId,
+              domain,
+              sender: message.sender,
+              recipients,
+              pending: recipients,
+              queuedAt: arrivalAt,
+              isDsn: message.isDsn ?? false,
+              warned: false,
+              attemptCount: 0,
+              attempts: [],
+              results: [],
+            }
+            const partner = active?.lookup.partnerFor(domain)?.name
+            const jobId = jobIdFor(messageId, domain)
+            return { name: jobNameFor(messageId, domain, partner), data, opts: jobOptions(jobId) }
           })
-          for (const job of page) if (job && matches(job.data as DeliveryJobData)) matching.push(job)
-          if (page.length < pageSize) break
-        }
-        let promoted = 0
-        for (const job of matching) {
-          const ok = yield* Effect.tryPromise({
-            try: () => job.promote(),
-            catch: unavailable("promote"),
-          }).pipe(
-            Effect.as(true),
-            // A job that left the delayed set meanwhile (it ran, or was removed) is not an error.
-            Effect.catchAll(() => Effect.succeed(false)),
+          const jobIds = jobs.map((j) => j.opts.jobId)
+          yield* spool.store(
+            messageId,
+            { body: message.body, sender: message.sender, headers: headerBlock(message.body), arrivalAt },
+            jobIds,
+            SPOOL_TTL_MS,
           )
-          if (ok) promoted++
-        }
-        return promoted
-      })
+          yield* Effect.tryPromise({ try: () => queue.addBulk(jobs), catch: unavailable("enqueue") }).pipe(
+            Effect.zipRight(replicated),
+            // Do not leave a body without jobs behind when we can help it; the TTL covers the rest.
+            Effect.tapError(() =>
+              Effect.forEach(jobIds, (id) => spool.release(messageId, id), { discard: true }).pipe(
+                Effect.ignore,
+              ),
+            ),
+          )
+          return { messageId, jobIds }
+        })
 
-      const show = Effect.fn("DeliveryQueue.show")(function* (messageId: string) {
-        const jobIds = yield* spool.jobIds(messageId)
-        if (jobIds.length === 0) return yield* new MessageUnknown({ messageId })
-        const bodyStored = yield* spool.exists(messageId)
-        const jobs: Array<JobView> = []
-        for (const jobId of jobIds) {
-          const job = yield* Effect.tryPromise({ try: () => queue.getJob(jobId), catch: unavailable("show") })
-          if (!job) continue
-          const state = yield* Effect.tryPromise({ try: () => job.getState(), catch: unavailable("show") })
-          const logs = yield* Effect.tryPromise({
-            try: () => queue.getJobLogs(jobId),
-            catch: unavailable("show"),
-          })
-          jobs.push({ jobId, state: String(state), data: job.data as DeliveryJobData, log: logs.logs })
-        }
-        return { messageId, bodyStored, jobs }
-      })
+        const flush = Effect.fn("DeliveryQueue.flush")(function* (filter: FlushFilter) {
+          const active = yield* policy.current
+          const matches = (data: DeliveryJobData) =>
+            (filter.domain === undefined || data.domain === filter.domain.toLowerCase()) &&
+            (filter.partner === undefined || active?.lookup.partnerFor(data.domain)?.name === filter.partner)
+          // Scan first, promote after: promoting while paging would shift the pages.
+          const matching: Array<Job> = []
+          const pageSize = 500
+          for (let start = 0; ; start += pageSize) {
+            const page = yield* Effect.tryPromise({
+              try: () => queue.getDelayed(start, start + pageSize - 1),
+              catch: unavailable("flush"),
+            })
+            for (const job of page) if (job && matches(job.data as DeliveryJobData)) matching.push(job)
+            if (page.length < pageSize) break
+          }
+          let promoted = 0
+          for (const job of matching) {
+            const ok = yield* Effect.tryPromise({
+              try: () => job.promote(),
+              catch: unavailable("promote"),
+            }).pipe(
+              Effect.as(true),
+              // A job that left the delayed set meanwhile (it ran, or was removed) is not an error.
+              Effect.catchAll(() => Effect.succeed(false)),
+            )
+            if (ok) promoted++
+          }
+          return promoted
+        })
 
-      const counts = Effect.tryPromise({
-        try: () => queue.getJobCounts("waiting", "active", "delayed", "completed", "failed", "prioritized"),
-        catch: unavailable("counts"),
-      })
+        const show = Effect.fn("DeliveryQueue.show")(function* (messageId: string) {
+          const jobIds = yield* spool.jobIds(messageId)
+          if (jobIds.length === 0) return yield* new MessageUnknown({ messageId })
+          const bodyStored = yield* spool.exists(messageId)
+          const jobs: Array<JobView> = []
+          for (const jobId of jobIds) {
+            const job = yield* Effect.tryPromise({
+              try: () => queue.getJob(jobId),
+              catch: unavailable("show"),
+            })
+            if (!job) continue
+            const state = yield* Effect.tryPromise({ try: () => job.getState(), catch: unavailable("show") })
+            const logs = yield* Effect.tryPromise({
+              try: () => queue.getJobLogs(jobId),
+              catch: unavailable("show"),
+            })
+            jobs.push({ jobId, state: String(state), data: job.data as DeliveryJobData, log: logs.logs })
+          }
+          return { messageId, bodyStored, jobs }
+        })
 
-      const stats = makeDeliveryStats(spoolConnection, factory.keys)
-      return { enqueue, flush, show, counts, spool, stats, queue } satisfies DeliveryQueueShape
-    }),
-  )
+        const counts = Effect.tryPromise({
+          try: () => queue.getJobCounts("waiting", "active", "delayed", "completed", "failed", "prioritized"),
+          catch: unavailable("counts"),
+        })
+
+        const stats = makeDeliveryStats(spoolConnection, factory.keys)
+        return { enqueue, flush, show, counts, spool, stats, queue } satisfies DeliveryQueueShape
+      }),
+    )
+
+  static layer = DeliveryQueue.layerWith({})
 }
 
 const jobOptions = (jobId: string) => ({

@@ -6,6 +6,7 @@
 import { DeliveryQueue, PolicyViewFromActivePolicy } from "@mailconnect/delivery-queue"
 import { Effect, Layer, Metric, Ref, Schedule } from "effect"
 import { RelayLifecycle } from "../lifecycle"
+import { RoleConfig } from "../smtp-config"
 
 const queueJobs = Metric.gauge("mc_queue_jobs", {
   description: "Delivery jobs by state (this relay's last reading)",
@@ -32,7 +33,16 @@ const QueueDepthGauges = Layer.scopedDiscard(
   }),
 )
 
-export const QueueLayer = QueueDepthGauges.pipe(
-  Layer.provideMerge(DeliveryQueue.layer),
-  Layer.provideMerge(PolicyViewFromActivePolicy),
+export const QueueLayer = Layer.unwrapEffect(
+  Effect.map(RoleConfig, (config) =>
+    QueueDepthGauges.pipe(
+      Layer.provideMerge(
+        DeliveryQueue.layerWith({
+          waitReplicas: config.waitReplicas,
+          waitTimeoutMs: config.waitReplicasTimeoutMs,
+        }),
+      ),
+      Layer.provideMerge(PolicyViewFromActivePolicy),
+    ),
+  ),
 )
