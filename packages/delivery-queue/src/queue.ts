@@ -1,8 +1,8 @@
 /**
  * `DeliveryQueue`: the BullMQ producer side and the spool. `enqueue` returns only after the body
- * and every job are in Redis — the ingress answers 250 after that and 451 on failure. Commands
- * fail fast while Redis is away (no offline queue): a sender retrying later beats a 250 for mail
- * that is not stored.
+ * and every job are in Redis (and, when configured, on a replica) — the ingress answers 250 after
+ * that and 451 on failure. Commands fail fast while Redis is away (one reconnect attempt or 5 s):
+ * a sender retrying later beats a 250 for mail that is not stored.
  *
  * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue and the spool keys.
  */
@@ -161,7 +161,6 @@ export class DeliveryQueue extends Context.Tag("@mailconnect/DeliveryQueue")<
             SPOOL_TTL_MS,
           )
           yield* Effect.tryPromise({ try: () => queue.addBulk(jobs), catch: unavailable("enqueue") }).pipe(
-            Effect.zipRight(replicated),
             // Do not leave a body without jobs behind when we can help it; the TTL covers the rest.
             Effect.tapError(() =>
               Effect.forEach(jobIds, (id) => spool.release(messageId, id), { discard: true }).pipe(
@@ -169,6 +168,9 @@ export class DeliveryQueue extends Context.Tag("@mailconnect/DeliveryQueue")<
               ),
             ),
           )
+          // Stored on the master even when the replicas do not confirm in time: the sender then
+          // gets a 4xx and may send again (a duplicate, never a loss).
+          yield* replicated
           return { messageId, jobIds }
         })
 

@@ -62,12 +62,12 @@ export const makeJobProcessor = (config: WorkerConfig) =>
       decision: Decision,
       now: number,
       languages: ReadonlyArray<string>,
+      originalHeaders: string,
     ) =>
       Effect.forEach(
         decision.reports,
         (need: DsnNeed) =>
           Effect.gen(function* () {
-            const original = yield* queue.spool.read(data.messageId)
             const dsn = buildDsn({
               kind: need.kind,
               reportingMta: config.reportingMta,
@@ -76,7 +76,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
               createdAt: now,
               sender: data.sender,
               recipients: need.recipients,
-              originalHeaders: Option.match(original, { onNone: () => "", onSome: (m) => m.headers }),
+              originalHeaders,
               languages: dsnLanguages(languages),
             })
             // Deterministic id: a re-run of this attempt adds the same DSN job, which BullMQ ignores.
@@ -179,7 +179,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
       // The recipients' results are in Redis before anything else happens to the job: a re-run
       // after a crash never sends again to a recipient that already got its 250.
       yield* Effect.promise(() => Promise.all([job.updateData(decision.data), job.log(decision.logLine)]))
-      yield* sendReports(data, decision, decidedAt, active.dsnLanguages)
+      yield* sendReports(data, decision, decidedAt, active.dsnLanguages, spooled.value.headers)
       const record = recordOutcome(
         route.local ? undefined : (route.policy.partner?.name ?? "-"),
         decision,

@@ -53,6 +53,11 @@ describe("waiting for a replica before acknowledging", () => {
       operation: "replication",
       detail: "0 of 1 replica(s) acknowledged within 300 ms",
     })
+    // Still stored on the master and queued: a refused acknowledgement never drops the message.
+    expect(
+      ((await redisCommand(master.port, "KEYS", "{norepl}:spool:*")) as ReadonlyArray<string>).length,
+    ).toBeGreaterThan(0)
+    expect(await redisCommand(master.port, "LLEN", "{norepl}:delivery:wait")).toBe(1)
   })
 
   it("accepts once a replica holds the message", async () => {
