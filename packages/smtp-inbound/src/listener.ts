@@ -75,6 +75,13 @@ interface SessionState {
   allowedDomains: ReadonlyArray<string>
 }
 
+const notQueued = refusal(
+  451,
+  "4.3.0",
+  "Queue temporarily unavailable, message not accepted; try again later",
+  "queue-unavailable",
+)
+
 const rfc5322Now = (ms: number) => new Date(ms).toUTCString().replace("GMT", "+0000")
 
 export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTPServer => {
@@ -173,25 +180,29 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
 
     onRcptTo(address, session, callback) {
       const s = state(session)
-      run(deps.policy.current).then((active) => {
-        if (!active)
-          return refuse(
-            refusal(451, "4.3.0", "Policy not loaded yet, try again later", "no-policy"),
-            callback,
-          )
-        const problem = isMx
-          ? checkMxRecipient(
-              active.lookup,
-              address.address,
-              s.sender ?? { partner: undefined, verifiedMember: false },
+      run(deps.policy.current).then(
+        (active) => {
+          if (!active)
+            return refuse(
+              refusal(451, "4.3.0", "Policy not loaded yet, try again later", "no-policy"),
+              callback,
             )
-          : checkSubmissionRecipient(
-              active.lookup,
-              session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-              address.address,
-            )
-        return problem ? refuse(problem, callback) : callback()
-      })
+          const problem = isMx
+            ? checkMxRecipient(
+                active.lookup,
+                address.address,
+                s.sender ?? { partner: undefined, verifiedMember: false },
+              )
+            : checkSubmissionRecipient(
+                active.lookup,
+                session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+                address.address,
+              )
+          return problem ? refuse(problem, callback) : callback()
+        },
+        () =>
+          refuse(refusal(451, "4.3.0", "Temporary policy failure, try again later", "no-policy"), callback),
+      )
     },
 
     onData(stream, session, callback) {
@@ -241,21 +252,15 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
               .enqueue({ messageId, sender, recipients, body, arrivalAt: now })
               .pipe(Effect.either)
           }),
-        ).then((result) => {
-          if (result._tag === "Left") {
-            return refuse(
-              refusal(
-                451,
-                "4.3.0",
-                "Queue temporarily unavailable, message not accepted; try again later",
-                "queue-unavailable",
-              ),
-              callback,
-            )
-          }
-          deps.events.accepted(config.kind, bytes, socketTls?.version ?? "plaintext")
-          callback(null, `2.0.0 Ok: queued as ${result.right.messageId}`)
-        })
+        ).then(
+          (result) => {
+            if (result._tag === "Left") return refuse(notQueued, callback)
+            deps.events.accepted(config.kind, bytes, socketTls?.version ?? "plaintext")
+            callback(null, `2.0.0 Ok: queued as ${result.right.messageId}`)
+          },
+          // A defect is still no 250 (and no crash): the sender tries again later.
+          () => refuse(notQueued, callback),
+        )
       })
     },
 
