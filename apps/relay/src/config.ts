@@ -23,7 +23,8 @@ export interface RelayConfigShape {
   readonly drainDelay: Duration.Duration
 }
 
-const duration = (name: string, fallback: string) =>
+/** A duration variable (`500ms`, `5s`, `1m`…, see `parseDuration`) with its default. */
+export const duration = (name: string, fallback: string) =>
   Config.string(name).pipe(
     Config.withDefault(fallback),
     Config.mapOrFail((text) => {

@@ -6,9 +6,10 @@
  */
 import { readFileSync } from "node:fs"
 import { hostname } from "node:os"
-import { parseDuration, TLS_VERSION_ORDER, type TlsVersion } from "@mailconnect/policy"
+import { TLS_VERSION_ORDER, type TlsVersion } from "@mailconnect/policy"
 import type { ListenerConfig } from "@mailconnect/smtp-inbound"
-import { Config, ConfigError, Context, Either, Layer, Option } from "effect"
+import { Config, ConfigError, Context, Duration, Either, Layer, Option } from "effect"
+import { duration } from "./config"
 
 export interface RoleConfigShape {
   /** Our host name: SMTP banner, Received headers, EHLO, DSN Reporting-MTA. */
@@ -34,16 +35,7 @@ export interface RoleConfigShape {
   readonly waitReplicasTimeoutMs: number
 }
 
-const ms = (name: string, fallback: string) =>
-  Config.string(name).pipe(
-    Config.withDefault(fallback),
-    Config.mapOrFail((text) => {
-      const value = parseDuration(text)
-      return value === undefined
-        ? Either.left(ConfigError.InvalidData([name], `expected a duration like 30s or 5m, got ${text}`))
-        : Either.right(value)
-    }),
-  )
+const ms = (name: string, fallback: string) => duration(name, fallback).pipe(Config.map(Duration.toMillis))
 
 const file = (name: string) =>
   Config.option(Config.string(name)).pipe(

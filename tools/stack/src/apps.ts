@@ -42,9 +42,7 @@ export interface AppContext {
 
 export const relaySpec = (ctx: AppContext): ProcessSpec => {
   mkdirSync(ctx.paths.relayState, { recursive: true })
-  const { command, args, marker } = existsSync(join(ctx.paths.root, "tools", "launch", "run.mjs"))
-    ? launchedApp("relay")
-    : tsxApp("relay")
+  const { command, args, marker } = launchedApp("relay")
   return {
     name: "relay",
     command,
