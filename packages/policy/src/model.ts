@@ -104,6 +104,12 @@ export type PartnerTls = typeof PartnerTls.Type
 export const InboundPolicy = Schema.Struct({
   requireTls: Schema.Boolean,
   requireClientCertificate: Schema.Boolean,
+  /**
+   * How the partner's *sending* servers' client certificates are authenticated (names, CA, pins).
+   * The compiler always fills it in (defaulting to `tls.verify`); absent only in bundles compiled
+   * before it existed, where `tls.verify` applies.
+   */
+  verify: Schema.optional(TlsVerify),
 })
 export type InboundPolicy = typeof InboundPolicy.Type
 
