@@ -1,3 +1,4 @@
+export * from "./domain-name"
 export * from "./duration"
 export * from "./lookup"
 export * from "./model"
