@@ -79,8 +79,41 @@ export const jobVersionOf = (data: unknown): number | undefined => {
   return typeof v === "number" ? v : undefined
 }
 
-/** Deterministic id: adding the same (message, domain) twice is a no-op in BullMQ. */
-export const jobIdFor = (messageId: string, domain: string): string => `${messageId}/${domain}`
+/**
+ * One part of a job id, readable and reversible: `%`, `:` and `/` percent-encoded, nothing else.
+ * BullMQ refuses `:` in custom ids (its key separator), and `/` separates the parts, while an
+ * address-literal domain such as `[IPv6:2001:db8::1]` carries colons.
+ */
+export const encodeIdPart = (part: string): string =>
+  part.replace(/[%:/]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
+
+export const decodeIdPart = (part: string): string =>
+  part.replace(/%(25|3A|2F)/gi, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
+
+/**
+ * Deterministic id: adding the same (message, domain) twice is a no-op in BullMQ.
+ * `m1/bank.example`, `m1/[IPv6%3A2001%3Adb8%3A%3A1]`.
+ */
+export const jobIdFor = (messageId: string, domain: string): string =>
+  `${encodeIdPart(messageId)}/${encodeIdPart(domain)}`
+
+/** The (message, domain) a job id was built from; undefined for an id `jobIdFor` did not build. */
+export const parseJobId = (jobId: string): { messageId: string; domain: string } | undefined => {
+  const parts = jobId.split("/")
+  if (parts.length !== 2 || parts[0] === "" || parts[1] === "") return undefined
+  return { messageId: decodeIdPart(parts[0]!), domain: decodeIdPart(parts[1]!) }
+}
+
+/**
+ * The queue id of a DSN about one job's recipients: deterministic, so a re-run of the same
+ * attempt adds the same DSN, which BullMQ ignores. The domain part is encoded like a job id part.
+ */
+export const dsnMessageIdFor = (
+  messageId: string,
+  kind: "delay" | "ndr",
+  domain: string,
+  attemptCount: number,
+): string => `${messageId}.${kind}.${encodeIdPart(domain)}.${attemptCount}`
 
 /** The job name shown in bull-board: searchable by domain and message id. */
 export const jobNameFor = (messageId: string, domain: string, partner: string | undefined): string =>

@@ -1,12 +1,24 @@
 /** Small pure helpers about messages: ids, recipient grouping, the header block. */
 import { randomBytes } from "node:crypto"
-import { normalizeDomain } from "@mailconnect/policy"
+import { isAddressLiteral, normalizeDomain } from "@mailconnect/policy"
 
 /** Queue id: time-ordered (base36 milliseconds) plus 48 random bits, e.g. `mhx3k2a1-9f2c4e1a7b3d`. */
 export const newMessageId = (now: number): string => `${now.toString(36)}-${randomBytes(6).toString("hex")}`
 
+/**
+ * The recipient's domain in its one form: a host name lower-cased, an address literal with the
+ * `IPv6:` tag as RFC 5321 writes it and the address in lower case (`[IPv6:2001:db8::1]`).
+ */
+export const canonicalDomain = (domain: string): string =>
+  isAddressLiteral(domain)
+    ? `[${domain
+        .slice(1, -1)
+        .toLowerCase()
+        .replace(/^ipv6:/, "IPv6:")}]`
+    : normalizeDomain(domain)
+
 export const domainOf = (address: string): string =>
-  normalizeDomain(address.slice(address.lastIndexOf("@") + 1))
+  canonicalDomain(address.slice(address.lastIndexOf("@") + 1))
 
 /** Recipients grouped by domain, domains and recipients in first-seen order, duplicates dropped. */
 export const groupByDomain = (recipients: ReadonlyArray<string>): Map<string, Array<string>> => {

@@ -11,7 +11,7 @@ import { type Job, Queue } from "bullmq"
 import { Clock, Context, Effect, Layer } from "effect"
 import { MessageUnknown, QueueUnavailable } from "./errors"
 import { type DeliveryJobData, JOB_VERSION, jobIdFor, jobNameFor } from "./job"
-import { groupByDomain, headerBlock, newMessageId } from "./message"
+import { canonicalDomain, groupByDomain, headerBlock, newMessageId } from "./message"
 import { PolicyView } from "./ports"
 import { makeSpool, type Spool } from "./spool"
 import { type DeliveryStats, makeDeliveryStats } from "./stats"
@@ -177,7 +177,7 @@ export class DeliveryQueue extends Context.Tag("@mailconnect/DeliveryQueue")<
         const flush = Effect.fn("DeliveryQueue.flush")(function* (filter: FlushFilter) {
           const active = yield* policy.current
           const matches = (data: DeliveryJobData) =>
-            (filter.domain === undefined || data.domain === filter.domain.toLowerCase()) &&
+            (filter.domain === undefined || data.domain === canonicalDomain(filter.domain)) &&
             (filter.partner === undefined || active?.lookup.partnerFor(data.domain)?.name === filter.partner)
           // Scan first, promote after: promoting while paging would shift the pages.
           const matching: Array<Job> = []

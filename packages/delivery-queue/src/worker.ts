@@ -16,7 +16,7 @@ import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq"
 import { Clock, Effect, Either, Layer, Option, Runtime } from "effect"
 import { DestinationActors, destinationKey } from "./actors"
 import { type Decision, type DsnNeed, decideAttempt } from "./attempt"
-import { type DeliveryJobData, decodeJobData, JOB_VERSION, jobVersionOf } from "./job"
+import { type DeliveryJobData, decodeJobData, dsnMessageIdFor, JOB_VERSION, jobVersionOf } from "./job"
 import * as metrics from "./metrics"
 import { Deliverer, type DeliveryFailed, type DeliveryReport, PolicyView } from "./ports"
 import { DeliveryQueue, QUEUE_NAME } from "./queue"
@@ -82,7 +82,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
             // Deterministic id: a re-run of this attempt adds the same DSN job, which BullMQ ignores.
             const kind = need.kind === "delay" ? "delay" : "ndr"
             yield* queue.enqueue({
-              messageId: `${data.messageId}.${kind}.${data.domain}.${decision.data.attemptCount}`,
+              messageId: dsnMessageIdFor(data.messageId, kind, data.domain, decision.data.attemptCount),
               sender: "",
               recipients: [data.sender],
               body: Buffer.from(dsn.raw, "utf8"),

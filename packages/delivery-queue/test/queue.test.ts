@@ -146,6 +146,59 @@ describe("delivery queue with a real Redis", () => {
     expect(ndr.body.toString()).toContain("Status: 5.7.1")
   })
 
+  it("queues address-literal recipients under colon-free ids, delivers one and sends an NDR about the other", async () => {
+    const deliverer = recordingDeliverer((request) =>
+      request.route.policy.domain === "[IPv6:2001:db8::1]"
+        ? Either.left(
+            new DeliveryFailed({
+              code: "SMTP_PERMANENT",
+              retry: "bounce",
+              status: "5.1.1",
+              reply: "550 5.1.1 no such user",
+            }),
+          )
+        : acceptAll(request),
+    )
+    const { worker } = queueLayers({
+      redisUrl: redis.url,
+      prefix: uniquePrefix("literal"),
+      policy: policyViewLayer(policy),
+      deliverer: deliverer.layer,
+    })
+    const view = await run(
+      Effect.gen(function* () {
+        const queue = yield* DeliveryQueue
+        const { messageId, jobIds } = yield* queue.enqueue({
+          sender: "alice@customer.example",
+          recipients: ["a@[IPv6:2001:DB8::1]", "b@[127.0.0.1]"],
+          body,
+        })
+        expect(jobIds).toEqual([`${messageId}/[IPv6%3A2001%3Adb8%3A%3A1]`, `${messageId}/[127.0.0.1]`])
+        return yield* eventually(
+          queue
+            .show(messageId)
+            .pipe(
+              Effect.map((v) =>
+                v.jobs.every((j) => j.state === "completed") && deliverer.requests.length >= 3
+                  ? v
+                  : undefined,
+              ),
+            ),
+        )
+      }),
+      worker,
+    )
+    expect(view.jobs.map((j) => [j.data.domain, j.data.results.map((r) => r.outcome)])).toEqual([
+      ["[IPv6:2001:db8::1]", ["failed"]],
+      ["[127.0.0.1]", ["delivered"]],
+    ])
+    expect(deliverer.requests.map((r) => r.route.policy.partner)).toEqual([undefined, undefined, undefined])
+    const ndr = deliverer.requests.find((r) => r.sender === "")!
+    expect(ndr.recipients).toEqual(["alice@customer.example"])
+    expect(ndr.messageId).toBe(`${view.messageId}.ndr.[IPv6%3A2001%3Adb8%3A%3A1].1`)
+    expect(ndr.body.toString()).toContain("Final-Recipient: rfc822; a@[IPv6:2001:DB8::1]")
+  })
+
   it("answers with QueueUnavailable, not success, when Redis is gone", async () => {
     const own = await startRedis()
     const deliverer = recordingDeliverer(acceptAll)
