@@ -4,5 +4,5 @@
  */
 export * from "./certificates"
 export * from "./files"
-export { generateKeyPair, type KeyPair } from "./keys"
+export { generateKeyPair, type KeyPair, x509 } from "./keys"
 export * from "./pins"
