@@ -46,6 +46,33 @@ export const RecipientResult = Schema.Struct({
 })
 export type RecipientResult = typeof RecipientResult.Type
 
+/** One recipient of a DSN, as `@mailconnect/dsn` takes it. */
+export const OwedRecipient = Schema.Struct({
+  address: Schema.String,
+  action: Schema.Literal("delayed", "failed"),
+  status: Schema.String,
+  code: FailureCodeSchema,
+  remoteMta: Schema.optionalWith(Schema.String, { exact: true }),
+  smtpReply: Schema.optionalWith(Schema.String, { exact: true }),
+  detail: Schema.optionalWith(Schema.String, { exact: true }),
+  lastAttemptAt: Schema.optionalWith(Schema.Number, { exact: true }),
+  willRetryUntil: Schema.optionalWith(Schema.Number, { exact: true }),
+})
+
+/**
+ * A delay warning or NDR an attempt decided on, recorded with the recipients' results in the
+ * same write and removed once the DSN is in the queue: a Redis error or a crash in between
+ * leaves it here, and the next run of the job sends it (under the same deterministic id).
+ */
+export const OwedReport = Schema.Struct({
+  kind: Schema.Literal("delay", "failure"),
+  /** The attempt that decided it (part of the DSN's queue id). */
+  attempt: Schema.Number,
+  createdAt: Schema.Number,
+  recipients: Schema.Array(OwedRecipient),
+})
+export type OwedReport = typeof OwedReport.Type
+
 export const DeliveryJobData = Schema.Struct({
   v: Schema.Literal(JOB_VERSION),
   messageId: Schema.String,
@@ -65,6 +92,8 @@ export const DeliveryJobData = Schema.Struct({
   results: Schema.Array(RecipientResult),
   nextAttemptAt: Schema.optional(Schema.Number),
   lastFailure: Schema.optional(LastFailure),
+  /** DSNs decided but not yet confirmed queued; absent or empty when none are owed. */
+  reportsOwed: Schema.optional(Schema.Array(OwedReport)),
 })
 export type DeliveryJobData = typeof DeliveryJobData.Type
 

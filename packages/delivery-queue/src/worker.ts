@@ -2,9 +2,10 @@
  * `DeliveryWorker`: the BullMQ consumer. Each job is one (message, recipient domain); an attempt
  * looks the policy up at delivery time, delivers through the destination's actor, records every
  * recipient's result in the job *before* anything else (a stalled job re-run never re-sends to a
- * recipient that already got a 250), appends a line to the job log, sends DSNs through the normal
- * queue, and then either moves the job to delayed at exactly the next timeline point or ends it
- * and releases the spooled body.
+ * recipient that already got a 250) together with the DSNs it owes, appends a line to the job log,
+ * queues those DSNs and clears the debt, and then either moves the job to delayed at exactly the
+ * next timeline point or ends it and releases the spooled body. A DSN that cannot be queued stays
+ * owed in the job data and is sent by the job's next run (shortly after, or after a crash).
  *
  * Closing the layer's scope closes the worker, which waits for jobs in progress: the drain.
  *
@@ -15,8 +16,18 @@ import { RedisConnectionFactory } from "@mailconnect/redis-client"
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq"
 import { Clock, Effect, Either, Layer, Option, Runtime } from "effect"
 import { DestinationActors, destinationKey } from "./actors"
-import { type Decision, type DsnNeed, decideAttempt } from "./attempt"
-import { type DeliveryJobData, decodeJobData, dsnMessageIdFor, JOB_VERSION, jobVersionOf } from "./job"
+import { type Decision, decideAttempt } from "./attempt"
+import { QueueUnavailable } from "./errors"
+import {
+  type DeliveryJobData,
+  decodeJobData,
+  dsnMessageIdFor,
+  JOB_VERSION,
+  jobIdFor,
+  jobVersionOf,
+  type OwedReport,
+} from "./job"
+import { domainOf } from "./message"
 import * as metrics from "./metrics"
 import { Deliverer, type DeliveryFailed, type DeliveryReport, PolicyView } from "./ports"
 import { DeliveryQueue, QUEUE_NAME } from "./queue"
@@ -57,41 +68,95 @@ export const makeJobProcessor = (config: WorkerConfig) =>
     const actors = yield* DestinationActors
     const waitMs = config.waitMs ?? 30_000
 
+    /** Queues the owed DSNs; one already in the queue (a re-run after a crash) is not added again. */
     const sendReports = (
       data: DeliveryJobData,
-      decision: Decision,
-      now: number,
+      owed: ReadonlyArray<OwedReport>,
       languages: ReadonlyArray<string>,
       originalHeaders: string,
     ) =>
       Effect.forEach(
-        decision.reports,
-        (need: DsnNeed) =>
+        owed,
+        (report) =>
           Effect.gen(function* () {
+            const dsnId = dsnMessageIdFor(
+              data.messageId,
+              report.kind === "delay" ? "delay" : "ndr",
+              data.domain,
+              report.attempt,
+            )
+            const queued = yield* Effect.tryPromise({
+              try: () => queue.queue.getJob(jobIdFor(dsnId, domainOf(data.sender))),
+              catch: (e) =>
+                new QueueUnavailable({
+                  operation: "dsn lookup",
+                  detail: e instanceof Error ? e.message : String(e),
+                }),
+            })
+            if (queued) return
             const dsn = buildDsn({
-              kind: need.kind,
+              kind: report.kind,
               reportingMta: config.reportingMta,
               queueId: data.messageId,
               arrivalAt: data.queuedAt,
-              createdAt: now,
+              createdAt: report.createdAt,
               sender: data.sender,
-              recipients: need.recipients,
+              recipients: report.recipients,
               originalHeaders,
               languages: dsnLanguages(languages),
             })
-            // Deterministic id: a re-run of this attempt adds the same DSN job, which BullMQ ignores.
-            const kind = need.kind === "delay" ? "delay" : "ndr"
             yield* queue.enqueue({
-              messageId: dsnMessageIdFor(data.messageId, kind, data.domain, decision.data.attemptCount),
+              messageId: dsnId,
               sender: "",
               recipients: [data.sender],
               body: Buffer.from(dsn.raw, "utf8"),
               isDsn: true,
-              arrivalAt: now,
+              arrivalAt: report.createdAt,
             })
           }),
         { discard: true },
       )
+
+    /**
+     * Sends what `data` owes and records that nothing is owed any more. On failure the job keeps
+     * owing them (its results are already recorded) and the caller retries the job shortly.
+     */
+    const settleReports = (
+      job: Job,
+      data: DeliveryJobData,
+      languages: ReadonlyArray<string>,
+      originalHeaders: string,
+    ) =>
+      Effect.gen(function* () {
+        const owed = data.reportsOwed ?? []
+        if (owed.length === 0) return data
+        yield* sendReports(data, owed, languages, originalHeaders)
+        const { reportsOwed: _sent, ...settled } = data
+        yield* Effect.tryPromise({
+          try: () => job.updateData(settled),
+          catch: (e) =>
+            new QueueUnavailable({
+              operation: "record reports sent",
+              detail: e instanceof Error ? e.message : String(e),
+            }),
+        })
+        return settled
+      })
+
+    const reportsOwedLater = (job: Job, error: QueueUnavailable, now: number) =>
+      Effect.gen(function* () {
+        yield* Effect.logWarning("delivery report not queued yet; the job retries it").pipe(
+          Effect.annotateLogs({ job: job.id, operation: error.operation, error: error.detail }),
+        )
+        yield* Effect.promise(() =>
+          job
+            .log(
+              `${new Date(now).toISOString()} | reports owed: ${error.operation} failed (${error.detail}); retried in ${waitMs} ms`,
+            )
+            .catch(() => undefined),
+        )
+        return { _tag: "Delay", at: now + waitMs } satisfies Outcome
+      })
 
     const recordOutcome = (
       partner: string | undefined,
@@ -134,8 +199,24 @@ export const makeJobProcessor = (config: WorkerConfig) =>
       const decoded = decodeJobData(job.data)
       if (decoded._tag === "Left")
         return { _tag: "Unrecoverable", reason: "job data does not match version 1" } satisfies Outcome
-      const data = decoded.right
       const jobId = job.id ?? ""
+      let data = decoded.right
+      if ((data.reportsOwed ?? []).length > 0) {
+        // An earlier run recorded its results but could not queue its DSNs: send them first.
+        const active = yield* policy.current
+        const spooled = yield* queue.spool.read(data.messageId).pipe(Effect.either)
+        const headers = Either.isRight(spooled)
+          ? Option.match(spooled.right, { onNone: () => "", onSome: (m) => m.headers })
+          : ""
+        const settled = yield* settleReports(job, data, active?.dsnLanguages ?? [], headers).pipe(
+          Effect.either,
+        )
+        if (Either.isLeft(settled)) return yield* reportsOwedLater(job, settled.left, now)
+        data = settled.right
+        // The retry of the report came before the job's own next timeline point: keep to it.
+        if (data.pending.length > 0 && data.nextAttemptAt !== undefined && data.nextAttemptAt > now)
+          return { _tag: "Delay", at: data.nextAttemptAt } satisfies Outcome
+      }
       if (data.pending.length === 0) {
         yield* queue.spool.release(data.messageId, jobId)
         return { _tag: "Done", summary: "nothing pending" } satisfies Outcome
@@ -177,15 +258,30 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         outcome,
       })
       // The recipients' results are in Redis before anything else happens to the job: a re-run
-      // after a crash never sends again to a recipient that already got its 250.
-      yield* Effect.promise(() => Promise.all([job.updateData(decision.data), job.log(decision.logLine)]))
-      yield* sendReports(data, decision, decidedAt, active.dsnLanguages, spooled.value.headers)
+      // after a crash never sends again to a recipient that already got its 250. The DSNs this
+      // attempt decided on are recorded in the same write, as owed, and settled after.
+      const owed: ReadonlyArray<OwedReport> = decision.reports.map((need) => ({
+        kind: need.kind,
+        attempt: decision.data.attemptCount,
+        createdAt: decidedAt,
+        recipients: need.recipients,
+      }))
+      const recorded: DeliveryJobData =
+        owed.length > 0 ? { ...decision.data, reportsOwed: owed } : decision.data
+      yield* Effect.promise(() => Promise.all([job.updateData(recorded), job.log(decision.logLine)]))
+      const settled = yield* settleReports(job, recorded, active.dsnLanguages, spooled.value.headers).pipe(
+        Effect.either,
+      )
       const record = recordOutcome(
         route.local ? undefined : (route.policy.partner?.name ?? "-"),
         decision,
         outcome,
         decidedAt,
       )
+      if (Either.isLeft(settled)) {
+        yield* record
+        return yield* reportsOwedLater(job, settled.left, decidedAt)
+      }
       if (decision.next._tag === "Delay") {
         yield* record
         return { _tag: "Delay", at: decision.next.at } satisfies Outcome
