@@ -9,6 +9,7 @@ export const FAILURE_CODES = [
   "CONNECT_TIMEOUT",
   "DNS_NO_ROUTE",
   "STARTTLS_NOT_OFFERED",
+  "PRE_TLS_REFUSED",
   "TLS_PROTOCOL_REJECTED",
   "TLS_HANDSHAKE_FAILED",
   "CERT_UNTRUSTED",
@@ -108,6 +109,23 @@ export const FAILURE_CAUSES: Readonly<Record<FailureCode, FailureCause>> = {
     action: {
       en: "Partner: enable STARTTLS. If it is enabled, the path to the server is being tampered with: investigate.",
       de: "Partner: STARTTLS aktivieren. Ist es aktiviert, wird die Verbindung manipuliert: untersuchen.",
+    },
+  }),
+  PRE_TLS_REFUSED: cause({
+    code: "PRE_TLS_REFUSED",
+    retry: "defer",
+    status: "4.4.1",
+    meaning: {
+      en: "Under enforced TLS, the server refused us before TLS began (greeting or EHLO with 4xx/5xx).",
+      de: "Bei erzwungenem TLS hat der Server uns vor Beginn von TLS abgewiesen (Begrüßung oder EHLO mit 4xx/5xx).",
+    },
+    typicalCause: {
+      en: "Server overloaded or blocking our relay, or an on-path attacker answering in its place: nothing before TLS is authenticated, so the mail waits and other servers are tried instead of bouncing.",
+      de: "Server überlastet oder sperrt unser Relay, oder ein Angreifer auf dem Weg antwortet an seiner Stelle: vor TLS ist nichts authentisiert, daher wartet die Mail und andere Server werden versucht, statt sie abzuweisen.",
+    },
+    action: {
+      en: "Partner: check why the server refuses our relay's address (blocklist, rate limit, EHLO support). Operator: compare with a probe from another network.",
+      de: "Partner: prüfen, warum der Server die Adresse unseres Relays abweist (Sperrliste, Ratenbegrenzung, EHLO-Unterstützung). Betreiber: mit einer Prüfung aus einem anderen Netz vergleichen.",
     },
   }),
   TLS_PROTOCOL_REJECTED: cause({

@@ -15,6 +15,7 @@ import { type PooledSession, SessionPool } from "./pool"
 import { makeProbe, type ProbeReport, type ProbeRequest } from "./probe"
 import { type ClientCertificate, openSession } from "./session"
 import { type RecipientResult, resetSession, sendMessage } from "./transaction"
+import { type AcceptedNames, acceptedNames } from "./verify"
 
 export interface DeliveryRequest {
   readonly domain: string
@@ -46,8 +47,17 @@ export interface OutboundDeliveryShape {
 
 const TLS_PHASES = new Set(["tls", "verify"])
 
-const poolKey = (hop: NextHop, address: string, tls: PartnerTls, client: string | undefined) =>
-  JSON.stringify([hop.host, address, hop.port, tls, client ?? ""])
+/**
+ * A pooled session was verified for these names under this policy: a recipient domain routed to
+ * the same MX host by DNS must not reuse a session verified for another domain's names.
+ */
+const poolKey = (
+  hop: NextHop,
+  address: string,
+  tls: PartnerTls,
+  accept: AcceptedNames,
+  client: string | undefined,
+) => JSON.stringify([hop.host, address, hop.port, tls, accept, client ?? ""])
 
 export const makeOutboundDelivery = Effect.gen(function* () {
   const settings = yield* OutboundConfig
@@ -59,8 +69,9 @@ export const makeOutboundDelivery = Effect.gen(function* () {
 
   const clientCertificateFor = (tls: PartnerTls, server: string) =>
     Effect.gen(function* () {
-      if (tls.mode !== "mtls") return undefined
+      // Presented when the server asks: required for mtls, possible under any mode that names one.
       const name = tls.clientCertificate
+      if (name === undefined && tls.mode !== "mtls") return undefined
       const found = name ? yield* certificates.get(name) : Option.none<ClientCertificate>()
       if (Option.isSome(found)) return found.value
       return yield* new ClientCertRejected({
@@ -75,10 +86,17 @@ export const makeOutboundDelivery = Effect.gen(function* () {
     })
 
   /** Opens (or takes from the pool) a verified session, as a scoped resource. */
-  const acquire = (hop: NextHop, address: string, tls: PartnerTls, attempt: AttemptEvidence, now: Date) =>
+  const acquire = (
+    hop: NextHop,
+    address: string,
+    tls: PartnerTls,
+    accept: AcceptedNames,
+    attempt: AttemptEvidence,
+    now: Date,
+  ) =>
     Effect.gen(function* () {
       const client = yield* clientCertificateFor(tls, attempt.server)
-      const key = poolKey(hop, address, tls, client?.name)
+      const key = poolKey(hop, address, tls, accept, client?.name)
       const pooled = pool.take(key)
       if (pooled) {
         pooled.session.transcript = attempt.transcript
@@ -102,6 +120,7 @@ export const makeOutboundDelivery = Effect.gen(function* () {
           try: () =>
             openSession({
               host: hop.host,
+              accept,
               address,
               port: hop.port,
               tls,
@@ -143,7 +162,14 @@ export const makeOutboundDelivery = Effect.gen(function* () {
       Effect.gen(function* () {
         let reusable = false
         const { pooled, reused } = yield* Effect.acquireRelease(
-          acquire(hop, address, request.policy.tls, attempt, now),
+          acquire(
+            hop,
+            address,
+            request.policy.tls,
+            acceptedNames(request.policy.tls, hop, request.domain),
+            attempt,
+            now,
+          ),
           ({ pooled }) => Effect.sync(() => (reusable ? pool.give(pooled) : pool.discard(pooled))),
         )
         const body = Buffer.isBuffer(request.body) ? request.body : request.body()

@@ -65,6 +65,17 @@ export class StartTlsNotOffered extends Data.TaggedError("StartTlsNotOffered")<
   readonly status = "4.7.4"
 }
 
+/**
+ * Under enforce/mtls, a 4xx/5xx greeting or EHLO reply before TLS: nothing before TLS is
+ * authenticated (an on-path attacker can send it), so it defers and the next server is tried,
+ * like Postfix's `smtp_skip_5xx_greeting`.
+ */
+export class PreTlsRefused extends Data.TaggedError("PreTlsRefused")<Common & { readonly reply: SmtpReply }> {
+  readonly code = "PRE_TLS_REFUSED" as const satisfies FailureCode
+  readonly retry = "defer" as const
+  readonly status = "4.4.1"
+}
+
 interface TlsFailure extends Common {
   /** OpenSSL/Node error code, e.g. ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION. */
   readonly tlsCode: string | undefined
@@ -174,6 +185,7 @@ export type DeliveryError =
   | ConnectTimeout
   | DnsNoRoute
   | StartTlsNotOffered
+  | PreTlsRefused
   | TlsProtocolRejected
   | TlsHandshakeFailed
   | CertUntrusted

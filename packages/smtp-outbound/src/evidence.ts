@@ -26,12 +26,15 @@ export interface CertificateEvidence {
 
 export interface VerificationEvidence {
   readonly ok: boolean
-  /** The first check that failed. */
+  /** The failure reported: the most fundamental of `findings` that the trust model enforces. */
   readonly failure: FailureCode | undefined
+  /** Every check that failed, most fundamental first (untrusted, expired, name, pin). */
+  readonly findings: ReadonlyArray<FailureCode>
   readonly trust: TrustModel
   /** `valid`, OpenSSL's verdict on the chain, or `not-consulted` (trust: pins). */
   readonly chain: string
   readonly anchor: "public-roots" | "partner-ca"
+  /** The accepted names; `.domain` stands for any subdomain of `domain`. */
   readonly expectedNames: ReadonlyArray<string>
   readonly matchedName: string | undefined
   readonly configuredPins: ReadonlyArray<string>

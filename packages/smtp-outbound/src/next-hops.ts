@@ -5,7 +5,7 @@
  */
 import { Resolver } from "node:dns/promises"
 import { isIP } from "node:net"
-import type { ServerAddress } from "@mailconnect/policy"
+import { isAddressLiteral, type ServerAddress } from "@mailconnect/policy"
 import { Context, Effect, Layer } from "effect"
 import { DnsNoRoute } from "./errors"
 
@@ -14,8 +14,16 @@ export interface NextHop {
   readonly port: number
   readonly preference: number
   readonly addresses: ReadonlyArray<string>
-  readonly source: "route" | "mx" | "implicit-mx"
+  /**
+   * `route`: a server the signed policy names; `mx`/`implicit-mx`: from unauthenticated DNS;
+   * `address-literal`: the recipient domain was `[192.0.2.1]` / `[IPv6:2001:db8::1]`.
+   */
+  readonly source: "route" | "mx" | "implicit-mx" | "address-literal"
 }
+
+/** The address of `[192.0.2.1]` / `[IPv6:2001:db8::1]` (RFC 5321 §4.1.3). */
+export const literalAddress = (domain: string): string | undefined =>
+  isAddressLiteral(domain) ? domain.slice(1, -1).replace(/^IPv6:/i, "") : undefined
 
 export interface DnsLookup {
   readonly mx: (domain: string) => Promise<ReadonlyArray<{ exchange: string; priority: number }>>
@@ -69,6 +77,19 @@ export const resolveNextHops = Effect.fn("NextHops.resolve")(function* (
   const lookup = <A>(what: string, run: () => Promise<A>) =>
     Effect.tryPromise({ try: run, catch: (e) => noRoute("lookup-failed", `${what}: ${String(e)}`) })
 
+  const literal = literalAddress(domain)
+  if (literal !== undefined && !(servers && servers.length > 0)) {
+    if (isIP(literal) === 0)
+      return yield* noRoute("no-mx-or-address", `${domain} is not a valid address literal`)
+    const hop: NextHop = {
+      host: literal,
+      port: mxPort,
+      preference: 0,
+      addresses: [literal],
+      source: "address-literal",
+    }
+    return [hop]
+  }
   const candidates: Array<{ host: string; port: number; preference: number; source: NextHop["source"] }> = []
   if (servers && servers.length > 0) {
     for (const [i, s] of servers.entries()) {

@@ -12,6 +12,7 @@ import type { OutboundSettings } from "./options"
 import type { SessionPool } from "./pool"
 import { type ClientCertificate, openSession } from "./session"
 import { quitSession } from "./transaction"
+import { acceptedNames } from "./verify"
 
 export type ProbeTarget = { readonly domain: string } | { readonly host: string; readonly port: number }
 
@@ -120,6 +121,11 @@ export const makeProbe = (deps: ProbeDeps) =>
               try: () =>
                 openSession({
                   host: hop.host,
+                  accept: acceptedNames(
+                    request.tls,
+                    hop,
+                    "domain" in request.target ? request.target.domain : hop.host,
+                  ),
                   address,
                   port: hop.port,
                   tls: request.tls,

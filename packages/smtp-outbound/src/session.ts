@@ -7,7 +7,7 @@ import type { X509Certificate } from "node:crypto"
 import { isIP, connect as netConnect, type Socket } from "node:net"
 import { type TLSSocket, connect as tlsConnect } from "node:tls"
 import { format } from "node:util"
-import type { PartnerTls } from "@mailconnect/policy"
+import { type PartnerTls, type TlsVersion, tlsVersionRank } from "@mailconnect/policy"
 import SMTPConnection from "nodemailer/lib/smtp-connection"
 import { describeCertificate, peerChain } from "./certificate"
 import { classifyNodemailerError, classifyReply, classifySocketError, connectionLost } from "./classify"
@@ -15,12 +15,13 @@ import {
   ClientCertRejected,
   type DeliveryError,
   type Phase,
+  PreTlsRefused,
   StartTlsNotOffered,
   TlsHandshakeFailed,
 } from "./errors"
-import type { AttemptEvidence, CertificateEvidence, TranscriptLine } from "./evidence"
+import type { AttemptEvidence, CertificateEvidence, SmtpReply, TranscriptLine } from "./evidence"
 import type { Timeouts } from "./options"
-import { verifyPeer } from "./verify"
+import { type AcceptedNames, verifyPeer } from "./verify"
 import { ehloKeywords, ReplyReader, WireError } from "./wire"
 
 export interface ClientCertificate {
@@ -30,8 +31,10 @@ export interface ClientCertificate {
 }
 
 export interface SessionRequest {
-  /** Host name routed to: SNI and the accepted name when the policy names none. */
+  /** Host name routed to: SNI. */
   readonly host: string
+  /** What the peer's certificate must be issued for (`acceptedNames`). */
+  readonly accept: AcceptedNames
   readonly address: string
   readonly port: number
   readonly tls: PartnerTls
@@ -92,14 +95,28 @@ const connectSocket = (request: SessionRequest): Promise<Socket> =>
     })
   })
 
+const MODERN: TlsVersion = "TLSv1.2"
+
+/**
+ * The cipher list for a policy. Below TLS 1.2 (only with the agreement's `legacyTls`
+ * acknowledgement, checked by the compiler) OpenSSL's security level is lowered for this
+ * connection alone: TLS 1.0/1.1 sign with SHA-1/MD5, which level 1 and up refuse.
+ */
+export const ciphersFor = (tls: PartnerTls): string | undefined => {
+  if (tlsVersionRank(tls.minVersion) >= tlsVersionRank(MODERN)) return tls.ciphers
+  const base = tls.ciphers ?? "DEFAULT"
+  return base.includes("@SECLEVEL") ? base : `${base}:@SECLEVEL=0`
+}
+
 const handshake = (socket: Socket, request: SessionRequest): Promise<TLSSocket> =>
   new Promise((resolve, reject) => {
     const { tls, clientCertificate } = request
+    const ciphers = ciphersFor(tls)
     const secure = tlsConnect({
       socket,
       ...(isIP(request.host) ? {} : { servername: request.host }),
       minVersion: tls.minVersion,
-      ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
+      ...(ciphers ? { ciphers } : {}),
       ...(tls.verify.ca ? { ca: tls.verify.ca.pem } : {}),
       ...(clientCertificate ? { cert: clientCertificate.cert, key: clientCertificate.key } : {}),
       ...(request.tlsSession ? { session: request.tlsSession.ticket } : {}),
@@ -241,6 +258,16 @@ const closedAfterHandshake = (
   return new TlsHandshakeFailed({ ...common, tlsCode: "CLOSED_AFTER_HANDSHAKE" })
 }
 
+/** Unauthenticated words: under enforce/mtls they defer, whatever code they carry. */
+const preTlsRefused = (request: SessionRequest, phase: Phase, reply: SmtpReply) =>
+  new PreTlsRefused({
+    server: request.attempt.server,
+    phase,
+    detail: `${reply.code} ${reply.text}`,
+    attempts: [],
+    reply,
+  })
+
 const quitQuietly = (reader: ReplyReader, socket: Socket) => {
   try {
     reader.send("QUIT")
@@ -266,11 +293,23 @@ export const openSession = async (request: SessionRequest): Promise<OpenSession>
     const reader = new ReplyReader(socket, attempt.transcript)
     phase = "greeting"
     const greeting = await reader.read(timeouts.greetingMs)
-    if (greeting.reply.code !== 220) throw classifyReply(greeting.reply, context(request, phase))
+    if (greeting.reply.code !== 220) {
+      if (mustEncrypt) throw preTlsRefused(request, phase, greeting.reply)
+      throw classifyReply(greeting.reply, context(request, phase))
+    }
     phase = "ehlo"
     reader.send(`EHLO ${request.ehloName}`)
     const ehlo = await reader.read(timeouts.commandMs)
-    if (ehlo.reply.code !== 250) throw classifyReply(ehlo.reply, context(request, phase))
+    if (ehlo.reply.code !== 250) {
+      if (mustEncrypt) {
+        quitQuietly(reader, socket)
+        throw preTlsRefused(request, phase, ehlo.reply)
+      }
+      // Opportunistic: a server without EHLO gets HELO (nodemailer falls back to it) in plaintext.
+      if (ehlo.reply.code < 500) throw classifyReply(ehlo.reply, context(request, phase))
+      reader.detach()
+      return await handOver(socket, greeting.raw, request, false)
+    }
     const capabilities = ehloKeywords(ehlo.reply)
     const offered = capabilities.includes("STARTTLS")
     if (!offered || request.plaintextOnly) {
@@ -316,7 +355,7 @@ export const openSession = async (request: SessionRequest): Promise<OpenSession>
     const verdict = verifyPeer({
       peer: { chain, authorizationError },
       tls,
-      host: request.host,
+      accept: request.accept,
       server: attempt.server,
       now: request.now,
       previous: request.previousCertificate,

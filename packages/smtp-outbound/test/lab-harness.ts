@@ -77,16 +77,24 @@ export const deliver = (
   scenario: LabScenario,
   overrides: TlsOverrides = {},
   recipients: ReadonlyArray<string> = ["someone@partner.test"],
+) => deliverTo(runtime, `partner.${scenario.name}`, policyFor(lab, scenario, overrides), recipients)
+
+/** One delivery to `domain` under an explicit policy (e.g. routed by the lab's DNS). */
+export const deliverTo = (
+  runtime: ReturnType<typeof runtimeFor>,
+  domain: string,
+  policy: EffectivePolicy,
+  recipients: ReadonlyArray<string> = [`someone@${domain}`],
 ) =>
   runtime.runPromise(
     Effect.either(
       Effect.flatMap(OutboundDelivery, (delivery) =>
         delivery.deliver({
-          domain: `partner.${scenario.name}`,
+          domain,
           recipients,
           sender: "sender@customer.test",
           body: message(),
-          policy: policyFor(lab, scenario, overrides),
+          policy,
           bundleSerial: 42,
         }),
       ),

@@ -81,7 +81,12 @@ describe("next hops from DNS", () => {
               recipients: ["someone@mx-routed.test"],
               sender: "sender@customer.test",
               body: message(),
-              policy: { ...policyFor(lab, good), servers: undefined, domain: "mx-routed.test" },
+              // Names from the policy: the MX host is outside the recipient domain.
+              policy: {
+                ...policyFor(lab, good, { verify: { names: [good.name] } }),
+                servers: undefined,
+                domain: "mx-routed.test",
+              },
               bundleSerial: 7,
             }),
           ),

@@ -40,3 +40,80 @@ export const subjectAltNames = (certificate: X509Certificate): ReadonlyArray<str
     .split(", ")
     .filter((entry) => entry.length > 0)
     .map((entry) => entry.replace(/^DNS:/, "").replace(/^IP Address:/, ""))
+
+/** `child` names `parent` as its issuer and `parent`'s key signed it. */
+export const signedBy = (child: X509Certificate, parent: X509Certificate): boolean => {
+  try {
+    return child.checkIssued(parent) && child.verify(parent.publicKey)
+  } catch {
+    return false
+  }
+}
+
+/** Issued by its own key (whatever its key usage says). */
+const selfIssued = (certificate: X509Certificate): boolean => {
+  try {
+    return certificate.subject === certificate.issuer && certificate.verify(certificate.publicKey)
+  } catch {
+    return false
+  }
+}
+
+export type ChainProblem = "SELF_SIGNED" | "NO_TRUSTED_ISSUER" | "CHAIN_TOO_LONG"
+
+export interface ChainWalk {
+  /**
+   * Leaf first, each certificate signed by the next (signature checked), ending at the anchor when
+   * one was reached. Certificates the peer sent that are not on this path are not in it.
+   */
+  readonly path: ReadonlyArray<X509Certificate>
+  readonly anchored: boolean
+  readonly problem: ChainProblem | undefined
+}
+
+const MAX_DEPTH = 10
+
+/**
+ * Walks leaf → presented CA certificates → one of `anchors`, checking every link's issuer name
+ * and signature and that each issuer is a CA; validity dates are not consulted (the caller checks
+ * them against its own clock). OpenSSL does the same walk at handshake time, but Node reports
+ * only its last error and not the path it verified — so a pin on a CA key, or "untrusted rather
+ * than expired", is decided on this walk.
+ */
+export const walkChain = (
+  presented: ReadonlyArray<X509Certificate>,
+  anchors: ReadonlyArray<X509Certificate>,
+): ChainWalk => {
+  const leaf = presented[0]
+  if (!leaf) return { path: [], anchored: false, problem: "NO_TRUSTED_ISSUER" }
+  const path: Array<X509Certificate> = [leaf]
+  const intermediates = presented.slice(1).filter((c) => c.ca)
+  let current = leaf
+  for (let depth = 0; depth < MAX_DEPTH; depth++) {
+    if (anchors.some((a) => a.fingerprint256 === current.fingerprint256))
+      return { path, anchored: true, problem: undefined }
+    const anchor = anchors.find((a) => a.ca && signedBy(current, a))
+    if (anchor) return { path: [...path, anchor], anchored: true, problem: undefined }
+    const parent = intermediates.find(
+      (c) => !path.some((p) => p.fingerprint256 === c.fingerprint256) && signedBy(current, c),
+    )
+    if (!parent) {
+      const selfSigned = path.length === 1 && selfIssued(current)
+      return { path, anchored: false, problem: selfSigned ? "SELF_SIGNED" : "NO_TRUSTED_ISSUER" }
+    }
+    path.push(parent)
+    current = parent
+  }
+  return { path, anchored: false, problem: "CHAIN_TOO_LONG" }
+}
+
+/** Does the certificate carry an extended key usage that excludes `purpose` (an OID)? */
+export const extendedKeyUsageExcludes = (certificate: X509Certificate, purpose: string): boolean => {
+  const usages = certificate.keyUsage
+  return (
+    usages !== undefined && usages.length > 0 && !usages.includes(purpose) && !usages.includes("2.5.29.37.0")
+  )
+}
+
+export const SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
+export const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"

@@ -90,11 +90,12 @@ export const startLab = async (options: LabOptions = {}): Promise<Lab> => {
     for (const scenario of options.scenarios ?? SCENARIOS) {
       const name = `${scenario}.${domain}`
       const plan = await planScenario(scenario, {
+        root,
         issuer,
         relayClientCa: relayCa.certPem,
         hostname: name,
         slowGreetingMs: options.slowGreetingMs ?? 5_000,
-        selfSigned: (names) => createSelfSigned({ names }),
+        selfSigned: createSelfSigned,
       })
       let endpoint = { host, port: await closedPort(host) }
       let recorder: Recorder | undefined

@@ -1,12 +1,14 @@
 /**
  * A man-in-the-middle TCP proxy in front of a lab server: the attacks an opportunistic sender
  * falls for. `strip-starttls` removes STARTTLS from the EHLO reply (the downgrade attack);
- * `drop-after-starttls` answers STARTTLS with 220 and then cuts the connection.
+ * `drop-after-starttls` answers STARTTLS with 220 and then cuts the connection; `refuse-ehlo`
+ * answers EHLO itself with `502 5.5.1` (a server that only speaks HELO, or an attacker who wants
+ * the sender to skip EHLO and with it STARTTLS) and forwards everything else.
  */
 import { once } from "node:events"
 import { type AddressInfo, connect, createServer, type Socket } from "node:net"
 
-export type MitmMode = "strip-starttls" | "drop-after-starttls"
+export type MitmMode = "strip-starttls" | "drop-after-starttls" | "refuse-ehlo"
 
 export interface RunningProxy {
   readonly host: string
@@ -71,6 +73,10 @@ export const startMitmProxy = async (
     })
     upstream.on("data", (chunk: Buffer) => (raw ? client.write(chunk) : split(chunk)))
     client.on("data", (chunk) => {
+      if (!raw && mode === "refuse-ehlo" && /^EHLO /i.test(chunk.toString("latin1"))) {
+        client.write("502 5.5.1 EHLO not implemented\r\n")
+        return
+      }
       if (!raw && /^STARTTLS\r?\n/im.test(chunk.toString("latin1"))) {
         if (mode === "drop-after-starttls") {
           client.end("220 2.0.0 Ready to start TLS\r\n", () => closeBoth())

@@ -1,5 +1,6 @@
 /** The partner scenarios of the lab: one misbehaviour each, everything else like `good`. */
-import type { CertificateAuthority, IssuedCertificate } from "@mailconnect/test-pki"
+import type { CertificateAuthority, CertificateOptions, IssuedCertificate } from "@mailconnect/test-pki"
+import { opensslStyleSelfSigned, smuggleBehindLeaf, smuggleBesideValidChain } from "./forgery"
 import type { MitmMode } from "./mitm-proxy"
 import type { LabServerConfig } from "./smtp-lab-server"
 
@@ -21,6 +22,13 @@ export const SCENARIOS = [
   "rcpt-5xx",
   "rcpt-mixed",
   "slow",
+  "greeting-5xx",
+  "ehlo-5xx",
+  "pin-smuggled",
+  "pin-smuggled-pkix",
+  "self-signed-expired",
+  "partial-wildcard",
+  "cn-only",
 ] as const
 
 export type ScenarioName = (typeof SCENARIOS)[number]
@@ -35,11 +43,13 @@ export interface ScenarioPlan {
 }
 
 export interface ScenarioContext {
+  /** The partner CA the lab's policies trust (`verify.ca`). */
+  readonly root: CertificateAuthority
   readonly issuer: CertificateAuthority
   readonly relayClientCa: string
   readonly hostname: string
   readonly slowGreetingMs: number
-  readonly selfSigned: (names: ReadonlyArray<string>) => Promise<IssuedCertificate>
+  readonly selfSigned: (options: CertificateOptions) => Promise<IssuedCertificate>
 }
 
 export const planScenario = async (name: ScenarioName, ctx: ScenarioContext): Promise<ScenarioPlan> => {
@@ -63,7 +73,7 @@ export const planScenario = async (name: ScenarioName, ctx: ScenarioContext): Pr
         certificate: await standard(),
       }
     case "self-signed":
-      return { server: {}, certificate: await ctx.selfSigned(names) }
+      return { server: {}, certificate: await ctx.selfSigned({ names }) }
     case "expired":
       return { server: {}, certificate: await ctx.issuer.issueServer({ names, validity: "expired" }) }
     case "wrong-name":
@@ -100,5 +110,41 @@ export const planScenario = async (name: ScenarioName, ctx: ScenarioContext): Pr
       }
     case "slow":
       return { server: { greetingDelayMs: ctx.slowGreetingMs }, certificate: await standard() }
+    case "greeting-5xx":
+      return {
+        server: { greetingReply: { code: 554, message: "5.7.1 No SMTP service here" } },
+        certificate: await standard(),
+      }
+    case "ehlo-5xx":
+      return { server: {}, certificate: await standard(), proxy: "refuse-ehlo" }
+    case "pin-smuggled": {
+      // previousCertificate: the partner's genuine self-signed certificate, which the policy pins.
+      const genuine = await opensslStyleSelfSigned(ctx.hostname)
+      return {
+        server: {},
+        certificate: await smuggleBehindLeaf(ctx.hostname, genuine),
+        previousCertificate: genuine,
+      }
+    }
+    case "pin-smuggled-pkix": {
+      const genuine = await standard()
+      return {
+        server: {},
+        certificate: await smuggleBesideValidChain(ctx.hostname, ctx.root, genuine),
+        previousCertificate: genuine,
+      }
+    }
+    case "self-signed-expired":
+      return { server: {}, certificate: await ctx.selfSigned({ names, validity: "expired" }) }
+    case "partial-wildcard": {
+      const [first, ...rest] = ctx.hostname.split(".")
+      const partial = `${first!.slice(0, 3)}*.${rest.join(".")}`
+      return { server: {}, certificate: await ctx.issuer.issueServer({ names: [partial] }) }
+    }
+    case "cn-only":
+      return {
+        server: {},
+        certificate: await ctx.issuer.issueServer({ names: [], commonName: ctx.hostname }),
+      }
   }
 }

@@ -38,6 +38,8 @@ export interface LabServerConfig {
   readonly rcptReply?: RcptReply
   /** Delay before the greeting: a server too slow to answer. */
   readonly greetingDelayMs?: number
+  /** Greet with this (a 4xx/5xx) instead of 220, then close: nothing before TLS is authenticated. */
+  readonly greetingReply?: RcptReply
 }
 
 export interface RunningSmtpServer {
@@ -91,6 +93,8 @@ export const startSmtpLabServer = async (config: LabServerConfig): Promise<Runni
     size: 50 * 1024 * 1024,
     onConnect(session, callback) {
       recorder.connection(session.id, session.remoteAddress)
+      if (config.greetingReply)
+        return callback(replyError(config.greetingReply.code, config.greetingReply.message))
       if (!config.greetingDelayMs) return callback()
       const timer = setTimeout(() => {
         timers.delete(timer)
