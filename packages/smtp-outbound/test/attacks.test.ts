@@ -235,3 +235,28 @@ describe("client certificate and legacy TLS by agreement", () => {
     nothingReceived("legacy-tls")
   })
 })
+
+describe("address literals", () => {
+  it("[127.0.0.1] goes straight to that address: no DNS query, and an enforce policy checks the IP", async () => {
+    const good = lab.scenario("good")
+    const literalRuntime = runtimeFor(lab, { mxPort: good.port })
+    try {
+      const queriesBefore = lab.dns.queries.length
+      const literal = { domain: "[127.0.0.1]", partner: undefined, retry: RETRY, servers: undefined }
+      const report = reportOf(
+        await deliverTo(literalRuntime, "[127.0.0.1]", {
+          ...literal,
+          tls: partnerTls(lab, { mode: "opportunistic" }),
+        }),
+      )
+      expect(report.attempts[0]).toMatchObject({ server: `127.0.0.1:${good.port}`, address: "127.0.0.1" })
+      expect(lab.dns.queries.length).toBe(queriesBefore)
+      const error = failureOf(
+        await deliverTo(literalRuntime, "[127.0.0.1]", { ...literal, tls: partnerTls(lab) }),
+      )
+      expect(error).toMatchObject({ code: "CERT_NAME_MISMATCH", expected: ["127.0.0.1"] })
+    } finally {
+      await literalRuntime.dispose()
+    }
+  })
+})
