@@ -1,9 +1,10 @@
 /**
- * Why a delivery attempt failed: one tagged error per cause of DESIGN §5, each with the stable
- * `code` of @mailconnect/failure-codes, the `retry` decision the queue acts on and the status the
- * DSN carries. Variation lives in literal fields (`phase`, `form`, `diagnosis.kind`), never in text.
+ * Why a delivery attempt failed: one tagged error per cause of DESIGN §5, each with its stable
+ * `code`; the `retry` decision the queue acts on and the status the DSN carries are read from the
+ * failure catalog (@mailconnect/failure-codes), the one source of those facts. Variation lives in
+ * literal fields (`phase`, `form`, `diagnosis.kind`), never in text.
  */
-import type { FailureCode } from "@mailconnect/failure-codes"
+import { FAILURE_CAUSES, type FailureCode } from "@mailconnect/failure-codes"
 import { Data } from "effect"
 import type { AttemptEvidence, SmtpReply } from "./evidence"
 
@@ -21,6 +22,16 @@ export type Phase =
   | "data"
   | "rset"
 
+/** The catalog's retry class of a cause a delivery attempt can end in (never the final `EXPIRED`). */
+const retryOf = (code: FailureCode): "defer" | "bounce" => {
+  const { retry } = FAILURE_CAUSES[code]
+  if (retry === "final") throw new Error(`${code} is not a delivery attempt's failure`)
+  return retry
+}
+
+/** The catalog's enhanced status of a cause. */
+const statusOf = (code: FailureCode): string => FAILURE_CAUSES[code].status
+
 interface Common {
   /** `host:port` (or the recipient domain for DNS failures). */
   readonly server: string
@@ -33,23 +44,23 @@ interface Common {
 
 export class ConnectRefused extends Data.TaggedError("ConnectRefused")<Common> {
   readonly code = "CONNECT_REFUSED" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.4.1"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 /** Also: a server that accepts the connection but does not greet or answer in time. */
 export class ConnectTimeout extends Data.TaggedError("ConnectTimeout")<Common> {
   readonly code = "CONNECT_TIMEOUT" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.4.1"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 export class DnsNoRoute extends Data.TaggedError("DnsNoRoute")<
   Common & { readonly domain: string; readonly reason: "no-mx-or-address" | "lookup-failed" | "null-mx" }
 > {
   readonly code = "DNS_NO_ROUTE" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.4.1"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 export class StartTlsNotOffered extends Data.TaggedError("StartTlsNotOffered")<
@@ -61,8 +72,8 @@ export class StartTlsNotOffered extends Data.TaggedError("StartTlsNotOffered")<
   }
 > {
   readonly code = "STARTTLS_NOT_OFFERED" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.7.4"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 /**
@@ -72,8 +83,8 @@ export class StartTlsNotOffered extends Data.TaggedError("StartTlsNotOffered")<
  */
 export class PreTlsRefused extends Data.TaggedError("PreTlsRefused")<Common & { readonly reply: SmtpReply }> {
   readonly code = "PRE_TLS_REFUSED" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.4.1"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 interface TlsFailure extends Common {
@@ -85,22 +96,22 @@ export class TlsProtocolRejected extends Data.TaggedError("TlsProtocolRejected")
   TlsFailure & { readonly minVersion: string }
 > {
   readonly code = "TLS_PROTOCOL_REJECTED" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.7.5"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 export class TlsHandshakeFailed extends Data.TaggedError("TlsHandshakeFailed")<TlsFailure> {
   readonly code = "TLS_HANDSHAKE_FAILED" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.7.5"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 export class CertUntrusted extends Data.TaggedError("CertUntrusted")<
   Common & { readonly reason: string; readonly anchor: "public-roots" | "partner-ca" }
 > {
   readonly code = "CERT_UNTRUSTED" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.7.5"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 export class CertExpired extends Data.TaggedError("CertExpired")<
@@ -111,16 +122,16 @@ export class CertExpired extends Data.TaggedError("CertExpired")<
   }
 > {
   readonly code = "CERT_EXPIRED" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.7.5"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 export class CertNameMismatch extends Data.TaggedError("CertNameMismatch")<
   Common & { readonly expected: ReadonlyArray<string>; readonly presented: ReadonlyArray<string> }
 > {
   readonly code = "CERT_NAME_MISMATCH" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.7.5"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 export type PinDiagnosisKind = "same-key-renewed" | "new-key-same-names-issuer" | "different-issuer-or-names"
@@ -141,8 +152,8 @@ export class CertPinMismatch extends Data.TaggedError("CertPinMismatch")<
   }
 > {
   readonly code = "CERT_PIN_MISMATCH" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.7.5"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 export class ClientCertRejected extends Data.TaggedError("ClientCertRejected")<
@@ -159,8 +170,8 @@ export class ClientCertRejected extends Data.TaggedError("ClientCertRejected")<
   }
 > {
   readonly code = "CLIENT_CERT_REJECTED" as const satisfies FailureCode
-  readonly retry = "defer" as const
-  readonly status = "4.7.5"
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
 }
 
 interface ReplyFailure extends Common {
@@ -172,12 +183,12 @@ interface ReplyFailure extends Common {
 
 export class SmtpTransient extends Data.TaggedError("SmtpTransient")<ReplyFailure> {
   readonly code = "SMTP_TRANSIENT" as const satisfies FailureCode
-  readonly retry = "defer" as const
+  readonly retry = retryOf(this.code)
 }
 
 export class SmtpPermanent extends Data.TaggedError("SmtpPermanent")<ReplyFailure> {
   readonly code = "SMTP_PERMANENT" as const satisfies FailureCode
-  readonly retry = "bounce" as const
+  readonly retry = retryOf(this.code)
 }
 
 export type DeliveryError =
