@@ -3,6 +3,8 @@
  * circuit breaker. After `threshold` consecutive connect/TLS failures the breaker opens: jobs
  * for that destination are deferred to their next timeline point without connecting, until the
  * cooldown has passed; then one attempt probes, and success closes the breaker again.
+ * A new policy for a partner (`resetPartner`, from the targeted flush) closes the breakers of the
+ * destinations that partner's mail used: the fix is tried at once, not after the cooldown.
  * (The verified-connection cache lives in the outbound adapter, keyed the same way.)
  */
 import { FAILURE_CODES, type FailureCode } from "@mailconnect/failure-codes"
@@ -42,6 +44,8 @@ interface Actor {
   consecutiveFailures: number
   openUntil: number | undefined
   last: DeliveryFailed | undefined
+  /** Partners whose mail went to this destination (the breaker resets when one's policy changes). */
+  readonly partners: Set<string>
 }
 
 export const destinationKey = (route: Route): string => {
@@ -57,7 +61,10 @@ export class DestinationActors extends Context.Tag("@mailconnect/DestinationActo
     readonly run: <A>(
       key: string,
       attempt: Effect.Effect<A, DeliveryFailed>,
+      partner?: string,
     ) => Effect.Effect<A, DeliveryFailed>
+    /** Closes the breakers of the destinations `partner`'s mail used; returns their keys. */
+    readonly resetPartner: (partner: string) => Effect.Effect<ReadonlyArray<string>>
     readonly states: Effect.Effect<ReadonlyArray<ActorState>>
   }
 >() {
@@ -73,14 +80,16 @@ export class DestinationActors extends Context.Tag("@mailconnect/DestinationActo
             consecutiveFailures: 0,
             openUntil: undefined,
             last: undefined,
+            partners: new Set(),
           }
           actors.set(key, actor)
         }
         return actor
       }
-      const run = <A>(key: string, attempt: Effect.Effect<A, DeliveryFailed>) =>
+      const run = <A>(key: string, attempt: Effect.Effect<A, DeliveryFailed>, partner?: string) =>
         Effect.gen(function* () {
           const actor = actorFor(key)
+          if (partner !== undefined) actor.partners.add(partner)
           const now = yield* Clock.currentTimeMillis
           if (actor.openUntil !== undefined && now < actor.openUntil && actor.last) {
             return yield* new DeliveryFailed({
@@ -115,6 +124,18 @@ export class DestinationActors extends Context.Tag("@mailconnect/DestinationActo
           lastFailure: a.last?.code,
         })),
       )
-      return { run, states }
+      const resetPartner = (partner: string) =>
+        Effect.sync(() => {
+          const reset: Array<string> = []
+          for (const [key, actor] of actors) {
+            if (!actor.partners.has(partner)) continue
+            actor.consecutiveFailures = 0
+            actor.openUntil = undefined
+            actor.last = undefined
+            reset.push(key)
+          }
+          return reset
+        })
+      return { run, resetPartner, states }
     })
 }

@@ -2,11 +2,14 @@
  * A targeted flush when policy changes: after a newly activated bundle changes a partner's
  * policy (a new pin, a fixed CA, another route…), that partner's waiting mail is promoted, so a
  * fix helps queued mail at once instead of at each message's next timeline point. Partners that
- * did not change are left alone (no thundering herd on every publish).
+ * did not change are left alone (no thundering herd on every publish). The partner's destination
+ * breakers are closed first: a breaker opened by the very failures the new policy fixes would
+ * otherwise defer the promoted mail again until its cooldown ends.
  */
 import type { Partner, PolicySet } from "@mailconnect/policy"
 import { ActivePolicy } from "@mailconnect/policy-store"
 import { Effect, Layer, Option, Stream } from "effect"
+import { DestinationActors } from "./actors"
 import { DeliveryQueue } from "./queue"
 
 const same = (a: Partner | undefined, b: Partner | undefined): boolean =>
@@ -22,6 +25,7 @@ export const FlushOnPolicyChange = Layer.scopedDiscard(
   Effect.gen(function* () {
     const active = yield* ActivePolicy
     const queue = yield* DeliveryQueue
+    const actors = yield* DestinationActors
     const onActivation = active.activations.pipe(
       Stream.runForEach(({ previous, next }) =>
         Effect.gen(function* () {
@@ -29,9 +33,10 @@ export const FlushOnPolicyChange = Layer.scopedDiscard(
           const partners = changedPartners(previous.value.payload.policy, next.payload.policy)
           for (const partner of partners) {
             if (!next.payload.policy.partners[partner]) continue
+            const breakersReset = yield* actors.resetPartner(partner)
             const promoted = yield* queue.flush({ partner })
             yield* Effect.logInfo("policy change: waiting mail promoted").pipe(
-              Effect.annotateLogs({ partner, promoted, serial: next.serial }),
+              Effect.annotateLogs({ partner, promoted, breakersReset, serial: next.serial }),
             )
           }
         }).pipe(Effect.catchAll((error) => Effect.logWarning("flush after policy change failed", error))),

@@ -247,6 +247,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
             route,
             serial: active.serial,
           }),
+          route.local ? undefined : route.policy.partner?.name,
         )
         .pipe(Effect.either)
       const decidedAt = yield* Clock.currentTimeMillis

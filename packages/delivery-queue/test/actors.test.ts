@@ -59,6 +59,33 @@ describe("destination actors", () => {
     })
   })
 
+  it("closes the breakers of a partner's destinations when its policy changes, and only those", async () => {
+    const result = await run(
+      Effect.gen(function* () {
+        const actors = yield* DestinationActors
+        let connects = 0
+        const failing = Effect.suspend(() => {
+          connects++
+          return Effect.fail(refused)
+        })
+        for (const key of ["mx.bank.example:25", "mx.insurer.example:25"])
+          for (let i = 0; i < 2; i++) yield* Effect.either(actors.run(key, failing, key.split(".")[1]))
+        const reset = yield* actors.resetPartner("bank")
+        const before = connects
+        // No time has passed: without the reset both breakers would still be open.
+        const bank = yield* Effect.either(
+          actors.run("mx.bank.example:25", Effect.succeed("delivered"), "bank"),
+        )
+        const insurer = yield* Effect.either(actors.run("mx.insurer.example:25", failing, "insurer"))
+        return { reset, bank, insurer, connectsAfterReset: connects - before }
+      }),
+    )
+    expect(result.reset).toEqual(["mx.bank.example:25"])
+    expect(result.bank._tag).toBe("Right")
+    expect(result.insurer._tag === "Left" && result.insurer.left.detail).toMatch(/^circuit open until/)
+    expect(result.connectsAfterReset).toBe(0)
+  })
+
   it("does not count a recipient's 4xx against the destination", async () => {
     const states = await run(
       Effect.gen(function* () {
