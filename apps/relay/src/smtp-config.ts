@@ -73,6 +73,7 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
   submission: port("RELAY_SMTP_SUBMISSION_PORT"),
   submissions: port("RELAY_SMTP_SUBMISSIONS_PORT"),
   mx: port("RELAY_SMTP_MX_PORT"),
+  mxLegacy: port("RELAY_SMTP_MX_LEGACY_PORT"),
   cert: file("RELAY_TLS_CERT"),
   key: file("RELAY_TLS_KEY"),
   minVersion,
@@ -98,6 +99,8 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
     if (c.submissions !== undefined)
       listeners.push({ kind: "submissions", host: c.smtpHost, port: c.submissions })
     if (c.mx !== undefined) listeners.push({ kind: "mx", host: c.smtpHost, port: c.mx })
+    // Off unless set: inbound MX down to TLS 1.0, for partners whose agreement grants legacyTls only.
+    if (c.mxLegacy !== undefined) listeners.push({ kind: "mx-legacy", host: c.smtpHost, port: c.mxLegacy })
     if (listeners.length > 0 && (c.cert === undefined || c.key === undefined))
       return Either.left(
         ConfigError.InvalidData(

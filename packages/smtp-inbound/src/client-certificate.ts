@@ -5,8 +5,15 @@
  * (issuer match + signature) up to the partner CA (or the public roots), every certificate's
  * validity is checked against the given time, then names and pins.
  *
+ * Which checks: the partner's `inbound.verify` (its SENDING servers); `tls.verify` describes its
+ * receiving servers and applies only to bundles compiled before `inbound.verify` existed.
+ *
  * Names: the policy's `verify.names`; when empty, any name inside one of the partner's own
  * domains (its sending servers), so a public-CA certificate of some other party never passes.
+ * Every issuer on the path must be a CA (basic constraints CA:TRUE): a leaf key cannot mint
+ * certificates. A leaf with an extended key usage must allow TLS client authentication, as
+ * OpenSSL's `ssl_client` purpose demands (anyExtendedKeyUsage alone does not): a server-only
+ * certificate is not a client certificate. `trust: pins` pins the leaf's key only.
  */
 import { X509Certificate } from "node:crypto"
 import { rootCertificates } from "node:tls"
@@ -19,6 +26,7 @@ export type ClientCertificateProblem =
   | "EXPIRED"
   | "NAME_MISMATCH"
   | "PIN_MISMATCH"
+  | "NOT_CLIENT_AUTH"
 
 export type ClientCertificateVerdict =
   | { readonly ok: true; readonly subject: string; readonly pin: string }
@@ -38,6 +46,23 @@ const issuedBy = (child: X509Certificate, parent: X509Certificate): boolean => {
   }
 }
 
+/** id-kp-clientAuth (RFC 5280 §4.2.1.12). */
+export const CLIENT_AUTH_OID = "1.3.6.1.5.5.7.3.2"
+
+/**
+ * The extended key usage OIDs, undefined when the extension is absent. Node 20 names this
+ * `keyUsage` (it is the EKU, despite the name); later Node versions add `extKeyUsage`.
+ */
+const extendedKeyUsage = (cert: X509Certificate): ReadonlyArray<string> | undefined =>
+  (cert as X509Certificate & { extKeyUsage?: ReadonlyArray<string> }).extKeyUsage ?? cert.keyUsage
+
+const allowsClientAuth = (cert: X509Certificate): boolean => {
+  const usages = extendedKeyUsage(cert)
+  return usages === undefined || usages.includes(CLIENT_AUTH_OID)
+}
+
+const oneLine = (dn: string) => dn.replace(/\n/g, ", ")
+
 const validAt = (cert: X509Certificate, now: number): boolean =>
   now >= new Date(cert.validFrom).getTime() && now <= new Date(cert.validTo).getTime()
 
@@ -53,19 +78,25 @@ const chainProblem = (
     if (!validAt(current, now))
       return {
         problem: "EXPIRED",
-        detail: `${current.subject.replace(/\n/g, ", ")} valid ${current.validFrom} to ${current.validTo}`,
+        detail: `${oneLine(current.subject)} valid ${current.validFrom} to ${current.validTo}`,
       }
-    const anchor = anchors.find((a) => issuedBy(current, a) || a.fingerprint256 === current.fingerprint256)
+    const anchor = anchors.find(
+      (a) => a.fingerprint256 === current.fingerprint256 || (a.ca && issuedBy(current, a)),
+    )
     if (anchor)
       return validAt(anchor, now)
         ? undefined
         : {
             problem: "EXPIRED",
-            detail: `CA ${anchor.subject.replace(/\n/g, ", ")} expired ${anchor.validTo}`,
+            detail: `CA ${oneLine(anchor.subject)} expired ${anchor.validTo}`,
           }
     const parent = intermediates.find((c) => issuedBy(current, c))
-    if (!parent)
-      return { problem: "UNTRUSTED", detail: `no trusted issuer for ${current.issuer.replace(/\n/g, ", ")}` }
+    if (!parent) {
+      const notCa = [...chain.slice(1), ...anchors].find((c) => !c.ca && issuedBy(current, c))
+      return notCa
+        ? { problem: "UNTRUSTED", detail: `issuer ${oneLine(notCa.subject)} is not a CA certificate` }
+        : { problem: "UNTRUSTED", detail: `no trusted issuer for ${oneLine(current.issuer)}` }
+    }
     current = parent
   }
   return { problem: "UNTRUSTED", detail: "chain too long" }
@@ -92,9 +123,15 @@ export const verifyClientCertificate = (input: {
   const { chain, partner, now } = input
   const leaf = chain[0]
   if (!leaf) return { ok: false, problem: "NO_CERTIFICATE", detail: "no client certificate presented" }
-  const verify = partner.tls.verify
+  const verify = partner.inbound.verify ?? partner.tls.verify
   const pin = spkiPin(leaf)
-  const subject = leaf.subject.replace(/\n/g, ", ")
+  const subject = oneLine(leaf.subject)
+  if (!allowsClientAuth(leaf))
+    return {
+      ok: false,
+      problem: "NOT_CLIENT_AUTH",
+      detail: `extended key usage ${extendedKeyUsage(leaf)!.join(", ")} does not include clientAuth`,
+    }
   if (verify.trust === "pins") {
     if (!verify.pins.includes(pin)) return { ok: false, problem: "PIN_MISMATCH", detail: `presented ${pin}` }
     if (!validAt(leaf, now))

@@ -3,9 +3,10 @@
  * configured port; closing stops accepting at once and lets open sessions finish for the drain
  * time (then smtp-server answers 421 4.3.2 and closes them) — the ingress half of a graceful drain.
  */
-import { DeliveryQueue, PolicyView } from "@mailconnect/delivery-queue"
+import { DeliveryQueue } from "@mailconnect/delivery-queue"
 import { Effect, Runtime } from "effect"
 import type { SMTPServer } from "smtp-server"
+import { IngressPolicy } from "./ingress-policy"
 import {
   createListener,
   type IngressEvents,
@@ -46,7 +47,7 @@ const close = (server: SMTPServer) => Effect.async<void>((resume) => server.clos
 export const startIngress = (config: IngressConfig) =>
   Effect.gen(function* () {
     const queue = yield* DeliveryQueue
-    const policy = yield* PolicyView
+    const policy = yield* IngressPolicy
     const runtime = yield* Effect.runtime<never>()
     const log = Runtime.runFork(runtime)
     const running: Array<RunningListener> = []

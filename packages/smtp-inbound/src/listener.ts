@@ -1,33 +1,43 @@
 /**
- * One smtp-server listener — submission (STARTTLS), submissions (implicit TLS) or inbound MX —
- * with the handlers that enforce policy. smtp-server does the protocol; we decide who may send
+ * One smtp-server listener — submission (STARTTLS), submissions (implicit TLS), inbound MX or
+ * the legacy-TLS inbound MX — with the handlers that enforce policy. smtp-server does the protocol; we decide who may send
  * what and when a message counts as accepted (only after it is durably queued).
  *
  * Trusts: the active policy bundle and the users file. Touches: the queue (enqueue) only.
  * Security defaults: our own key and certificate (never smtp-server's built-in one), TLS ≥ the
  * configured minimum (1.2 by default), AUTH never over plaintext, no reverse DNS lookups.
+ * Only `mx-legacy` negotiates TLS 1.0/1.1 (OpenSSL security level 0 on that listener alone), and
+ * it carries mail only from partners whose agreement grants `legacyTls` (decisions.ts).
+ * Envelope addresses are normalised once, as they arrive (envelope.ts); everything after — the
+ * checks, the lookups, the queued job — uses that form, never smtp-server's decoded one.
  */
 import type { X509Certificate } from "node:crypto"
 import type { TLSSocket } from "node:tls"
-import type { DeliveryQueueShape, PolicyView } from "@mailconnect/delivery-queue"
+import type { DeliveryQueueShape } from "@mailconnect/delivery-queue"
 import { newMessageId } from "@mailconnect/delivery-queue"
 import type { TlsVersion } from "@mailconnect/policy"
 import { peerChain } from "@mailconnect/x509"
 import { Clock, Effect, Runtime } from "effect"
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server"
 import {
+  anonymousSender,
   checkMxRecipient,
   checkMxSender,
   checkSubmissionRecipient,
   checkSubmissionSender,
   type SenderContext,
 } from "./decisions"
+import { normalizeEnvelopeAddress } from "./envelope"
+import type { IngressPolicy } from "./ingress-policy"
 import { receivedHeader } from "./received"
 import { type Refusal, type RefusalReason, refusal, toSmtpError } from "./replies"
 import "./status-codes"
 import { type UserRecord, verifyPassword } from "./users"
 
-export type ListenerKind = "submission" | "submissions" | "mx"
+export type ListenerKind = "submission" | "submissions" | "mx" | "mx-legacy"
+
+/** The legacy listener's floor: TLS 1.0 and 1.1 need OpenSSL's security level 0 (SHA-1 signatures). */
+export const LEGACY_TLS = { minVersion: "TLSv1", ciphers: "DEFAULT:@SECLEVEL=0" } as const
 
 export interface ListenerConfig {
   readonly kind: ListenerKind
@@ -63,7 +73,7 @@ export interface ListenerDeps {
   readonly tls: IngressTls
   readonly limits: IngressLimits
   readonly queue: DeliveryQueueShape
-  readonly policy: PolicyView["Type"]
+  readonly policy: IngressPolicy["Type"]
   readonly users: () => ReadonlyMap<string, UserRecord>
   readonly events: IngressEvents
   readonly runtime: Runtime.Runtime<never>
@@ -73,6 +83,9 @@ interface SessionState {
   chain: ReadonlyArray<X509Certificate>
   sender: SenderContext | undefined
   allowedDomains: ReadonlyArray<string>
+  /** The current transaction's envelope, normalised (A-label domains). */
+  mailFrom: string
+  recipients: Array<string>
 }
 
 const notQueued = refusal(
@@ -82,6 +95,10 @@ const notQueued = refusal(
   "queue-unavailable",
 )
 
+/** smtp-server's record of the negotiated cipher and protocol (`version`, e.g. `TLSv1.3`). */
+const negotiated = (session: SMTPServerSession) =>
+  (session as { tlsOptions?: { name?: string; version?: string } }).tlsOptions
+
 const rfc5322Now = (ms: number) => new Date(ms).toUTCString().replace("GMT", "+0000")
 
 export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTPServer => {
@@ -89,7 +106,13 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
   const state = (session: SMTPServerSession): SessionState => {
     const existing = sessions.get(session.id)
     if (existing) return existing
-    const created: SessionState = { chain: [], sender: undefined, allowedDomains: [] }
+    const created: SessionState = {
+      chain: [],
+      sender: undefined,
+      allowedDomains: [],
+      mailFrom: "",
+      recipients: [],
+    }
     sessions.set(session.id, created)
     return created
   }
@@ -98,14 +121,16 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     deps.events.refused(config.kind, r.reason)
     callback(toSmtpError(r))
   }
-  const isMx = config.kind === "mx"
+  const isLegacy = config.kind === "mx-legacy"
+  const isMx = config.kind === "mx" || isLegacy
+  const tls = isLegacy ? { ...deps.tls, ...LEGACY_TLS } : deps.tls
 
   const options: SMTPServerOptions & { maxRecipients: number } = {
     secure: config.kind === "submissions",
-    key: deps.tls.key,
-    cert: deps.tls.cert,
-    minVersion: deps.tls.minVersion,
-    ...(deps.tls.ciphers ? { ciphers: deps.tls.ciphers } : {}),
+    key: tls.key,
+    cert: tls.cert,
+    minVersion: tls.minVersion,
+    ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
     name: deps.hostname,
     banner: "mailconnect",
     size: deps.limits.maxMessageBytes,
@@ -149,10 +174,18 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
 
     onMailFrom(address, session, callback) {
       const s = state(session)
+      s.sender = undefined
+      s.mailFrom = ""
+      s.recipients = []
+      const normalized = normalizeEnvelopeAddress(address.address, "sender")
+      if ("refusal" in normalized) return refuse(normalized.refusal, callback)
+      const sender = normalized.address
       if (!isMx) {
         // smtp-server has already refused MAIL without AUTH (530 5.7.0); AUTH needs TLS.
-        const problem = checkSubmissionSender(address.address, s.allowedDomains)
-        return problem ? refuse(problem, callback) : callback()
+        const problem = checkSubmissionSender(sender, s.allowedDomains)
+        if (problem) return refuse(problem, callback)
+        s.mailFrom = sender
+        return callback()
       }
       run(
         Effect.gen(function* () {
@@ -160,17 +193,24 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
           if (!active)
             return { refusal: refusal(451, "4.3.0", "Policy not loaded yet, try again later", "no-policy") }
           const now = yield* Clock.currentTimeMillis
-          return checkMxSender(
-            active.lookup,
-            address.address,
-            { secure: session.secure, clientChain: s.chain },
+          return checkMxSender({
+            lookup: active.lookup,
+            partners: active.partners,
+            sender,
+            tls: {
+              secure: session.secure,
+              protocol: session.secure ? negotiated(session)?.version : undefined,
+              clientChain: s.chain,
+            },
+            legacyListener: isLegacy,
             now,
-          )
+          })
         }),
       ).then(
         (result) => {
           if ("refusal" in result) return refuse(result.refusal, callback)
           s.sender = result.context
+          s.mailFrom = sender
           callback()
         },
         () =>
@@ -180,6 +220,9 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
 
     onRcptTo(address, session, callback) {
       const s = state(session)
+      const normalized = normalizeEnvelopeAddress(address.address, "recipient")
+      if ("refusal" in normalized) return refuse(normalized.refusal, callback)
+      const recipient = normalized.address
       run(deps.policy.current).then(
         (active) => {
           if (!active)
@@ -188,17 +231,11 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
               callback,
             )
           const problem = isMx
-            ? checkMxRecipient(
-                active.lookup,
-                address.address,
-                s.sender ?? { partner: undefined, verifiedMember: false },
-              )
-            : checkSubmissionRecipient(
-                active.lookup,
-                session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-                address.address,
-              )
-          return problem ? refuse(problem, callback) : callback()
+            ? checkMxRecipient(active.lookup, recipient, s.sender ?? anonymousSender)
+            : checkSubmissionRecipient(active.lookup, s.mailFrom, recipient)
+          if (problem) return refuse(problem, callback)
+          s.recipients.push(recipient)
+          callback()
         },
         () =>
           refuse(refusal(451, "4.3.0", "Temporary policy failure, try again later", "no-policy"), callback),
@@ -225,12 +262,10 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
             callback,
           )
         }
-        const envelope = session.envelope
-        const sender = envelope.mailFrom ? envelope.mailFrom.address : ""
-        const recipients = envelope.rcptTo.map((r) => r.address)
-        const socketTls = session.secure
-          ? (session as { tlsOptions?: { name?: string; version?: string } }).tlsOptions
-          : undefined
+        const s = state(session)
+        const sender = s.mailFrom
+        const recipients = [...s.recipients]
+        const socketTls = session.secure ? negotiated(session) : undefined
         run(
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis

@@ -18,6 +18,9 @@ export type RefusalReason =
   | "queue-unavailable"
   | "message-too-large"
   | "no-policy"
+  | "bad-address"
+  | "certificate-identity"
+  | "legacy-tls"
 
 export const refusal = (code: number, enhanced: string, text: string, reason: RefusalReason): Refusal => ({
   code,

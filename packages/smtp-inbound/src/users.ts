@@ -6,6 +6,7 @@
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from "node:crypto"
 import { promisify } from "node:util"
+import { toALabel } from "@mailconnect/policy"
 
 const scrypt = promisify(scryptCallback) as (
   password: string,
@@ -60,14 +61,17 @@ export const parseUsersFile = (text: string): ParsedUsers => {
       problems.push(`line ${i + 1}: expected name:scrypt$…:domain[,domain]`)
       return
     }
-    users.set(name, {
-      name,
-      hash,
-      domains: domains
-        .split(",")
-        .map((d) => d.trim().toLowerCase())
-        .filter(Boolean),
+    const listed = domains
+      .split(",")
+      .map((d) => d.trim())
+      .filter(Boolean)
+    // The one domain form (A-labels), as MAIL FROM is normalised: `müller.de` matches `xn--mller-kva.de`.
+    const allowed = listed.flatMap((d) => {
+      const ascii = toALabel(d)
+      if (ascii === undefined) problems.push(`line ${i + 1}: ${d} is not a valid domain`)
+      return ascii === undefined ? [] : [ascii]
     })
+    users.set(name, { name, hash, domains: allowed })
   })
   return { users, problems }
 }

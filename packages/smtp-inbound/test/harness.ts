@@ -5,7 +5,7 @@ import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { Effect, Either, Exit, Layer, Scope } from "effect"
 import nodemailer from "nodemailer"
-import { type IngressConfig, type RunningListener, startIngress } from "../src"
+import { type IngressConfig, IngressPolicy, type RunningListener, startIngress } from "../src"
 
 export const retry = {
   schedule: [300_000],
@@ -73,6 +73,7 @@ export const startTestIngress = async (options: {
       Layer.mergeAll(
         RedisConnectionFactory.layerFrom(redis),
         PolicyView.fixed(options.policy, buildIndex(options.policy)),
+        IngressPolicy.fixed(options.policy, buildIndex(options.policy)),
       ),
     ),
   )
@@ -108,6 +109,12 @@ export const send = async (options: {
   ca?: string
   auth?: { user: string; pass: string }
   clientCert?: { cert: string; key: string }
+  /** Protocol bounds and ciphers for the client's handshake (legacy TLS tests). */
+  protocol?: {
+    minVersion: "TLSv1" | "TLSv1.1" | "TLSv1.2"
+    maxVersion: "TLSv1" | "TLSv1.1" | "TLSv1.2"
+    ciphers: string
+  }
   from: string
   to: ReadonlyArray<string>
   body?: string
@@ -121,6 +128,7 @@ export const send = async (options: {
       servername: "relay.test",
       ...(options.ca ? { ca: options.ca } : {}),
       ...(options.clientCert ? { cert: options.clientCert.cert, key: options.clientCert.key } : {}),
+      ...(options.protocol ?? {}),
     },
     ...(options.auth ? { auth: options.auth } : {}),
     connectionTimeout: 10_000,

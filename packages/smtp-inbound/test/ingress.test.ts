@@ -228,6 +228,7 @@ describe("inbound MX", () => {
     expect(result.response).toMatch(/^250 2\.0\.0 /)
   })
 
+  // A certificate problem is temporary (450 4.7.1): the sender keeps the mail through a rollover.
   it("demands the mtls partner's client certificate: none, a wrong one, the right one", async () => {
     const none = await send({
       port: ingress.port("mx"),
@@ -235,7 +236,7 @@ describe("inbound MX", () => {
       from: "clerk@justice-a.example",
       to: ["bob@customer.example"],
     })
-    expect(none.response).toMatch(/^550 5\.7\.1 Client certificate required for justice-a: NO_CERTIFICATE/)
+    expect(none.response).toMatch(/^450 4\.7\.1 Client certificate required for justice-a: NO_CERTIFICATE/)
     const wrong = await send({
       port: ingress.port("mx"),
       ca: root.certPem,
@@ -243,7 +244,7 @@ describe("inbound MX", () => {
       from: "clerk@justice-a.example",
       to: ["bob@customer.example"],
     })
-    expect(wrong.response).toMatch(/^550 5\.7\.1 Client certificate required for justice-a: UNTRUSTED/)
+    expect(wrong.response).toMatch(/^450 4\.7\.1 Client certificate required for justice-a: UNTRUSTED/)
     const right = await send({
       port: ingress.port("mx"),
       ca: root.certPem,

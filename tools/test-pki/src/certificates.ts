@@ -24,6 +24,11 @@ export interface CertificateOptions {
   readonly keyPair?: KeyPair
   /** Reference instant for `validity`; default the wall clock. */
   readonly now?: Date
+  /**
+   * Extended key usages of a server or client certificate; default the one its kind implies
+   * (serverAuth or clientAuth). `"none"` leaves the extension out (any usage).
+   */
+  readonly extendedKeyUsage?: ReadonlyArray<"serverAuth" | "clientAuth"> | "none"
 }
 
 export interface IssuedCertificate {
@@ -107,7 +112,17 @@ const describe = (
 
 type Usage = "server" | "client" | "ca"
 
-const leafExtensions = async (usage: Usage, names: ReadonlyArray<string>, keys: webcrypto.CryptoKeyPair) => {
+const EXTENDED_KEY_USAGE = {
+  serverAuth: x509.ExtendedKeyUsage.serverAuth,
+  clientAuth: x509.ExtendedKeyUsage.clientAuth,
+} as const
+
+const leafExtensions = async (
+  usage: Usage,
+  names: ReadonlyArray<string>,
+  keys: webcrypto.CryptoKeyPair,
+  extendedKeyUsage?: CertificateOptions["extendedKeyUsage"],
+) => {
   const extensions: Array<x509.Extension> = [await x509.SubjectKeyIdentifierExtension.create(keys.publicKey)]
   if (usage === "ca") {
     extensions.push(
@@ -119,11 +134,15 @@ const leafExtensions = async (usage: Usage, names: ReadonlyArray<string>, keys: 
   extensions.push(
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension(
-      [usage === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth],
-      false,
-    ),
   )
+  const usages = extendedKeyUsage ?? [usage === "server" ? "serverAuth" : "clientAuth"]
+  if (usages !== "none")
+    extensions.push(
+      new x509.ExtendedKeyUsageExtension(
+        usages.map((u) => EXTENDED_KEY_USAGE[u]),
+        false,
+      ),
+    )
   if (names.length > 0) extensions.push(subjectAltNames(names))
   return extensions
 }
@@ -142,7 +161,7 @@ const makeAuthority = (issued: IssuedCertificate, leafChain: string): Certificat
       signingKey: issued.keyPair.keys.privateKey,
       signingAlgorithm: ECDSA_P256,
       extensions: [
-        ...(await leafExtensions(usage, options.names, keyPair.keys)),
+        ...(await leafExtensions(usage, options.names, keyPair.keys, options.extendedKeyUsage)),
         await x509.AuthorityKeyIdentifierExtension.create(issued.keyPair.keys.publicKey),
       ],
     })
@@ -186,7 +205,14 @@ export const createSelfSigned = async (options: CertificateOptions): Promise<Iss
     keys: keyPair.keys,
     ...period(options),
     signingAlgorithm: ECDSA_P256,
-    extensions: await leafExtensions("server", options.names, keyPair.keys),
+    extensions: await leafExtensions("server", options.names, keyPair.keys, options.extendedKeyUsage),
   })
   return describe(cert, keyPair, options.names, "")
 }
+
+/**
+ * A leaf certificate (CA:FALSE) made to sign certificates anyway: what an attacker holding any
+ * valid leaf key would try. For tests that every link's CA flag is checked.
+ */
+export const misuseAsAuthority = (leaf: IssuedCertificate): CertificateAuthority =>
+  makeAuthority(leaf, leaf.chainPem)

@@ -1,9 +1,18 @@
 /**
- * Role `ingress`: the SMTP listeners (submission, submissions, inbound MX). Closing the layer
- * stops accepting and lets open sessions finish within RELAY_DRAIN_TIMEOUT, then 421.
+ * Role `ingress`: the SMTP listeners (submission, submissions, inbound MX, legacy-TLS inbound MX).
+ * Closing the layer stops accepting and lets open sessions finish within RELAY_DRAIN_TIMEOUT, then 421.
+ * The listeners read the hot-loaded bundle through `IngressPolicy`, bound here to `ActivePolicy`.
  */
-import { fileUserDirectory, type IngressEvents, startIngress } from "@mailconnect/smtp-inbound"
-import { Effect, Layer, Metric, Runtime } from "effect"
+import { type ActiveBundle, ActivePolicy } from "@mailconnect/policy-store"
+import {
+  type ActiveIngressPolicy,
+  activeIngressPolicy,
+  fileUserDirectory,
+  type IngressEvents,
+  IngressPolicy,
+  startIngress,
+} from "@mailconnect/smtp-inbound"
+import { Effect, Layer, Metric, Option, Runtime } from "effect"
 import { RoleConfig } from "../smtp-config"
 
 const accepted = Metric.counter("mc_smtp_accepted_total", {
@@ -23,7 +32,23 @@ const refused = Metric.counter("mc_smtp_refused_total", {
   incremental: true,
 })
 
-export const IngressLayer = Layer.scopedDiscard(
+/** Partners listed once per activated bundle, not once per MAIL FROM. */
+export const IngressPolicyFromActivePolicy = Layer.effect(
+  IngressPolicy,
+  Effect.map(ActivePolicy, (active) => {
+    const views = new WeakMap<ActiveBundle, ActiveIngressPolicy>()
+    const view = (bundle: ActiveBundle): ActiveIngressPolicy => {
+      const known = views.get(bundle)
+      if (known) return known
+      const created = activeIngressPolicy(bundle.payload.policy, bundle.lookup, bundle.serial)
+      views.set(bundle, created)
+      return created
+    }
+    return { current: Effect.map(active.current, Option.match({ onNone: () => undefined, onSome: view })) }
+  }),
+)
+
+const Listeners = Layer.scopedDiscard(
   Effect.gen(function* () {
     const config = yield* RoleConfig
     if (config.listeners.length === 0) {
@@ -60,3 +85,5 @@ export const IngressLayer = Layer.scopedDiscard(
     })
   }),
 )
+
+export const IngressLayer = Listeners.pipe(Layer.provide(IngressPolicyFromActivePolicy))
