@@ -63,6 +63,14 @@ const allowsClientAuth = (cert: X509Certificate): boolean => {
 
 const oneLine = (dn: string) => dn.replace(/\n/g, ", ")
 
+const signedWithoutAuthority = (child: X509Certificate, parent: X509Certificate): boolean => {
+  try {
+    return child.issuer === parent.subject && child.verify(parent.publicKey)
+  } catch {
+    return false
+  }
+}
+
 const validAt = (cert: X509Certificate, now: number): boolean =>
   now >= new Date(cert.validFrom).getTime() && now <= new Date(cert.validTo).getTime()
 
@@ -92,7 +100,8 @@ const chainProblem = (
           }
     const parent = intermediates.find((c) => issuedBy(current, c))
     if (!parent) {
-      const notCa = [...chain.slice(1), ...anchors].find((c) => !c.ca && issuedBy(current, c))
+      // OpenSSL's issuer check already fails for a non-CA; name and signature say why.
+      const notCa = [...chain.slice(1), ...anchors].find((c) => !c.ca && signedWithoutAuthority(current, c))
       return notCa
         ? { problem: "UNTRUSTED", detail: `issuer ${oneLine(notCa.subject)} is not a CA certificate` }
         : { problem: "UNTRUSTED", detail: `no trusted issuer for ${oneLine(current.issuer)}` }
