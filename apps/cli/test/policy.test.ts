@@ -190,6 +190,36 @@ describe("policy compile and verify", () => {
   })
 })
 
+describe("policy lookup of internationalised domains", () => {
+  it("finds a partner by its Unicode or A-label domain, and by a full-width spelling", async () => {
+    const dir = examplesCopy()
+    writeFileSync(
+      join(dir, "partners/mueller.yaml"),
+      "apiVersion: mailconnect/v1\nkind: Partner\nname: mueller\ndomains: [müller-bank.de]\n",
+    )
+    const [unicode, aLabel, fullWidth] = await Promise.all([
+      mailconnect(["policy", "lookup", "Müller-Bank.de", "--dir", dir, "--format", "json"]),
+      mailconnect(["policy", "lookup", "xn--mller-bank-9db.de", "--dir", dir, "--format", "json"]),
+      mailconnect(["policy", "lookup", "ｂａｎｋ．ｅｘａｍｐｌｅ"]),
+    ])
+    for (const run of [unicode, aLabel]) {
+      expect(run.code).toBe(0)
+      expect(JSON.parse(run.stdout)).toMatchObject({ domain: "xn--mller-bank-9db.de", partner: "mueller" })
+    }
+    expect(fullWidth.code).toBe(0)
+    expect(fullWidth.stdout).toMatch(/^domain +bank\.example$/m)
+    expect(fullWidth.stdout).toMatch(/^partner +bank \(matched bank\.example\)$/m)
+    expect(fullWidth.stdout).toMatch(/^inbound\.verify +as tls\.verify$/m)
+  })
+
+  it("refuses a domain that does not convert to A-labels", async () => {
+    const run = await mailconnect(["policy", "lookup", "bank..example"])
+    expect(run.code).toBe(2)
+    expect(run.stderr).toContain('"bank..example" is not a valid domain name')
+    expect(run.stdout).toBe("")
+  })
+})
+
 describe("policy diff", () => {
   const base = `${COMPILER_FIXTURES}/plan/base`
   const head = `${COMPILER_FIXTURES}/plan/head`

@@ -14,6 +14,7 @@ import { collectSources } from "./check/sources"
 import { type Diagnostic, hasErrors, promoteWarnings, sortDiagnostics } from "./diagnostic"
 import { buildIndex } from "./lookup-index"
 import { resolvePolicy } from "./resolve"
+import { convertDomainNames } from "./source/domain-names"
 import { type ParsedFile, parseSource, type SourceText } from "./source/parse"
 import { validateFile } from "./source/validate"
 
@@ -43,7 +44,11 @@ export const compileSources = (input: CompileInput): CompileResult => {
     diagnostics.push(...result.diagnostics)
     if (result.parsed) parsed.push(result.parsed)
   }
-  const validated = parsed.map(validateFile)
+  const validated = parsed.map(validateFile).map((v) => {
+    if (!v.valid) return v
+    const converted = convertDomainNames(v.valid)
+    return { ...v, valid: converted.valid, diagnostics: [...v.diagnostics, ...converted.diagnostics] }
+  })
   for (const v of validated) diagnostics.push(...v.diagnostics)
 
   const { sources, diagnostics: setDiagnostics } = collectSources(

@@ -1,7 +1,8 @@
 /**
  * Valid source documents → the resolved policy model: defaults folded into every partner,
- * durations in milliseconds, domains lower-cased and sorted, certificates embedded, review due
- * dates computed, group membership written onto partners and local domains. Only called when
+ * durations in milliseconds, domains (already A-labels) sorted, certificates embedded, review
+ * due dates computed, inbound.verify filled in, group membership written onto partners and
+ * local domains. Only called when
  * there are no errors, so lookups here may assume what the checks established.
  */
 import {
@@ -14,12 +15,13 @@ import {
   parseDuration,
   type RetryPolicy,
   type ServerAddress,
+  type TlsVerify,
 } from "@mailconnect/policy"
-import type { PartnerCertificates } from "./check/certificates"
+import type { PartnerCertificates, VerifyCertificates } from "./check/certificates"
 import { reviewDueOn } from "./check/partner"
 import type { Sources } from "./check/sources"
 import { parseAddress } from "./source/address"
-import type { DefaultsDoc, PartnerDoc, RetrySource } from "./source/schema"
+import type { DefaultsDoc, PartnerDoc, RetrySource, VerifySource } from "./source/schema"
 
 const ms = (text: string): number => parseDuration(text)!
 
@@ -74,6 +76,14 @@ const resolveAgreement = (agreement: NonNullable<PartnerDoc["agreement"]>): Agre
       }),
 })
 
+const resolveVerify = (source: VerifySource | undefined, certificates: VerifyCertificates): TlsVerify => ({
+  trust: source?.trust ?? "pkix",
+  names: sortedUnique(source?.names ?? []),
+  ...(certificates.ca === undefined ? {} : { ca: certificates.ca }),
+  ...(certificates.certificate === undefined ? {} : { certificate: certificates.certificate }),
+  pins: sortedUnique(source?.pins ?? []),
+})
+
 const resolvePartner = (
   doc: PartnerDoc,
   defaults: DefaultPolicy,
@@ -84,22 +94,17 @@ const resolvePartner = (
   const mode = tls?.mode ?? defaults.tls.mode
   const ciphers = tls?.ciphers ?? defaults.tls.ciphers
   const review = tls?.review
+  const verify = resolveVerify(tls?.verify, certificates.tls)
   return {
     name: doc.name,
     ...(doc.agreement === undefined ? {} : { agreement: resolveAgreement(doc.agreement) }),
-    domains: sortedUnique(doc.domains.map((d) => d.toLowerCase())),
+    domains: sortedUnique(doc.domains),
     ...(doc.route === undefined ? {} : { servers: doc.route.servers.map(address) }),
     tls: {
       mode,
       minVersion: tls?.minVersion ?? defaults.tls.minVersion,
       ...(ciphers === undefined ? {} : { ciphers }),
-      verify: {
-        trust: tls?.verify?.trust ?? "pkix",
-        names: sortedUnique((tls?.verify?.names ?? []).map((n) => n.toLowerCase())),
-        ...(certificates.ca === undefined ? {} : { ca: certificates.ca }),
-        ...(certificates.certificate === undefined ? {} : { certificate: certificates.certificate }),
-        pins: sortedUnique(tls?.verify?.pins ?? []),
-      },
+      verify,
       ...(tls?.clientCertificate === undefined ? {} : { clientCertificate: tls.clientCertificate }),
       ...(review === undefined
         ? {}
@@ -115,6 +120,8 @@ const resolvePartner = (
     inbound: {
       requireTls: doc.inbound?.requireTls ?? mode !== "opportunistic",
       requireClientCertificate: doc.inbound?.requireClientCertificate ?? mode === "mtls",
+      // The partner's sending servers are usually its receiving servers: same names, CA and pins.
+      verify: doc.inbound?.verify ? resolveVerify(doc.inbound.verify, certificates.inbound) : verify,
     },
     retry: resolveRetry(doc.retry, defaults.retry),
     groups: [...groups],
@@ -129,7 +136,7 @@ export const resolvePolicy = (
   const groupsOf = new Map<string, Array<string>>()
   const groups: Record<string, ClosedGroup> = {}
   for (const { doc } of [...sources.groups].sort((a, b) => (a.doc.name < b.doc.name ? -1 : 1))) {
-    const localDomains = sortedUnique(doc.localDomains.map((d) => d.toLowerCase()))
+    const localDomains = sortedUnique(doc.localDomains)
     const members = sortedUnique(doc.members)
     groups[doc.name] = { name: doc.name, members, localDomains }
     for (const key of [...members, ...localDomains.map((d) => `local:${d}`)])
@@ -140,13 +147,13 @@ export const resolvePolicy = (
     partners[doc.name] = resolvePartner(
       doc,
       defaults,
-      certificates.get(doc.name) ?? {},
+      certificates.get(doc.name) ?? { tls: {}, inbound: {} },
       groupsOf.get(doc.name) ?? [],
     )
   const localDomains: Record<string, LocalDomain> = {}
   for (const source of sources.localDomains)
     for (const entry of source.doc.domains) {
-      const domain = entry.domain.toLowerCase()
+      const domain = entry.domain
       localDomains[domain] = {
         domain,
         deliverTo: address(entry.deliverTo),

@@ -76,10 +76,18 @@ describe("resolution", () => {
     expect(bank.tls.verify.ca?.notAfter).toBe("2031-01-01T00:00:00.000Z")
     expect(bank.tls.verify.certificate?.file).toBe("certs/leaf.pem")
     expect(bank.tls.review).toEqual({ attestedOn: "2026-06-01", every: 31_536_000_000, dueOn: "2027-06-01" })
-    expect(bank.inbound).toEqual({ requireTls: true, requireClientCertificate: false })
+    expect(bank.inbound).toEqual({
+      requireTls: true,
+      requireClientCertificate: false,
+      verify: bank.tls.verify,
+    })
     const court = policy!.partners.court!
     expect(court.tls.minVersion).toBe("TLSv1.2")
-    expect(court.inbound).toEqual({ requireTls: true, requireClientCertificate: true })
+    expect(court.inbound).toEqual({
+      requireTls: true,
+      requireClientCertificate: true,
+      verify: court.tls.verify,
+    })
     expect(court.groups).toEqual(["justice"])
     expect(policy!.localDomains["lawfirm.example"]?.deliverTo).toEqual({
       host: "mailbox.lawfirm.example",

@@ -39,9 +39,15 @@ describe("planDiff", () => {
       const [base, head] = yield* both
       const plan = planDiff(base, head)
       expect(plan.summary).toEqual({ create: 1, update: 4, delete: 1 })
+      // inbound.verify defaults to tls.verify, so bank's sending servers lose the CA and pin too.
+      expect(plan.security.filter((f) => f.message.startsWith("inbound.verify ")).map((f) => f.code)).toEqual(
+        ["CA-REMOVED", "PINS-REMOVED"],
+      )
       expect(plan.security.map((f) => `${f.code} ${f.name}`)).toEqual([
         "CA-REMOVED bank",
+        "CA-REMOVED bank",
         "MIN-VERSION-LOWERED bank",
+        "PINS-REMOVED bank",
         "PINS-REMOVED bank",
         "INBOUND-RELAXED court",
         "MODE-DOWNGRADED court",
@@ -49,6 +55,16 @@ describe("planDiff", () => {
         "DOMAIN-UNPROTECTED oldco",
         "GROUP-MEMBER-ADDED justice",
       ])
+    }),
+  )
+
+  it.effect("shows domains and route servers written in Unicode or full width as A-labels", () =>
+    Effect.gen(function* () {
+      const [base, head] = yield* both
+      const lender = planDiff(base, head).changes.find((c) => c.name === "lender")!
+      const field = (path: string) => lender.fields.find((f) => f.path === path)?.after
+      expect(field("domains")).toEqual(["loans.example", "xn--kredit-mller-klb.de"])
+      expect(field("servers")).toEqual(["mx.xn--kredit-mller-klb.de:25"])
     }),
   )
 

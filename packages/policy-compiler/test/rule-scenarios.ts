@@ -4,7 +4,7 @@
  */
 import type { RuleCode } from "../src"
 import type { TestCertificates } from "./pki"
-import { edit, type Files, withFiles } from "./scenario"
+import { appendTo, edit, type Files, withFiles } from "./scenario"
 
 export interface RuleScenario {
   readonly rule: RuleCode
@@ -195,13 +195,7 @@ export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
   {
     rule: "PINS-REQUIRED",
     name: "pins-only trust without pins",
-    files: (b) =>
-      edit(
-        b,
-        "partners/court.yaml",
-        "  clientCertificate: relay-client\n",
-        "  clientCertificate: relay-client\n  verify:\n    trust: pins\n",
-      ),
+    files: (b) => edit(b, "partners/court.yaml", "  verify:\n", "  verify:\n    trust: pins\n"),
   },
   {
     rule: "PIN-CERTIFICATE-MISMATCH",
@@ -249,12 +243,81 @@ export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
   {
     rule: "RETRY-TIMELINE-INVALID",
     name: "a partner warning only after expiry",
+    files: (b) => appendTo(b, "partners/court.yaml", "retry:\n  warnAfter: 11d\n"),
+  },
+  // Added with issue #12 (TLS hardening); appended so the numbered golden files of the
+  // scenarios above keep their names.
+  {
+    rule: "DOMAIN-INVALID",
+    name: "domains that do not convert to A-labels: bad Punycode, a wildcard inside, an address literal",
     files: (b) =>
       edit(
+        edit(
+          edit(
+            b,
+            "partners/court.yaml",
+            "domains: [court.example]",
+            'domains: [court.example, "xn--zz.example", "mail.*.court.example"]',
+          ),
+          "local.yaml",
+          "  - domain: acme.example",
+          '  - domain: "[192.0.2.1]"',
+        ),
+        "partners/bank.yaml",
+        "names: [smtp.bank.example]",
+        "names: [smtp.bank.example, smtp_bank.example]",
+      ),
+  },
+  {
+    rule: "ENFORCE-MX-NAMES-DEFAULT",
+    name: "an mtls partner routed by DNS MX without tls.verify.names",
+    files: (b) => edit(b, "partners/court.yaml", "  verify:\n    names: [mx.court.example]\n", ""),
+  },
+  {
+    rule: "VERIFY-IGNORED-OPPORTUNISTIC",
+    name: "an opportunistic partner with a CA and pins",
+    files: (b, c) =>
+      withFiles(b, {
+        "partners/shop.yaml": partner(
+          "shop",
+          `domains: [shop.example]\ntls:\n  mode: opportunistic\n  verify:\n    ca: certs/ca.pem\n    pins: [${c.ca.pin}]\n`,
+        ),
+      }),
+  },
+  {
+    rule: "CIPHERS-SECLEVEL",
+    name: "a legacy-TLS partner whose cipher string lowers the security level itself",
+    files: (b) =>
+      edit(
+        edit(
+          b,
+          "partners/bank.yaml",
+          "  minVersion: TLSv1.2\n",
+          "  minVersion: TLSv1.1\n  ciphers: DEFAULT@SECLEVEL=0\n",
+        ),
+        "partners/bank.yaml",
+        '  signedOn: "2026-06-15"\n',
+        '  signedOn: "2026-06-15"\n  legacyTls:\n    reason: contract annex 3 (TLS 1.1 until 2027)\n',
+      ),
+  },
+  {
+    rule: "PIN-MALFORMED",
+    name: "a malformed pin in inbound.verify",
+    files: (b) => appendTo(b, "partners/court.yaml", "inbound:\n  verify:\n    pins: [sha256/AAAA]\n"),
+  },
+  {
+    rule: "PINS-REQUIRED",
+    name: "inbound pins-only trust without pins",
+    files: (b) => appendTo(b, "partners/court.yaml", "inbound:\n  verify:\n    trust: pins\n"),
+  },
+  {
+    rule: "CA-NOT-CA",
+    name: "a client certificate given as the inbound CA, and a missing inbound certificate file",
+    files: (b) =>
+      appendTo(
         b,
         "partners/court.yaml",
-        "  clientCertificate: relay-client\n",
-        "  clientCertificate: relay-client\nretry:\n  warnAfter: 11d\n",
+        "inbound:\n  verify:\n    ca: certs/leaf.pem\n    certificate: certs/court-client.pem\n",
       ),
   },
 ]

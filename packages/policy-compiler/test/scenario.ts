@@ -73,6 +73,8 @@ domains: [court.example]
 tls:
   mode: mtls
   clientCertificate: relay-client
+  verify:
+    names: [mx.court.example]
 `,
   "partners/notary.yaml": `apiVersion: mailconnect/v1
 kind: Partner
@@ -87,6 +89,8 @@ domains: [notary.example]
 tls:
   mode: mtls
   clientCertificate: relay-client
+  verify:
+    names: [mx.notary.example]
 `,
   "groups/justice.yaml": `apiVersion: mailconnect/v1
 kind: ClosedGroup
@@ -104,6 +108,13 @@ export const withFiles = (base: Files, overrides: Record<string, string | null>)
     else files[path] = text
   }
   return files
+}
+
+/** Adds text at the end of one existing file. */
+export const appendTo = (base: Files, path: string, text: string): Files => {
+  const existing = base[path]
+  if (existing === undefined) throw new Error(`no file ${path}`)
+  return { ...base, [path]: `${existing}${text}` }
 }
 
 /** Replaces one exact snippet in one file; fails loudly if the snippet is not there. */

@@ -2,7 +2,8 @@
  * `mailconnect policy lookup <domain> [--dir DIR|--bundle FILE]`: the effective policy for a
  * recipient domain, answered the way a relay answers it (`makeLookup` over the resolved set).
  * With `--bundle` the bundle's payload is read; its signature is checked only when `--pubkey`
- * is given, and the output says so.
+ * is given, and the output says so. The domain may be written in Unicode, full width or
+ * A-labels; it is looked up in its A-label form, as the relay does with an envelope domain.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
@@ -12,15 +13,18 @@ import {
   formatDuration,
   type LookupIndex,
   makeLookup,
-  normalizeDomain,
   type PolicySet,
+  type TlsVerify,
+  toALabel,
 } from "@mailconnect/policy"
 import { compileDirectory, hasErrors } from "@mailconnect/policy-compiler"
 import { Console, Effect, Option, Schema } from "effect"
 import { CliExit } from "../exit"
 import { POLICY_DIR_DEFAULT, printDiagnostics } from "./policy-options"
 
-const domain = Args.text({ name: "domain" }).pipe(Args.withDescription("recipient domain"))
+const domain = Args.text({ name: "domain" }).pipe(
+  Args.withDescription("recipient domain, in Unicode or A-labels (müller-bank.de, xn--mller-bank-9db.de)"),
+)
 const dir = Options.directory("dir").pipe(
   Options.optional,
   Options.withDescription(`policy directory (default: ${POLICY_DIR_DEFAULT})`),
@@ -92,11 +96,19 @@ const matchedBy = (index: LookupIndex, name: string): string | undefined => {
   return undefined
 }
 
+const verifyView = (verify: TlsVerify) => ({
+  trust: verify.trust,
+  names: verify.names,
+  ca: verify.ca ? `${verify.ca.file} (sha256 ${verify.ca.sha256}, notAfter ${verify.ca.notAfter})` : null,
+  pins: verify.pins,
+})
+
 const describe = (policy: PolicySet, index: LookupIndex, query: string) => {
   const lookup = makeLookup(policy, index)
   const effective = lookup.effective(query)
   const local = lookup.localDomain(query)
   const { tls, retry } = effective
+  const inbound = effective.partner?.inbound
   return {
     domain: effective.domain,
     partner: effective.partner?.name ?? null,
@@ -109,16 +121,18 @@ const describe = (policy: PolicySet, index: LookupIndex, query: string) => {
       mode: tls.mode,
       minVersion: tls.minVersion,
       ciphers: tls.ciphers ?? null,
-      trust: tls.verify.trust,
-      names: tls.verify.names,
-      ca: tls.verify.ca
-        ? `${tls.verify.ca.file} (sha256 ${tls.verify.ca.sha256}, notAfter ${tls.verify.ca.notAfter})`
-        : null,
-      pins: tls.verify.pins,
+      ...verifyView(tls.verify),
       clientCertificate: tls.clientCertificate ?? null,
       reviewDueOn: tls.review?.dueOn ?? null,
     },
-    inbound: effective.partner?.inbound ?? null,
+    inbound: inbound
+      ? {
+          requireTls: inbound.requireTls,
+          requireClientCertificate: inbound.requireClientCertificate,
+          // Bundles compiled before inbound.verify existed apply tls.verify inbound.
+          verify: verifyView(inbound.verify ?? tls.verify),
+        }
+      : null,
     retry: {
       schedule: retry.schedule.map(formatDuration),
       every: formatDuration(retry.every),
@@ -128,6 +142,13 @@ const describe = (policy: PolicySet, index: LookupIndex, query: string) => {
     groups: effective.partner?.groups ?? [],
   }
 }
+
+const verifyOf = (tls: ReturnType<typeof describe>["tls"]) => ({
+  trust: tls.trust,
+  names: tls.names,
+  ca: tls.ca,
+  pins: tls.pins,
+})
 
 const asText = (d: ReturnType<typeof describe>): string => {
   const list = (values: ReadonlyArray<string>) => (values.length === 0 ? "-" : values.join(", "))
@@ -150,6 +171,11 @@ const asText = (d: ReturnType<typeof describe>): string => {
     ...(d.inbound
       ? [
           `inbound           requireTls ${d.inbound.requireTls}, requireClientCertificate ${d.inbound.requireClientCertificate}`,
+          `inbound.verify    ${
+            JSON.stringify(d.inbound.verify) === JSON.stringify(verifyOf(d.tls))
+              ? "as tls.verify"
+              : `trust ${d.inbound.verify.trust}, names ${list(d.inbound.verify.names)}, ca ${d.inbound.verify.ca ?? "public roots"}, pins ${list(d.inbound.verify.pins)}`
+          }`,
         ]
       : []),
     `retry             schedule ${d.retry.schedule.join(" ")}, every ${d.retry.every}, warn after ${d.retry.warnAfter}, expire after ${d.retry.expireAfter}`,
@@ -167,7 +193,13 @@ export const lookupCommand = Command.make(
       const { policy, index } = Option.isSome(bundle)
         ? yield* fromBundle(bundle.value, pubkey)
         : yield* fromDirectory(Option.getOrElse(dir, () => POLICY_DIR_DEFAULT))
-      const description = describe(policy, index, normalizeDomain(domain))
+      const aLabel = toALabel(domain)
+      if (aLabel === undefined)
+        return yield* new CliExit({
+          code: 2,
+          message: `"${domain}" is not a valid domain name (write it in Unicode or A-labels, e.g. müller-bank.de or xn--mller-bank-9db.de)`,
+        })
+      const description = describe(policy, index, aLabel)
       yield* Console.log(format === "json" ? canonicalize(description) : asText(description))
     }),
 ).pipe(Command.withDescription("Show the effective delivery policy for a recipient domain."))

@@ -1,8 +1,9 @@
 /**
- * Partner CA and server certificate files: present in the policy directory, parsable, a CA
- * where a CA is expected, not expired, not about to expire, and matching a pin when pins and
- * a certificate are both given. The inspected certificates are returned for embedding, so the
- * bundle carries exactly what was checked.
+ * Partner CA and certificate files, of `tls.verify` (the partner's receiving servers) and of
+ * `inbound.verify` (its sending servers' client certificates): present in the policy directory,
+ * parsable, a CA where a CA is expected, not expired, not about to expire, and matching a pin
+ * when pins and a certificate are both given. The inspected certificates are returned for
+ * embedding, so the bundle carries exactly what was checked.
  */
 import type { EmbeddedCertificate } from "@mailconnect/policy"
 import { earliestNotAfter, embed, type InspectedCertificate, inspectPem } from "../certificates"
@@ -13,10 +14,22 @@ import type { PartnerSource } from "./sources"
 export const EXPIRY_WARNING_DAYS = 30
 const DAY_MS = 86_400_000
 
-export interface PartnerCertificates {
+export interface VerifyCertificates {
   readonly ca?: EmbeddedCertificate
   readonly certificate?: EmbeddedCertificate
 }
+
+export interface PartnerCertificates {
+  readonly tls: VerifyCertificates
+  readonly inbound: VerifyCertificates
+}
+
+/** The two verify blocks of a partner file, by their place in it. */
+export const VERIFY_BLOCKS = ["tls", "inbound"] as const
+export type VerifyBlock = (typeof VERIFY_BLOCKS)[number]
+
+export const verifySource = (partner: PartnerSource, block: VerifyBlock) =>
+  block === "tls" ? partner.doc.tls?.verify : partner.doc.inbound?.verify
 
 /** `certs/./a.pem` → `certs/a.pem`; undefined when the path leaves the policy directory. */
 export const normalizeRelative = (path: string): string | undefined => {
@@ -40,37 +53,51 @@ export const checkCertificates = (
   const diagnostics: Array<Diagnostic> = []
   const embedded = new Map<string, PartnerCertificates>()
   for (const partner of partners) {
-    const verify = partner.doc.tls?.verify
-    if (!verify) continue
-    const found: { ca?: EmbeddedCertificate; certificate?: EmbeddedCertificate } = {}
-    for (const field of ["ca", "certificate"] as const) {
-      const reference = verify[field]
-      if (reference === undefined) continue
-      const result = checkFile(partner, field, reference, attachments, now)
-      diagnostics.push(...result.diagnostics)
-      if (result.embedded) found[field] = result.embedded
-      if (field === "certificate" && result.certificates && (verify.pins?.length ?? 0) > 0) {
-        const pins = new Set(verify.pins)
-        if (!result.certificates.some((c) => pins.has(c.pin)))
-          diagnostics.push(
-            diagnosticAt(
-              partner.file,
-              ["tls", "verify", "pins"],
-              "PIN-CERTIFICATE-MISMATCH",
-              `no pin matches the certificate in ${reference} (its pin is ${result.certificates[0]!.pin})`,
-              "add that pin if the partner rotated its key, or update the certificate file",
-              { severity: "warning" },
-            ),
-          )
-      }
-    }
-    embedded.set(partner.doc.name, found)
+    const tls = checkBlock(partner, "tls", attachments, now)
+    const inbound = checkBlock(partner, "inbound", attachments, now)
+    diagnostics.push(...tls.diagnostics, ...inbound.diagnostics)
+    embedded.set(partner.doc.name, { tls: tls.embedded, inbound: inbound.embedded })
   }
   return { diagnostics, embedded }
 }
 
+const checkBlock = (
+  partner: PartnerSource,
+  block: VerifyBlock,
+  attachments: ReadonlyMap<string, string>,
+  now: Date,
+): { readonly diagnostics: Array<Diagnostic>; readonly embedded: VerifyCertificates } => {
+  const diagnostics: Array<Diagnostic> = []
+  const found: { ca?: EmbeddedCertificate; certificate?: EmbeddedCertificate } = {}
+  const verify = verifySource(partner, block)
+  if (!verify) return { diagnostics, embedded: found }
+  for (const field of ["ca", "certificate"] as const) {
+    const reference = verify[field]
+    if (reference === undefined) continue
+    const result = checkFile(partner, block, field, reference, attachments, now)
+    diagnostics.push(...result.diagnostics)
+    if (result.embedded) found[field] = result.embedded
+    if (field === "certificate" && result.certificates && (verify.pins?.length ?? 0) > 0) {
+      const pins = new Set(verify.pins)
+      if (!result.certificates.some((c) => pins.has(c.pin)))
+        diagnostics.push(
+          diagnosticAt(
+            partner.file,
+            [block, "verify", "pins"],
+            "PIN-CERTIFICATE-MISMATCH",
+            `no pin matches the certificate in ${reference} (its pin is ${result.certificates[0]!.pin})`,
+            "add that pin if the partner rotated its key, or update the certificate file",
+            { severity: "warning" },
+          ),
+        )
+    }
+  }
+  return { diagnostics, embedded: found }
+}
+
 const checkFile = (
   partner: PartnerSource,
+  block: VerifyBlock,
   field: "ca" | "certificate",
   reference: string,
   attachments: ReadonlyMap<string, string>,
@@ -80,7 +107,7 @@ const checkFile = (
   embedded?: EmbeddedCertificate
   certificates?: ReadonlyArray<InspectedCertificate>
 } => {
-  const path = ["tls", "verify", field]
+  const path = [block, "verify", field]
   const at = diagnosticAt.bind(null, partner.file, path)
   const what = field === "ca" ? "CA file" : "certificate file"
   const normalized = normalizeRelative(reference)
@@ -116,7 +143,7 @@ const checkFile = (
         at(
           "CA-NOT-CA",
           `${reference} holds "${leaf.subject}", which is not a CA certificate`,
-          "give the issuing CA here; a server certificate belongs in tls.verify.certificate with pins",
+          `give the issuing CA here; a ${block === "tls" ? "server" : "client"} certificate belongs in ${block}.verify.certificate with pins`,
         ),
       )
   }

@@ -2,7 +2,7 @@
 import { parseDuration } from "@mailconnect/policy"
 import type { Diagnostic } from "../diagnostic"
 import { diagnosticAt } from "../source/validate"
-import { retryProblem } from "./partner"
+import { retryProblem, secLevelProblem } from "./partner"
 import type { DefaultsSource } from "./sources"
 
 export const checkDefaults = ({ doc, file }: DefaultsSource): Array<Diagnostic> => {
@@ -16,6 +16,13 @@ export const checkDefaults = ({ doc, file }: DefaultsSource): Array<Diagnostic> 
         `the fleet default minVersion ${doc.tls.minVersion} is below TLSv1.2 (deprecated by RFC 8996)`,
         "set TLSv1.2; legacy TLS is acknowledged per partner in its agreement, never fleet-wide",
       ),
+    )
+  const ciphers = doc.tls.ciphers === undefined ? undefined : secLevelProblem(doc.tls.ciphers, undefined)
+  if (ciphers)
+    out.push(
+      diagnosticAt(file, ["tls", "ciphers"], "CIPHERS-SECLEVEL", ciphers.message, ciphers.hint, {
+        severity: "warning",
+      }),
     )
   const ms = (text: string) => parseDuration(text)!
   const problem = retryProblem({

@@ -3,7 +3,8 @@
  * the subdomains of `s` (not `s` itself). At delivery the most specific claim wins, but an
  * overlap between two partners is refused unless the more specific partner states it with
  * `overrides: [other]` — an accidental overlap silently steals mail from a partner.
- * Our own local domains are never partner domains.
+ * Our own local domains are never partner domains. Domains arrive here as A-labels
+ * (`source/domain-names.ts`), so two spellings of one domain are one claim.
  */
 import type { Diagnostic } from "../diagnostic"
 import { diagnosticAt } from "../source/validate"
@@ -13,6 +14,18 @@ interface Claim {
   readonly partner: PartnerSource
   readonly index: number
   readonly pattern: string
+}
+
+/** `xn--mller-bank-9db.de (written müller-bank.de)` when the file spells it otherwise. */
+const spelled = (partner: PartnerSource, index: number): string => {
+  const pattern = partner.doc.domains[index]!
+  const written = writtenDomains(partner)[index]
+  return typeof written === "string" && written !== pattern ? `${pattern} (written ${written})` : pattern
+}
+
+const writtenDomains = (partner: PartnerSource): ReadonlyArray<unknown> => {
+  const domains = (partner.file.value as { domains?: unknown }).domains
+  return Array.isArray(domains) ? domains : []
 }
 
 const where = (claim: Claim): string => `partner "${claim.partner.doc.name}" (${claim.partner.file.path})`
@@ -49,8 +62,7 @@ export const checkDomains = (
           ),
         )
     })
-    partner.doc.domains.forEach((raw, index) => {
-      const pattern = raw.toLowerCase()
+    partner.doc.domains.forEach((pattern, index) => {
       const claim = { partner, index, pattern }
       const isWildcard = pattern.startsWith("*.")
       const table = isWildcard ? wildcard : exact
@@ -62,7 +74,7 @@ export const checkDomains = (
             partner.file,
             ["domains", index],
             "DOMAIN-CONFLICT",
-            `${pattern} is already claimed by ${where(first)}`,
+            `${spelled(partner, index)} is already claimed by ${where(first)}`,
             "a domain belongs to exactly one partner: remove it from one of them",
           ),
         )
@@ -93,7 +105,7 @@ export const checkDomains = (
 
   for (const source of localDomains)
     source.doc.domains.forEach((entry) => {
-      const domain = entry.domain.toLowerCase()
+      const domain = entry.domain
       const owner =
         exact.get(domain) ??
         [...ancestors(domain)].map((s) => wildcard.get(s)).find((c): c is Claim => c !== undefined)

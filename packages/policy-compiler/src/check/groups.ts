@@ -20,7 +20,7 @@ export const checkGroups = (
 ): Array<Diagnostic> => {
   const out: Array<Diagnostic> = []
   const byName = new Map(partners.map((p) => [p.doc.name, p]))
-  const ours = new Set(localDomains.flatMap((s) => s.doc.domains.map((d) => d.domain.toLowerCase())))
+  const ours = new Set(localDomains.flatMap((s) => s.doc.domains.map((d) => d.domain)))
   for (const { doc, file } of groups) {
     doc.members.forEach((member, i) => {
       const partner = byName.get(member)
@@ -63,7 +63,7 @@ export const checkGroups = (
     })
     if (context.localDomainsComplete)
       doc.localDomains.forEach((domain, i) => {
-        if (!ours.has(domain.toLowerCase()))
+        if (!ours.has(domain))
           out.push(
             diagnosticAt(
               file,

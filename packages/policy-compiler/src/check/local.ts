@@ -9,7 +9,7 @@ export const checkLocalDomains = (sources: ReadonlyArray<LocalDomainsSource>): A
   const seen = new Map<string, string>()
   for (const { doc, file } of sources)
     doc.domains.forEach((entry, i) => {
-      const domain = entry.domain.toLowerCase()
+      const domain = entry.domain
       const first = seen.get(domain)
       if (first)
         out.push(

@@ -1,6 +1,7 @@
 /**
  * Rules about one partner on its own: agreement and contacts, mtls client certificate, pins,
- * legacy TLS acknowledgement, route servers, the certificate review and the retry timeline.
+ * which verify settings the relay will (not) apply, legacy TLS acknowledgement and cipher
+ * strings, route servers, the certificate review and the retry timeline.
  */
 import { parseDuration } from "@mailconnect/policy"
 import { isWellFormedPin } from "../certificates"
@@ -8,6 +9,7 @@ import type { Diagnostic } from "../diagnostic"
 import { parseAddress } from "../source/address"
 import type { DefaultsDoc } from "../source/schema"
 import { diagnosticAt } from "../source/validate"
+import { VERIFY_BLOCKS, type VerifyBlock, verifySource } from "./certificates"
 import type { PartnerSource } from "./sources"
 
 const LEGACY_VERSIONS = new Set(["TLSv1", "TLSv1.1"])
@@ -50,26 +52,12 @@ export const checkPartner = (
       ),
     )
 
-  const pins = doc.tls?.verify?.pins ?? []
-  pins.forEach((pin, i) => {
-    if (!isWellFormedPin(pin))
-      out.push(
-        at(
-          ["tls", "verify", "pins", i],
-          "PIN-MALFORMED",
-          `pin "${pin}" is not sha256/<base64 SPKI digest>`,
-          "compute it with: openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
-        ),
-      )
-  })
-  if (doc.tls?.verify?.trust === "pins" && pins.length === 0)
+  for (const block of VERIFY_BLOCKS) out.push(...checkPins(partner, block))
+  out.push(...checkUnverifiedNames(partner, mode), ...checkIgnoredVerify(partner, mode))
+  const ciphers = doc.tls?.ciphers === undefined ? undefined : secLevelProblem(doc.tls.ciphers, doc.agreement)
+  if (ciphers)
     out.push(
-      at(
-        ["tls", "verify", "trust"],
-        "PINS-REQUIRED",
-        "verify.trust is pins but no pin is listed",
-        "add tls.verify.pins, or use trust: pkix",
-      ),
+      at(["tls", "ciphers"], "CIPHERS-SECLEVEL", ciphers.message, ciphers.hint, { severity: "warning" }),
     )
 
   // An inherited legacy default is reported once, at the Defaults document.
@@ -118,6 +106,102 @@ export const checkPartner = (
   if (doc.retry) out.push(...checkRetry(partner, defaults))
   return out
 }
+
+const checkPins = (partner: PartnerSource, block: VerifyBlock): Array<Diagnostic> => {
+  const verify = verifySource(partner, block)
+  const out: Array<Diagnostic> = []
+  const pins = verify?.pins ?? []
+  pins.forEach((pin, i) => {
+    if (!isWellFormedPin(pin))
+      out.push(
+        diagnosticAt(
+          partner.file,
+          [block, "verify", "pins", i],
+          "PIN-MALFORMED",
+          `pin "${pin}" is not sha256/<base64 SPKI digest>`,
+          "compute it with: openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64",
+        ),
+      )
+  })
+  if (verify?.trust === "pins" && pins.length === 0)
+    out.push(
+      diagnosticAt(
+        partner.file,
+        [block, "verify", "trust"],
+        "PINS-REQUIRED",
+        `${block}.verify.trust is pins but no pin is listed`,
+        `add ${block}.verify.pins, or use trust: pkix`,
+      ),
+    )
+  return out
+}
+
+/**
+ * Enforced delivery by DNS MX with no names to accept: the relay checks the certificate against
+ * the recipient domain and its subdomains (Postfix \`secure\`, \`nexthop:dot-nexthop\`), never
+ * against the MX host name, which came from unauthenticated DNS. Correct, but it refuses a
+ * partner whose MX hosts live under another domain, so it is said out loud.
+ */
+const checkUnverifiedNames = (partner: PartnerSource, mode: string): Array<Diagnostic> => {
+  const { doc } = partner
+  const verify = doc.tls?.verify
+  if (mode === "opportunistic" || doc.route !== undefined) return []
+  if (verify?.trust === "pins" || (verify?.names?.length ?? 0) > 0) return []
+  return [
+    diagnosticAt(
+      partner.file,
+      verify ? ["tls", "verify"] : doc.tls?.mode ? ["tls", "mode"] : ["name"],
+      "ENFORCE-MX-NAMES-DEFAULT",
+      `partner "${doc.name}" uses ${mode} via DNS MX without tls.verify.names: the relay accepts only certificates naming the recipient domain or a subdomain of it, never the MX host name from unauthenticated DNS`,
+      "list the names the partner's certificates carry in tls.verify.names; that is required when its MX hosts are named outside its domains, e.g. at a mail hoster",
+      { target: verify ? "key" : "value", severity: "warning" },
+    ),
+  ]
+}
+
+/**
+ * Opportunistic TLS authenticates nobody, so pins, a CA or names in tls.verify are not applied
+ * outbound. Inbound they still are when inbound.verify is absent and a client certificate is required.
+ */
+const checkIgnoredVerify = (partner: PartnerSource, mode: string): Array<Diagnostic> => {
+  const { doc } = partner
+  const verify = doc.tls?.verify
+  if (mode !== "opportunistic" || !verify) return []
+  const usedInbound = doc.inbound?.verify === undefined && doc.inbound?.requireClientCertificate === true
+  if (usedInbound) return []
+  const set = (["pins", "ca", "names"] as const).filter((field) =>
+    field === "ca" ? verify.ca !== undefined : (verify[field]?.length ?? 0) > 0,
+  )
+  if (set.length === 0) return []
+  return [
+    diagnosticAt(
+      partner.file,
+      ["tls", "verify", set[0]!],
+      "VERIFY-IGNORED-OPPORTUNISTIC",
+      `partner "${doc.name}" is opportunistic: tls.verify ${set.join(", ")} ${set.length === 1 ? "is" : "are"} not enforced (mail goes out even without TLS)`,
+      "set tls.mode: enforce to require them, or remove them from tls.verify",
+      { target: "key", severity: "warning" },
+    ),
+  ]
+}
+
+/**
+ * With agreement.legacyTls the relay lowers OpenSSL's security level for that partner itself
+ * (TLS 1.0/1.1 need SHA-1 signatures, refused at level 1+); a cipher string that sets its own
+ * level overrides that decision, raising it again or lowering it further than needed.
+ */
+export const secLevelProblem = (
+  ciphers: string,
+  agreement: { readonly legacyTls?: unknown } | undefined,
+): { readonly message: string; readonly hint: string } | undefined =>
+  /@SECLEVEL=/i.test(ciphers)
+    ? {
+        message: `ciphers "${ciphers}" sets the OpenSSL security level, which the relay manages itself`,
+        hint: agreement?.legacyTls
+          ? "remove @SECLEVEL: agreement.legacyTls already makes the relay lower the level for this partner only"
+          : "remove @SECLEVEL; for TLS below 1.2 record agreement.legacyTls and the relay lowers the level for this partner only",
+      }
+    : undefined
 
 /** A timeline that is not increasing, or warns only after giving up, is a typo. */
 export const retryProblem = (retry: {

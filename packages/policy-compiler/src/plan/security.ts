@@ -1,9 +1,9 @@
 /**
  * Which changes weaken protection, so a reviewer cannot miss them in a long plan: a lower TLS
- * mode or version, pins or a private CA taken away, inbound enforcement relaxed, a domain
+ * mode or version, pins or a private CA taken away (outbound or for the partner's sending servers), inbound enforcement relaxed, a domain
  * handed to another partner or left to the (opportunistic) defaults, a closed group widened.
  */
-import type { Partner, PolicySet, TlsMode } from "@mailconnect/policy"
+import type { Partner, PolicySet, TlsMode, TlsVerify } from "@mailconnect/policy"
 import type { ResourceKind, SecurityCode, SecurityFlag } from "./plan"
 
 const MODE_RANK: Record<TlsMode, number> = { opportunistic: 0, enforce: 1, mtls: 2 }
@@ -30,19 +30,46 @@ const tlsFlags = (
     : []),
 ]
 
-const partnerFlags = (name: string, before: Partner, after: Partner): Array<SecurityFlag> => {
-  const out = tlsFlags("partner", name, before.tls, after.tls)
-  const removedPins = before.tls.verify.pins.filter((p) => !after.tls.verify.pins.includes(p))
+const verifyFlags = (
+  name: string,
+  label: string,
+  before: TlsVerify,
+  after: TlsVerify,
+): Array<SecurityFlag> => {
+  const out: Array<SecurityFlag> = []
+  const removedPins = before.pins.filter((p) => !after.pins.includes(p))
   if (removedPins.length > 0)
-    out.push(flag("PINS-REMOVED", "partner", name, `pins removed: ${removedPins.join(", ")}`))
-  const ca = before.tls.verify.ca
-  const newCa = after.tls.verify.ca
+    out.push(flag("PINS-REMOVED", "partner", name, `${label}pins removed: ${removedPins.join(", ")}`))
+  const ca = before.ca
+  const newCa = after.ca
   if (ca && !newCa)
-    out.push(flag("CA-REMOVED", "partner", name, `private CA ${ca.file} removed: public roots now accepted`))
+    out.push(
+      flag("CA-REMOVED", "partner", name, `${label}private CA ${ca.file} removed: public roots now accepted`),
+    )
   else if (ca && newCa && ca.sha256 !== newCa.sha256)
     out.push(
-      flag("CA-REPLACED", "partner", name, `private CA ${ca.file} → ${newCa.file} (different certificates)`),
+      flag(
+        "CA-REPLACED",
+        "partner",
+        name,
+        `${label}private CA ${ca.file} → ${newCa.file} (different certificates)`,
+      ),
     )
+  return out
+}
+
+const partnerFlags = (name: string, before: Partner, after: Partner): Array<SecurityFlag> => {
+  const out = tlsFlags("partner", name, before.tls, after.tls)
+  out.push(...verifyFlags(name, "", before.tls.verify, after.tls.verify))
+  // Bundles compiled before inbound.verify existed applied tls.verify inbound.
+  out.push(
+    ...verifyFlags(
+      name,
+      "inbound.verify ",
+      before.inbound.verify ?? before.tls.verify,
+      after.inbound.verify ?? after.tls.verify,
+    ),
+  )
   if (before.inbound.requireTls && !after.inbound.requireTls)
     out.push(flag("INBOUND-RELAXED", "partner", name, "inbound.requireTls true → false"))
   if (before.inbound.requireClientCertificate && !after.inbound.requireClientCertificate)

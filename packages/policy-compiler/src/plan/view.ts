@@ -10,6 +10,7 @@ import {
   formatDuration,
   type LocalDomain,
   type Partner,
+  type TlsVerify,
 } from "@mailconnect/policy"
 
 export type Leaf = string | number | boolean | ReadonlyArray<string | number | boolean>
@@ -25,6 +26,12 @@ const retryView = (retry: Partner["retry"]) => ({
 const certificateView = (certificate: { file: string; sha256: string; notAfter: string } | undefined) =>
   certificate && { file: certificate.file, sha256: certificate.sha256, notAfter: certificate.notAfter }
 
+const verifyView = (verify: TlsVerify) => ({
+  ...verify,
+  ca: certificateView(verify.ca),
+  certificate: certificateView(verify.certificate),
+})
+
 export const partnerView = (partner: Partner): unknown => ({
   ...partner,
   servers: partner.servers?.map((s) => `${s.host.includes(":") ? `[${s.host}]` : s.host}:${s.port}`),
@@ -36,13 +43,10 @@ export const partnerView = (partner: Partner): unknown => ({
   },
   tls: {
     ...partner.tls,
-    verify: {
-      ...partner.tls.verify,
-      ca: certificateView(partner.tls.verify.ca),
-      certificate: certificateView(partner.tls.verify.certificate),
-    },
+    verify: verifyView(partner.tls.verify),
     review: partner.tls.review && { ...partner.tls.review, every: formatDuration(partner.tls.review.every) },
   },
+  inbound: { ...partner.inbound, verify: partner.inbound.verify && verifyView(partner.inbound.verify) },
   retry: retryView(partner.retry),
 })
 

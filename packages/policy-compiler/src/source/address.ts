@@ -1,10 +1,10 @@
 /**
- * `host[:port]` as route servers and local next hops are written: a DNS name, an IPv4 address
- * or a bracketed IPv6 address, and an optional port (default 25).
+ * `host[:port]` as route servers and local next hops are written: a DNS name (Unicode or
+ * A-labels; stored as A-labels, since SNI, DNS and the certificate check all see that form), an
+ * IPv4 address or a bracketed IPv6 address, and an optional port (default 25).
  */
-import type { ServerAddress } from "@mailconnect/policy"
+import { type ServerAddress, toALabel } from "@mailconnect/policy"
 
-const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
 
 export type AddressProblem = "empty" | "host" | "port"
@@ -18,11 +18,23 @@ const validIpv6 = (literal: string): boolean => {
   }
 }
 
-const validHost = (host: string): boolean => {
+const isIpv4 = (host: string): boolean => {
   const v4 = IPV4.exec(host)
-  if (v4) return v4.slice(1).every((octet) => Number(octet) <= 255)
-  if (/^\d+(\.\d+)*$/.test(host)) return false
-  return HOSTNAME.test(host)
+  return v4?.slice(1).every((octet) => Number(octet) <= 255) ?? false
+}
+
+/** A dotted-quad IPv4 or an (unbracketed) IPv6 address. */
+export const isIpAddress = (text: string): boolean => isIpv4(text) || (text.includes(":") && validIpv6(text))
+
+const NUMERIC = /^[\d.]+$/
+
+/** The host as stored (IPv4 as written, a name in A-label form), or undefined when invalid. */
+const hostOf = (written: string): string | undefined => {
+  if (isIpv4(written)) return written
+  if (NUMERIC.test(written)) return undefined
+  const name = toALabel(written)
+  // URL host parsing reads `1.2.3` or `0x7f.1` as an IPv4 address: that is a typo, not a name.
+  return name === undefined || NUMERIC.test(name) ? undefined : name
 }
 
 export const parseAddress = (
@@ -44,10 +56,10 @@ export const parseAddress = (
   } else {
     const parts = trimmed.split(":")
     if (parts.length > 2) return { problem: "host" }
-    host = parts[0]!
     portText = parts[1]
-    if (!validHost(host)) return { problem: "host" }
-    host = host.toLowerCase().replace(/\.$/, "")
+    const converted = hostOf(parts[0]!)
+    if (converted === undefined) return { problem: "host" }
+    host = converted
   }
   if (portText === undefined) return { address: { host, port: defaultPort } }
   if (!/^\d{1,5}$/.test(portText)) return { problem: "port" }

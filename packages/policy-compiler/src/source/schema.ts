@@ -1,7 +1,7 @@
 /**
  * The policy *source* language (DESIGN §3) as Effect Schemas: what operators write in YAML.
  * Deliberately loose where a dedicated rule gives a better message than a schema could
- * (pins, route servers, agreement contacts, legacy TLS): those are checked in `check/`, with
+ * (domains, pins, route servers, agreement contacts, legacy TLS): those are checked in `check/`, with
  * their own rule codes. Durations and dates stay text here and are converted in `resolve`.
  */
 import { parseDuration } from "@mailconnect/policy"
@@ -45,20 +45,11 @@ const DateText = Schema.String.pipe(
   }),
 )
 
-const DOMAIN = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i
-
-/** An exact domain or `*.suffix` with at least two labels after the star. */
-const DomainPattern = Schema.String.pipe(
-  Schema.filter((s) => DOMAIN.test(s), {
-    message: () => "expected a domain (mail.example.org) or a wildcard (*.example.org)",
-  }),
-)
-
-const ExactDomain = Schema.String.pipe(
-  Schema.filter((s) => DOMAIN.test(s) && !s.startsWith("*."), {
-    message: () => "expected a domain such as customer.example (no wildcard)",
-  }),
-)
+/**
+ * A domain as written: Unicode or A-labels, exact or (in partner domains) `*.suffix`. Checked and
+ * converted to A-labels by `domain-names.ts`, which reports DOMAIN-INVALID with the reason.
+ */
+const DomainText = Text
 
 export const TlsModeSource = oneOf("opportunistic", "enforce", "mtls")
 export const TlsVersionSource = oneOf("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
@@ -110,7 +101,7 @@ const AgreementSource = Schema.Struct({
   legacyTls: Schema.optional(Schema.Struct({ reason: Text, acknowledgedBy: Schema.optional(Text) })),
 })
 
-const VerifySource = Schema.Struct({
+export const VerifySource = Schema.Struct({
   trust: Schema.optional(oneOf("pkix", "pins")),
   names: Schema.optional(Schema.Array(Text)),
   /** Path relative to the policy directory, e.g. certs/bank-ca.pem. */
@@ -119,12 +110,13 @@ const VerifySource = Schema.Struct({
   certificate: Schema.optional(Text),
   pins: Schema.optional(Schema.Array(Schema.String)),
 })
+export type VerifySource = typeof VerifySource.Type
 
 export const PartnerDoc = Schema.Struct({
   ...header("Partner"),
   name: Text,
   agreement: Schema.optional(AgreementSource),
-  domains: Schema.NonEmptyArray(DomainPattern),
+  domains: Schema.NonEmptyArray(DomainText),
   /**
    * Explicit precedence: partners whose wildcard may cover this partner's more specific
    * domains. Without it such an overlap is an error, since it usually is a mistake.
@@ -145,6 +137,8 @@ export const PartnerDoc = Schema.Struct({
     Schema.Struct({
       requireTls: Schema.optional(Schema.Boolean),
       requireClientCertificate: Schema.optional(Schema.Boolean),
+      /** The partner's sending servers' client certificates; absent: the same checks as tls.verify. */
+      verify: Schema.optional(VerifySource),
     }),
   ),
   retry: Schema.optional(RetrySource),
@@ -153,7 +147,7 @@ export type PartnerDoc = typeof PartnerDoc.Type
 
 export const LocalDomainsDoc = Schema.Struct({
   ...header("LocalDomains"),
-  domains: Schema.Array(Schema.Struct({ domain: ExactDomain, deliverTo: Schema.String })),
+  domains: Schema.Array(Schema.Struct({ domain: DomainText, deliverTo: Schema.String })),
 })
 export type LocalDomainsDoc = typeof LocalDomainsDoc.Type
 
@@ -162,7 +156,7 @@ export const ClosedGroupDoc = Schema.Struct({
   name: Text,
   description: Schema.optional(Text),
   members: Schema.NonEmptyArray(Text),
-  localDomains: Schema.Array(ExactDomain),
+  localDomains: Schema.Array(DomainText),
 })
 export type ClosedGroupDoc = typeof ClosedGroupDoc.Type
 

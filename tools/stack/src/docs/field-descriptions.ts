@@ -37,20 +37,23 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "Partner.agreement.legacyTls.reason": "Why legacy TLS is accepted (RFC 8996 deprecates it).",
   "Partner.agreement.legacyTls.acknowledgedBy": "Who accepted the risk.",
   "Partner.domains":
-    "Recipient domains: exact (`bank.example`) or `*.suffix` (subdomains only, not the suffix itself).",
+    "Recipient domains: exact (`bank.example`) or `*.suffix` (subdomains only, not the suffix itself), in Unicode or A-labels; stored as UTS-46 A-labels (`müller-bank.de` → `xn--mller-bank-9db.de`), DOMAIN-INVALID if a domain does not convert.",
   "Partner.overrides":
     "Partners whose wildcard may cover this partner's more specific domains (DOMAIN-OVERLAP otherwise).",
   "Partner.route": "Explicit next hop; absent: DNS MX of the recipient domain.",
-  "Partner.route.servers": '`host[:port]` (default port 25; IPv6 as `"[2001:db8::1]:25"`), tried in order.',
+  "Partner.route.servers":
+    '`host[:port]` (default port 25; IPv6 as `"[2001:db8::1]:25"`), tried in order; host names in Unicode or A-labels, stored as A-labels.',
   "Partner.tls": "TLS toward this partner; unset fields come from Defaults.",
   "Partner.tls.mode":
     "`opportunistic` (STARTTLS if offered), `enforce` (verified TLS or no delivery), `mtls` (enforce plus our client certificate).",
   "Partner.tls.minVersion": "Lowest TLS version accepted; below TLSv1.2 only with `agreement.legacyTls`.",
-  "Partner.tls.ciphers": "OpenSSL cipher list for this partner.",
+  "Partner.tls.ciphers":
+    "OpenSSL cipher list for this partner; not needed for legacy TLS (the relay lowers the security level itself; `@SECLEVEL` here warns CIPHERS-SECLEVEL).",
   "Partner.tls.verify": "How the partner's server certificate is authenticated.",
   "Partner.tls.verify.trust":
     "`pkix` (default: chain and names, plus pins if given) or `pins` (the pins alone, for a self-signed certificate).",
-  "Partner.tls.verify.names": "Accepted certificate names; default the server host names.",
+  "Partner.tls.verify.names":
+    "Accepted certificate names (Unicode or A-labels, `*.suffix` allowed). Default: the route server host names; by DNS MX under enforce/mtls the recipient domain or a subdomain of it, never the MX host name (ENFORCE-MX-NAMES-DEFAULT warns).",
   "Partner.tls.verify.ca":
     "Partner's private CA, a file under policies/ (e.g. `certs/bank-ca.pem`); default public roots.",
   "Partner.tls.verify.certificate":
@@ -58,7 +61,7 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "Partner.tls.verify.pins":
     "`sha256/<base64 SPKI digest>`; any one matches (list two during a key rotation).",
   "Partner.tls.clientCertificate":
-    "`mtls`: the name of our relay client certificate (`<name>.crt/.key` in RELAY_CLIENT_CERTS).",
+    "The name of our relay client certificate (`<name>.crt/.key` in RELAY_CLIENT_CERTS): required for `mtls`; under `enforce` presented when the partner's server asks for one.",
   "Partner.tls.review": "The yearly attestation that the partner's certificate details are still right.",
   "Partner.tls.review.attestedOn": 'Date of the last attestation, `"YYYY-MM-DD"`.',
   "Partner.tls.review.every": "Attestation interval (e.g. `1y`); REVIEW-OVERDUE warns after it.",
@@ -67,6 +70,16 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "Refuse the partner's mail over plaintext (default: true unless opportunistic).",
   "Partner.inbound.requireClientCertificate":
     "Require a valid client certificate from the partner's servers (default: true for mtls).",
+  "Partner.inbound.verify":
+    "How the client certificates of the partner's *sending* servers are authenticated; absent: the same as `tls.verify`.",
+  "Partner.inbound.verify.trust": "As `tls.verify.trust`, for the sending servers.",
+  "Partner.inbound.verify.names": "Accepted client certificate names (Unicode or A-labels).",
+  "Partner.inbound.verify.ca":
+    "CA of the partner's client certificates, a file under policies/; default public roots.",
+  "Partner.inbound.verify.certificate":
+    "The partner's client certificate on file (public), for pin checks and expiry warnings.",
+  "Partner.inbound.verify.pins":
+    "`sha256/<base64 SPKI digest>` of the client certificate keys; any one matches.",
   "Partner.retry": "Override of any of the Defaults retry fields for this partner.",
   "Partner.retry.schedule": "As in Defaults.",
   "Partner.retry.every": "As in Defaults.",
@@ -75,7 +88,8 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "LocalDomains.apiVersion": "Always `mailconnect/v1`.",
   "LocalDomains.kind": "`LocalDomains` — policies/local.yaml.",
   "LocalDomains.domains": "Our customers' domains; inbound MX accepts mail for these and nothing else.",
-  "LocalDomains.domains[].domain": "An exact domain (no wildcard).",
+  "LocalDomains.domains[].domain":
+    "An exact domain (no wildcard), in Unicode or A-labels; stored as A-labels.",
   "LocalDomains.domains[].deliverTo": "Internal next hop `host[:port]` (the mailbox servers).",
   "ClosedGroup.apiVersion": "Always `mailconnect/v1`.",
   "ClosedGroup.kind": "`ClosedGroup` — policies/groups/<name>.yaml.",
