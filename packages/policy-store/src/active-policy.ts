@@ -4,8 +4,15 @@
  * At start it activates the last-known-good copy from disk (if it verifies), then whatever Redis
  * holds if that is newer. Afterwards every change notice and every poll tick (pub/sub is lossy)
  * re-reads the `current` pointer. A candidate is activated only when signature, digest, schema
- * and payload check out and its serial is above the active one; otherwise the running bundle
- * stays, the refusal is logged and counted by reason, and that digest is not retried.
+ * and payload check out and its serial is above the active one and not below the anti-rollback
+ * floor; otherwise the running bundle stays, the refusal is logged and counted by reason, and that
+ * digest is not retried.
+ *
+ * The floor is this relay's own (in memory, and the last-known-good copy's serial on disk), raised
+ * by the fleet floor in Redis — the highest serial any relay has activated — but only as far as
+ * the signed bundle that record names vouches for, and never lowered by it: a Redis writer can
+ * neither roll a relay back by deleting or lowering the record nor invent a floor without a
+ * signature. After each activation the relay raises the fleet floor (compare-and-raise).
  *
  * The active bundle is one immutable value in a `SubscriptionRef`: a delivery reads it once and
  * sees payload, lookup, digest and serial of the same bundle.
@@ -28,8 +35,14 @@ import {
   Stream,
   SubscriptionRef,
 } from "effect"
-import { type BundleCheckError, type CheckedBundle, checkBundle } from "./check"
-import { BundleMissing, BundlePointerMismatch, BundleSerialNotAbove, type PointerMalformed } from "./errors"
+import { type BundleCheckError, type CheckedBundle, checkBundle, verifyHeader } from "./check"
+import {
+  BundleBelowFloor,
+  BundleMissing,
+  BundlePointerMismatch,
+  BundleSerialNotAbove,
+  type PointerMalformed,
+} from "./errors"
 import { LastKnownGood } from "./last-known-good"
 import * as metrics from "./metrics"
 import { PolicyStore } from "./store"
@@ -63,6 +76,7 @@ export type RefreshOutcome =
 export type RefusalReason =
   | BundleCheckError
   | BundleSerialNotAbove
+  | BundleBelowFloor
   | BundleMissing
   | BundlePointerMismatch
   | PointerMalformed
@@ -86,6 +100,8 @@ export interface ActivePolicyShape {
   readonly refresh: Effect.Effect<RefreshOutcome>
   /** Refusals so far, by reason tag. */
   readonly rejectCounts: Effect.Effect<Readonly<Record<string, number>>>
+  /** The anti-rollback floor this relay holds: no bundle below it is activated. */
+  readonly floor: Effect.Effect<number>
   readonly supportedSchemas: ReadonlyArray<number>
 }
 
@@ -108,6 +124,7 @@ export class ActivePolicy extends Context.Tag("@mailconnect/ActivePolicy")<
         const refused = new Set<string>()
         const redisHealthy = yield* Ref.make(true)
         const lock = yield* Effect.makeSemaphore(1)
+        const floor = yield* Ref.make(0)
         yield* Metric.set(metrics.activeSerial, 0)
 
         const reject = (error: RefusalReason, digest: string, origin: BundleOrigin) =>
@@ -139,6 +156,13 @@ export class ActivePolicy extends Context.Tag("@mailconnect/ActivePolicy")<
                 checked.digest,
                 origin,
               )
+            const atLeast = yield* Ref.get(floor)
+            if (checked.serial < atLeast)
+              return yield* reject(
+                new BundleBelowFloor({ serial: checked.serial, floor: atLeast }),
+                checked.digest,
+                origin,
+              )
             const bundle: ActiveBundle = {
               payload: checked.payload,
               lookup: makeLookup(checked.payload.policy, checked.payload.index),
@@ -156,7 +180,19 @@ export class ActivePolicy extends Context.Tag("@mailconnect/ActivePolicy")<
             yield* Effect.logInfo("policy bundle activated").pipe(
               Effect.annotateLogs({ serial: bundle.serial, digest: bundle.digest, origin }),
             )
+            yield* Ref.update(floor, (f) => Math.max(f, bundle.serial))
             if (origin === "redis") yield* lastKnownGood.write(checked.bytes)
+            // A disk copy was written after its activation from Redis, which raised the floor then.
+            if (origin === "redis")
+              yield* store
+                .raiseFloor({ serial: bundle.serial, digest: bundle.digest })
+                .pipe(
+                  Effect.catchAll((error) =>
+                    Effect.logWarning("cannot raise the fleet anti-rollback floor; own floor kept").pipe(
+                      Effect.annotateLogs({ serial: bundle.serial, error: error.detail }),
+                    ),
+                  ),
+                )
             return { _tag: "Activated", bundle } as const
           })
 
@@ -181,7 +217,36 @@ export class ActivePolicy extends Context.Tag("@mailconnect/ActivePolicy")<
             }),
           )
 
+        /**
+         * Raises the own floor to the fleet floor when the bundle it names is signed by a trusted
+         * key and carries that serial; a record that is lower, missing or unvouched changes nothing.
+         */
+        const learnFloor = Effect.gen(function* () {
+          const record = yield* store.readFloor
+          if (Option.isNone(record) || record.value.serial <= (yield* Ref.get(floor))) return
+          const { serial, digest } = record.value
+          const bytes = yield* store.readBundle(digest)
+          const vouched = Option.isSome(bytes)
+            ? yield* verifyHeader(bytes.value, config.trusted).pipe(
+                Effect.map((header) => header.serial === serial && header.digest === digest),
+                Effect.orElseSucceed(() => false),
+              )
+            : false
+          if (!vouched) {
+            yield* Effect.logWarning("fleet floor record not vouched for by a signed bundle; ignored").pipe(
+              Effect.annotateLogs({ serial, digest }),
+            )
+            return
+          }
+          const before = yield* Ref.getAndUpdate(floor, (f) => Math.max(f, serial))
+          if (serial > before)
+            yield* Effect.logInfo("anti-rollback floor raised from the fleet record").pipe(
+              Effect.annotateLogs({ from: before, to: serial }),
+            )
+        })
+
         const fromRedis: Effect.Effect<RefreshOutcome, never> = Effect.gen(function* () {
+          yield* learnFloor
           const pointer = yield* store.readCurrent
           if (Option.isNone(pointer)) return { _tag: "Empty" } as const
           const { digest, serial } = pointer.value
@@ -244,6 +309,7 @@ export class ActivePolicy extends Context.Tag("@mailconnect/ActivePolicy")<
           activations: Stream.fromPubSub(activationHub),
           refresh,
           rejectCounts: Ref.get(counts),
+          floor: Ref.get(floor),
           supportedSchemas: config.supportedSchemas,
         }
       }),

@@ -22,6 +22,15 @@ export class BundleSerialNotAbove extends Data.TaggedError("BundleSerialNotAbove
   readonly current: number
 }> {}
 
+/**
+ * Anti-rollback across the fleet: the serial is below (relay) or not above (publish) the highest
+ * serial a relay has activated. A rollback is the old policy re-signed under a new, higher serial.
+ */
+export class BundleBelowFloor extends Data.TaggedError("BundleBelowFloor")<{
+  readonly serial: number
+  readonly floor: number
+}> {}
+
 /** The `current` pointer names a digest whose bytes are not in Redis. */
 export class BundleMissing extends Data.TaggedError("BundleMissing")<{ readonly digest: string }> {}
 

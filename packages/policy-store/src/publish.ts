@@ -1,14 +1,21 @@
 /**
  * Publishing a signed bundle: the same verification a relay performs, a check that every live
- * relay can read the payload's schema, then the compare-on-serial swap. Refusals are tagged
- * errors so the CLI can word them and exit 1.
+ * relay can read the payload's schema, then the compare-on-serial swap, which also refuses a serial
+ * at or below the fleet floor (the highest serial a relay has activated): relays would refuse it.
+ * There is no override: a rollback re-signs the old policy under a new serial above the floor.
+ * Refusals are tagged errors so the CLI can word them and exit 1.
  */
 import type { BundleVerifyError, TrustedKey } from "@mailconnect/bundle"
 import { BundlePayload, SUPPORTED_SCHEMAS } from "@mailconnect/policy"
 import type { RedisCommandError } from "@mailconnect/redis-client"
 import { Clock, Effect, Schema } from "effect"
 import { verifyHeader } from "./check"
-import { BundlePayloadInvalid, type BundleSerialNotAbove, FleetCannotReadSchema } from "./errors"
+import {
+  type BundleBelowFloor,
+  BundlePayloadInvalid,
+  type BundleSerialNotAbove,
+  FleetCannotReadSchema,
+} from "./errors"
 import { PolicyStore, type SwapResult } from "./store"
 
 /** A live relay as far as publishing cares (a subset of its heartbeat). */
@@ -37,6 +44,7 @@ export type PublishError =
   | BundlePayloadInvalid
   | FleetCannotReadSchema
   | BundleSerialNotAbove
+  | BundleBelowFloor
   | RedisCommandError
 
 export const publishBundle = Effect.fn("PolicyStore.publish")(function* (request: PublishRequest) {
