@@ -125,6 +125,26 @@ describe("mailconnect policy publish", () => {
     expect(await currentSerial()).toBe(5)
   })
 
+  it("refuses a serial at or below the fleet floor even when the pointer was moved back", async () => {
+    prefix = "clipub4"
+    await publish(signed(signer, 8))
+    await withRedis(
+      Effect.gen(function* () {
+        const store = yield* PolicyStore
+        // A relay activated 8; then someone with Redis access moves the pointer back to 2.
+        yield* store.raiseFloor({ serial: 8, digest: "sha256:x" })
+        const client = yield* RedisClient
+        yield* client.call("HSET", store.keys.current, "serial", 2)
+      }),
+    )
+    expect(refusal(await publish(signed(signer, 6)))).toContain(
+      "serial 6 is not above the fleet floor 8 (the highest serial a relay has activated",
+    )
+    expect(await currentSerial()).toBe(2)
+    expect(Either.isRight(await publish(signed(signer, 9)))).toBe(true)
+    expect(await currentSerial()).toBe(9)
+  })
+
   it("refuses when the trusted keys or Redis are unusable", async () => {
     prefix = "clipub3"
     expect(

@@ -1,7 +1,9 @@
 /**
  * `mailconnect policy publish --bundle FILE [--force]`: verifies a signed bundle against
  * MAILCONNECT_TRUSTED_KEYS, checks that every live relay can read its schema, and swaps it in as
- * the current bundle in Redis (REDIS_URL, REDIS_PREFIX) if its serial is above the current one.
+ * the current bundle in Redis (REDIS_URL, REDIS_PREFIX) if its serial is above the current one and
+ * above the fleet floor (the highest serial any relay has activated). The floor never goes down:
+ * a rollback is the old policy compiled again under a new, higher serial, never an old bundle.
  * Every refusal prints why and exits 1; nothing is written to Redis then.
  */
 import { Command, Options } from "@effect/cli"
@@ -48,6 +50,8 @@ const explain = (e: Refusal, file: string): string => {
       return `bundle schema ${e.schema} cannot be read by live relay(s) ${e.relays.join(", ")}; upgrade them first, or pass --force (they keep their current bundle)`
     case "BundleSerialNotAbove":
       return `serial ${e.serial} is not above the current serial ${e.current}; to roll back, compile the old policy with a new serial`
+    case "BundleBelowFloor":
+      return `serial ${e.serial} is not above the fleet floor ${e.floor} (the highest serial a relay has activated; relays refuse anything below it); to roll back, check out the old policy and compile it with a serial above ${e.floor}`
     case "RedisCommandError":
       return `Redis unavailable (${e.command}: ${e.detail})`
     case "TrustedKeysUnavailable":
@@ -92,6 +96,12 @@ export const publishCommand = Command.make("publish", { bundle, force }, ({ bund
   ),
 ).pipe(
   Command.withDescription(
-    "Publish a signed bundle to Redis (REDIS_URL) after verifying it against MAILCONNECT_TRUSTED_KEYS.",
+    [
+      "Publish a signed bundle to Redis (REDIS_URL) after verifying it against MAILCONNECT_TRUSTED_KEYS.",
+      "The serial must be above the current one and above the fleet floor, the highest serial any relay",
+      "has activated; relays refuse bundles below their floor and the floor never goes down.",
+      "Rolling back: check out the old policy files and compile them again (`policy compile`, a new",
+      "serial above the floor), then publish that bundle; an old bundle itself is never republished.",
+    ].join(" "),
   ),
 )
