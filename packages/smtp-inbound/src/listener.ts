@@ -83,6 +83,8 @@ interface SessionState {
   chain: ReadonlyArray<X509Certificate>
   sender: SenderContext | undefined
   allowedDomains: ReadonlyArray<string>
+  /** The negotiated protocol (`socket.getProtocol()`), undefined before TLS. */
+  protocol: string | undefined
   /** The current transaction's envelope, normalised (A-label domains). */
   mailFrom: string
   recipients: Array<string>
@@ -95,8 +97,12 @@ const notQueued = refusal(
   "queue-unavailable",
 )
 
-/** smtp-server's record of the negotiated cipher and protocol (`version`, e.g. `TLSv1.3`). */
-const negotiated = (session: SMTPServerSession) =>
+/**
+ * smtp-server's record of the negotiated cipher (`getCipher()`). Its `version` is the protocol
+ * that introduced the cipher (`TLSv1.0` for ECDHE-ECDSA-AES128-SHA even over TLS 1.2), not the
+ * negotiated protocol: that is `getProtocol()`, kept at onSecure.
+ */
+const cipherOf = (session: SMTPServerSession) =>
   (session as { tlsOptions?: { name?: string; version?: string } }).tlsOptions
 
 const rfc5322Now = (ms: number) => new Date(ms).toUTCString().replace("GMT", "+0000")
@@ -110,6 +116,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
       chain: [],
       sender: undefined,
       allowedDomains: [],
+      protocol: undefined,
       mailFrom: "",
       recipients: [],
     }
@@ -151,7 +158,9 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     rejectUnauthorized: false,
 
     onSecure(socket, session, callback) {
-      if (isMx) state(session).chain = peerChain(socket as TLSSocket)
+      const s = state(session)
+      s.protocol = (socket as TLSSocket).getProtocol() ?? undefined
+      if (isMx) s.chain = peerChain(socket as TLSSocket)
       callback()
     },
 
@@ -199,7 +208,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
             sender,
             tls: {
               secure: session.secure,
-              protocol: session.secure ? negotiated(session)?.version : undefined,
+              protocol: session.secure ? s.protocol : undefined,
               clientChain: s.chain,
             },
             legacyListener: isLegacy,
@@ -265,7 +274,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
         const s = state(session)
         const sender = s.mailFrom
         const recipients = [...s.recipients]
-        const socketTls = session.secure ? negotiated(session) : undefined
+        const cipher = session.secure ? cipherOf(session)?.name : undefined
         run(
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
@@ -275,8 +284,8 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
               remoteAddress: session.remoteAddress,
               hostname: deps.hostname,
               queueId: messageId,
-              tls: socketTls
-                ? { protocol: socketTls.version ?? "TLS", cipher: socketTls.name ?? "unknown" }
+              tls: session.secure
+                ? { protocol: s.protocol ?? "TLS", cipher: cipher ?? "unknown" }
                 : undefined,
               authenticated: Boolean(session.user),
               recipient: recipients.length === 1 ? recipients[0] : undefined,
@@ -290,7 +299,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
         ).then(
           (result) => {
             if (result._tag === "Left") return refuse(notQueued, callback)
-            deps.events.accepted(config.kind, bytes, socketTls?.version ?? "plaintext")
+            deps.events.accepted(config.kind, bytes, session.secure ? (s.protocol ?? "TLS") : "plaintext")
             callback(null, `2.0.0 Ok: queued as ${result.right.messageId}`)
           },
           // A defect is still no 250 (and no crash): the sender tries again later.
