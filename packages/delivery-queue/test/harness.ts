@@ -91,12 +91,21 @@ export const acceptAll: Script = (request) =>
  * servers), a fixed policy, destination actors whose breaker never opens (these tests are about
  * timelines: every attempt must really connect).
  */
-export const outboundWorkerLayer = (options: { redisUrl: string; prefix: string; policy: PolicySet }) => {
+export const outboundWorkerLayer = (options: {
+  redisUrl: string
+  prefix: string
+  policy: PolicySet
+  /** Port of MX and address-literal next hops (default 25). */
+  mxPort?: number
+}) => {
   const outbound = DelivererFromOutbound.pipe(
     Layer.provide(OutboundDelivery.layer),
     Layer.provide(
       Layer.mergeAll(
-        OutboundConfig.layer({ ehloName: "relay.test" }),
+        OutboundConfig.layer({
+          ehloName: "relay.test",
+          ...(options.mxPort === undefined ? {} : { mxPort: options.mxPort }),
+        }),
         DnsResolver.layer([]),
         ClientCertificates.layerStatic({}),
       ),
