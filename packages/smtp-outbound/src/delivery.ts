@@ -1,17 +1,19 @@
 /**
- * OutboundDelivery: delivers one message to one destination domain under its effective policy,
- * trying next hops in order, reusing verified sessions, and returning per-recipient results with
- * the TLS evidence of every attempt — or the tagged failure whose `retry` the queue acts on.
+ * OutboundDelivery: delivers one message to one destination domain under its effective policy.
+ * The path of one attempt: resolve next hops → per address, its destination (concurrency, cached
+ * verified sessions, breaker) → a cached session or `openSession` → the mail transaction → the
+ * attempt's evidence. The report carries per-recipient results and the evidence of every attempt;
+ * a failure is the tagged error of the last attempt, with all attempts attached.
  */
 import type { Readable } from "node:stream"
 import type { EffectivePolicy, PartnerTls } from "@mailconnect/policy"
-import { Clock, Context, Effect, Layer, Option } from "effect"
+import { Clock, Context, Effect, Either, Layer, Option } from "effect"
 import { ClientCertificates } from "./client-certificates"
-import { ClientCertRejected, type DeliveryError, withAttempts } from "./errors"
-import { type AttemptEvidence, type CertificateEvidence, newAttempt } from "./evidence"
+import { type CachedSession, type Destination, Destinations } from "./destination"
+import { type AttemptFailure, ClientCertRejected, type DeliveryError, withAttempts } from "./errors"
+import type { AttemptEvidence, CertificateEvidence, TlsEvidence, TranscriptLine } from "./evidence"
 import { DnsResolver, type NextHop, resolveNextHops } from "./next-hops"
 import { OutboundConfig } from "./options"
-import { type PooledSession, SessionPool } from "./pool"
 import { makeProbe, type ProbeReport, type ProbeRequest } from "./probe"
 import { type ClientCertificate, openSession } from "./session"
 import { type RecipientResult, resetSession, sendMessage } from "./transaction"
@@ -46,12 +48,14 @@ export interface OutboundDeliveryShape {
 }
 
 const TLS_PHASES = new Set(["tls", "verify"])
+const TRANSACTION_PHASES = new Set(["mail", "rcpt", "data", "rset"])
 
 /**
- * A pooled session was verified for these names under this policy: a recipient domain routed to
- * the same MX host by DNS must not reuse a session verified for another domain's names.
+ * A destination is verified for these names under this policy with this client identity: a
+ * recipient domain routed to the same MX host by DNS never reuses a session verified for another
+ * domain's names, and a TLS ticket is resumed only under the same client certificate and trust.
  */
-const poolKey = (
+const destinationKey = (
   hop: NextHop,
   address: string,
   tls: PartnerTls,
@@ -59,12 +63,26 @@ const poolKey = (
   client: string | undefined,
 ) => JSON.stringify([hop.host, address, hop.port, tls, accept, client ?? ""])
 
+interface Target {
+  readonly hop: NextHop
+  readonly address: string
+  readonly server: string
+  readonly accept: AcceptedNames
+}
+
+/** What one address took: the recipients' results over a session with this TLS evidence. */
+interface Sent {
+  readonly recipients: ReadonlyArray<RecipientResult>
+  readonly reused: boolean
+  readonly tls: TlsEvidence | undefined
+}
+
 export const makeOutboundDelivery = Effect.gen(function* () {
   const settings = yield* OutboundConfig
   const dns = yield* DnsResolver
   const certificates = yield* ClientCertificates
-  const pool = new SessionPool(settings.maxMessagesPerConnection, settings.idleTimeoutMs)
-  yield* Effect.addFinalizer(() => Effect.sync(() => pool.closeAll()))
+  const destinations = yield* Destinations
+  /** The last certificate each host presented that passed: the pin-mismatch diagnosis compares with it. */
   const history = new Map<string, CertificateEvidence>()
 
   const clientCertificateFor = (tls: PartnerTls, server: string) =>
@@ -85,157 +103,163 @@ export const makeOutboundDelivery = Effect.gen(function* () {
       })
     })
 
-  /** Opens (or takes from the pool) a verified session, as a scoped resource. */
-  const acquire = (
-    hop: NextHop,
-    address: string,
+  /** A fresh verified session; opportunistic falls back to plaintext after a failed handshake (as Postfix). */
+  const openFresh = (
+    target: Target,
     tls: PartnerTls,
-    accept: AcceptedNames,
-    attempt: AttemptEvidence,
+    client: ClientCertificate | undefined,
+    destination: Destination,
+    transcript: Array<TranscriptLine>,
     now: Date,
-  ) =>
-    Effect.gen(function* () {
-      const client = yield* clientCertificateFor(tls, attempt.server)
-      const key = poolKey(hop, address, tls, accept, client?.name)
-      const pooled = pool.take(key)
-      if (pooled) {
-        pooled.session.transcript = attempt.transcript
-        const reset = yield* Effect.promise(() =>
-          resetSession(pooled.session).then(
-            () => true,
-            () => false,
+  ): Effect.Effect<CachedSession, AttemptFailure> => {
+    const open = (plaintextOnly: boolean) =>
+      openSession({
+        server: target.server,
+        host: target.hop.host,
+        accept: target.accept,
+        address: target.address,
+        port: target.hop.port,
+        tls,
+        ehloName: settings.ehloName,
+        timeouts: settings.timeouts,
+        clientCertificate: client,
+        tlsSession: destination.ticket(),
+        onTlsSession: destination.rememberTicket,
+        now,
+        previousCertificate: history.get(target.hop.host),
+        plaintextOnly,
+        transcript,
+      })
+    return open(false).pipe(
+      Effect.catchIf(
+        (failure) => tls.mode === "opportunistic" && TLS_PHASES.has(failure.error.phase),
+        (failure) =>
+          Effect.sync(() => transcript.push({ direction: "C", line: "(reconnect without TLS)" })).pipe(
+            Effect.zipRight(open(true)),
+            // The certificate seen before the fallback stays the attempt's evidence.
+            Effect.map((opened) => ({ ...opened, tls: opened.tls ?? failure.tls })),
           ),
-        )
-        if (reset) {
-          attempt.address = address
-          attempt.tls = pooled.tls
-          return { pooled, reused: true }
-        }
+      ),
+      Effect.tap((opened) =>
+        Effect.sync(() => {
+          if (opened.tls?.verification?.ok && opened.tls.peer) history.set(target.hop.host, opened.tls.peer)
+        }),
+      ),
+      Effect.map((opened) => ({ ...opened, messages: 0 })),
+    )
+  }
+
+  /** One message over one address's destination: a cached session after RSET, or a fresh one. */
+  const sendVia = (
+    request: DeliveryRequest,
+    target: Target,
+    client: ClientCertificate | undefined,
+    destination: Destination,
+    transcript: Array<TranscriptLine>,
+    now: Date,
+  ): Effect.Effect<Sent, AttemptFailure> =>
+    Effect.gen(function* () {
+      const tls = request.policy.tls
+      let cached = yield* destination.takeSession
+      let reused = false
+      if (cached) {
+        cached.session.transcript = transcript
+        reused = yield* resetSession(cached.session)
+        if (!reused) cached = undefined
       }
-      // A resumed session keeps the client identity and OpenSSL's chain verdict of the full
-      // handshake: reuse a ticket only under the same client certificate and trust settings.
-      const ticketKey = key
-      const open = (plaintextOnly: boolean) =>
-        Effect.tryPromise({
-          try: () =>
-            openSession({
-              host: hop.host,
-              accept,
-              address,
-              port: hop.port,
-              tls,
-              ehloName: settings.ehloName,
-              timeouts: settings.timeouts,
-              clientCertificate: client,
-              tlsSession: pool.ticket(ticketKey),
-              onTlsSession: (ticket) => pool.rememberTicket(ticketKey, ticket),
-              now,
-              previousCertificate: history.get(hop.host),
-              plaintextOnly,
-              attempt,
-            }),
-          catch: (error) => error as DeliveryError,
-        })
-      const session = yield* open(false).pipe(
-        // Opportunistic: a failed handshake falls back to plaintext, as Postfix does.
-        Effect.catchIf(
-          (error) => tls.mode === "opportunistic" && TLS_PHASES.has(error.phase),
-          () =>
-            Effect.sync(() =>
-              attempt.transcript.push({ direction: "C", line: "(reconnect without TLS)" }),
-            ).pipe(Effect.zipRight(open(true))),
+      if (!cached) {
+        cached = yield* openFresh(target, tls, client, destination, transcript, now)
+      }
+      const session = cached
+      const body = Buffer.isBuffer(request.body) ? request.body : request.body()
+      const sent = yield* Effect.either(
+        sendMessage(
+          session.session,
+          { sender: request.sender, recipients: request.recipients, body },
+          {
+            server: target.server,
+            phase: "mail",
+            minVersion: tls.minVersion,
+            clientCertificateName: tls.clientCertificate,
+          },
         ),
       )
-      if (attempt.tls?.verification?.ok && attempt.tls.peer) history.set(hop.host, attempt.tls.peer)
-      const fresh: PooledSession = { key, session, tls: attempt.tls, messages: 0, idleTimer: undefined }
-      return { pooled: fresh, reused: false }
+      session.messages += 1
+      const reusable =
+        Either.isRight(sent) && (!sent.right.needsReset || (yield* resetSession(session.session)))
+      if (reusable) yield* destination.giveSession(session)
+      else yield* Effect.sync(() => destination.discard(session))
+      if (Either.isLeft(sent)) return yield* Effect.fail({ error: sent.left, tls: session.tls })
+      return { recipients: sent.right.recipients, reused, tls: session.tls }
     })
 
-  const deliverOnce = (
-    request: DeliveryRequest,
-    hop: NextHop,
-    address: string,
-    attempt: AttemptEvidence,
-    now: Date,
-  ) =>
-    Effect.scoped(
-      Effect.gen(function* () {
-        let reusable = false
-        const { pooled, reused } = yield* Effect.acquireRelease(
-          acquire(
-            hop,
-            address,
-            request.policy.tls,
-            acceptedNames(request.policy.tls, hop, request.domain),
-            attempt,
-            now,
-          ),
-          ({ pooled }) => Effect.sync(() => (reusable ? pool.give(pooled) : pool.discard(pooled))),
-        )
-        const body = Buffer.isBuffer(request.body) ? request.body : request.body()
-        const outcome = yield* Effect.tryPromise({
-          try: () =>
-            sendMessage(
-              pooled.session,
-              { sender: request.sender, recipients: request.recipients, body },
-              {
-                server: attempt.server,
-                phase: "mail",
-                minVersion: request.policy.tls.minVersion,
-                clientCertificateName: request.policy.tls.clientCertificate,
-              },
-            ),
-          catch: (error) => error as DeliveryError,
-        })
-        pooled.messages += 1
-        reusable =
-          !outcome.needsReset ||
-          (yield* Effect.promise(() =>
-            resetSession(pooled.session).then(
-              () => true,
-              () => false,
-            ),
-          ))
-        return { recipients: outcome.recipients, reused }
-      }),
-    )
+  /** The attempt at one address, through its destination, as evidence. */
+  const tryAddress = (request: DeliveryRequest, target: Target, now: Date) =>
+    Effect.gen(function* () {
+      const tls = request.policy.tls
+      const transcript: Array<TranscriptLine> = []
+      const outcome = yield* Effect.either(
+        Effect.gen(function* () {
+          const client = yield* clientCertificateFor(tls, target.server).pipe(
+            Effect.mapError((error): AttemptFailure => ({ error, tls: undefined })),
+          )
+          const key = destinationKey(target.hop, target.address, tls, target.accept, client?.name)
+          return yield* destinations.run(key, request.policy.partner?.name, (destination) =>
+            sendVia(request, target, client, destination, transcript, now),
+          )
+        }),
+      )
+      const attempt: AttemptEvidence = {
+        server: target.server,
+        host: target.hop.host,
+        port: target.hop.port,
+        address: target.address,
+        mode: tls.mode,
+        startedAt: now.toISOString(),
+        bundleSerial: request.bundleSerial,
+        tls: Either.isRight(outcome) ? outcome.right.tls : outcome.left.tls,
+        transcript,
+        outcome: Either.isRight(outcome) ? "ok" : outcome.left.error.code,
+      }
+      return { attempt, outcome: Either.mapLeft(outcome, (failure) => failure.error) }
+    })
 
   const deliver = Effect.fn("OutboundDelivery.deliver")(function* (request: DeliveryRequest) {
     const now = request.now ?? new Date(yield* Clock.currentTimeMillis)
     const hops = yield* resolveNextHops(request.domain, request.policy.servers, settings.mxPort).pipe(
       Effect.provideService(DnsResolver, dns),
     )
+    const targets = hops
+      .flatMap((hop) => hop.addresses.map((address) => ({ hop, address })))
+      .slice(0, settings.maxAddresses)
+      .map(({ hop, address }) => ({
+        hop,
+        address,
+        server: `${hop.host}:${hop.port}`,
+        accept: acceptedNames(request.policy.tls, hop, request.domain),
+      }))
     const attempts: Array<AttemptEvidence> = []
     let lastError: DeliveryError | undefined
-    const targets = hops.flatMap((hop) => hop.addresses.map((address) => ({ hop, address })))
-    for (const { hop, address } of targets.slice(0, settings.maxAddresses)) {
-      const attempt = newAttempt({
-        host: hop.host,
-        port: hop.port,
-        mode: request.policy.tls.mode,
-        startedAt: now,
-        bundleSerial: request.bundleSerial,
-      })
+    for (const target of targets) {
+      const { attempt, outcome } = yield* tryAddress(request, target, now)
       attempts.push(attempt)
-      const result = yield* Effect.either(deliverOnce(request, hop, address, attempt, now))
-      if (result._tag === "Right") {
+      if (Either.isRight(outcome)) {
         return {
           domain: request.domain,
-          server: attempt.server,
-          recipients: result.right.recipients,
+          server: target.server,
+          recipients: outcome.right.recipients,
           attempts,
-          reusedConnection: result.right.reused,
+          reusedConnection: outcome.right.reused,
         } satisfies DeliveryReport
       }
-      lastError = result.left
-      attempt.outcome = lastError.code
+      lastError = outcome.left
       // A permanent refusal, or a failure once the transaction started, is not retried elsewhere.
-      if (lastError.retry === "bounce" || ["mail", "rcpt", "data", "rset"].includes(lastError.phase)) break
+      if (lastError.retry === "bounce" || TRANSACTION_PHASES.has(lastError.phase)) break
     }
     return yield* Effect.fail(withAttempts(lastError!, attempts))
   })
 
-  const probe = makeProbe({ settings, dns, history, certificateFor: clientCertificateFor, pool })
+  const probe = makeProbe({ settings, dns, history, certificateFor: clientCertificateFor })
 
   return { deliver, probe } satisfies OutboundDeliveryShape
 })
@@ -244,6 +268,8 @@ export class OutboundDelivery extends Context.Tag("@mailconnect/OutboundDelivery
   OutboundDelivery,
   OutboundDeliveryShape
 >() {
-  /** Scoped: pooled connections are closed (QUIT) when the layer's scope closes. */
-  static readonly layer = Layer.scoped(OutboundDelivery, makeOutboundDelivery)
+  /** Scoped: cached sessions are closed (QUIT) when the layer's scope closes. Also provides Destinations. */
+  static readonly layer = Layer.scoped(OutboundDelivery, makeOutboundDelivery).pipe(
+    Layer.provideMerge(Destinations.layerFromConfig),
+  )
 }

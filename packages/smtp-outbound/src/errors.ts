@@ -6,7 +6,7 @@
  */
 import { FAILURE_CAUSES, type FailureCode } from "@mailconnect/failure-codes"
 import { Data } from "effect"
-import type { AttemptEvidence, SmtpReply } from "./evidence"
+import type { AttemptEvidence, SmtpReply, TlsEvidence } from "./evidence"
 
 /** Where in the session the failure happened. */
 export type Phase =
@@ -191,6 +191,23 @@ export class SmtpPermanent extends Data.TaggedError("SmtpPermanent")<ReplyFailur
   readonly retry = retryOf(this.code)
 }
 
+/**
+ * The destination's circuit breaker is open after repeated connect/TLS failures: no connection was
+ * attempted. Its code, retry class and status are those of the failure that opened it, so a DSN or
+ * a job log names the real cause; the tag says no server was contacted this time.
+ */
+export class CircuitOpen extends Data.TaggedError("CircuitOpen")<
+  Common & {
+    readonly openUntil: number
+    readonly consecutiveFailures: number
+    readonly lastFailure: Exclude<DeliveryError, CircuitOpen>
+  }
+> {
+  readonly code: FailureCode = this.lastFailure.code
+  readonly retry = "defer" as const
+  readonly status: string = this.lastFailure.status
+}
+
 export type DeliveryError =
   | ConnectRefused
   | ConnectTimeout
@@ -206,6 +223,14 @@ export type DeliveryError =
   | ClientCertRejected
   | SmtpTransient
   | SmtpPermanent
+  | CircuitOpen
+
+/** How one attempt at one address failed: the cause, and the TLS evidence gathered before it. */
+export interface AttemptFailure {
+  readonly error: DeliveryError
+  /** Set once a TLS handshake completed (the peer's certificate and the verification verdict). */
+  readonly tls: TlsEvidence | undefined
+}
 
 /** The same error with the delivery's whole attempt history attached. */
 export const withAttempts = <E extends DeliveryError>(

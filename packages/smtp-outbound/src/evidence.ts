@@ -67,31 +67,12 @@ export interface AttemptEvidence {
   readonly host: string
   readonly port: number
   /** The IP address actually connected to. */
-  address: string | undefined
+  readonly address: string | undefined
   readonly mode: TlsMode
   readonly startedAt: string
   readonly bundleSerial: number | undefined
-  tls: TlsEvidence | undefined
+  readonly tls: TlsEvidence | undefined
   /** Commands and replies, never message content. */
-  readonly transcript: Array<TranscriptLine>
-  outcome: "ok" | FailureCode
+  readonly transcript: ReadonlyArray<TranscriptLine>
+  readonly outcome: "ok" | FailureCode
 }
-
-export const newAttempt = (fields: {
-  host: string
-  port: number
-  mode: TlsMode
-  startedAt: Date
-  bundleSerial: number | undefined
-}): AttemptEvidence => ({
-  server: `${fields.host}:${fields.port}`,
-  host: fields.host,
-  port: fields.port,
-  address: undefined,
-  mode: fields.mode,
-  startedAt: fields.startedAt.toISOString(),
-  bundleSerial: fields.bundleSerial,
-  tls: undefined,
-  transcript: [],
-  outcome: "ok",
-})

@@ -22,6 +22,12 @@ export interface OutboundSettings {
   readonly idleTimeoutMs: number
   /** Addresses tried per delivery before giving up on this attempt. */
   readonly maxAddresses: number
+  /** Concurrent deliveries per destination (resolved next hop). */
+  readonly perDestination: number
+  /** Consecutive connect/TLS failures that open a destination's circuit breaker... */
+  readonly breakerThreshold: number
+  /** ...for this long; then one attempt probes. */
+  readonly breakerCooldownMs: number
 }
 
 export const defaultSettings: OutboundSettings = {
@@ -31,6 +37,9 @@ export const defaultSettings: OutboundSettings = {
   maxMessagesPerConnection: 100,
   idleTimeoutMs: 5_000,
   maxAddresses: 5,
+  perDestination: 10,
+  breakerThreshold: 5,
+  breakerCooldownMs: 60_000,
 }
 
 export class OutboundConfig extends Context.Tag("@mailconnect/OutboundConfig")<

@@ -4,13 +4,12 @@
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
 import type { PartnerTls } from "@mailconnect/policy"
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Either } from "effect"
 import type { DeliveryError } from "./errors"
-import { type AttemptEvidence, type CertificateEvidence, newAttempt } from "./evidence"
+import type { AttemptEvidence, CertificateEvidence, TranscriptLine } from "./evidence"
 import { type DnsLookup, DnsResolver, type NextHop, resolveNextHops } from "./next-hops"
 import type { OutboundSettings } from "./options"
-import type { SessionPool } from "./pool"
-import { type ClientCertificate, openSession } from "./session"
+import { type ClientCertificate, openSession, type SessionFailure } from "./session"
 import { quitSession } from "./transaction"
 import { acceptedNames } from "./verify"
 
@@ -74,7 +73,6 @@ interface ProbeDeps {
   readonly settings: OutboundSettings
   readonly dns: DnsLookup
   readonly history: Map<string, CertificateEvidence>
-  readonly pool: SessionPool
   readonly certificateFor: (
     tls: PartnerTls,
     server: string,
@@ -107,52 +105,58 @@ export const makeProbe = (deps: ProbeDeps) =>
     const servers: Array<ProbeServerResult> = []
     for (const hop of hops) {
       for (const address of hop.addresses) {
-        const attempt = newAttempt({
-          host: hop.host,
-          port: hop.port,
-          mode: request.tls.mode,
-          startedAt: now,
-          bundleSerial: request.bundleSerial,
-        })
+        const server = `${hop.host}:${hop.port}`
+        const transcript: Array<TranscriptLine> = []
         const outcome = yield* Effect.either(
           Effect.gen(function* () {
-            const client = yield* deps.certificateFor(request.tls, attempt.server)
-            return yield* Effect.tryPromise({
-              try: () =>
-                openSession({
-                  host: hop.host,
-                  accept: acceptedNames(
-                    request.tls,
-                    hop,
-                    "domain" in request.target ? request.target.domain : hop.host,
-                  ),
-                  address,
-                  port: hop.port,
-                  tls: request.tls,
-                  ehloName: deps.settings.ehloName,
-                  timeouts: deps.settings.timeouts,
-                  clientCertificate: client,
-                  tlsSession: undefined,
-                  onTlsSession: () => {},
-                  now,
-                  previousCertificate: deps.history.get(hop.host),
-                  plaintextOnly: false,
-                  attempt,
-                }),
-              catch: (error) => error as DeliveryError,
+            const client = yield* deps
+              .certificateFor(request.tls, server)
+              .pipe(Effect.mapError((error): SessionFailure => ({ error, tls: undefined })))
+            return yield* openSession({
+              server,
+              host: hop.host,
+              accept: acceptedNames(
+                request.tls,
+                hop,
+                "domain" in request.target ? request.target.domain : hop.host,
+              ),
+              address,
+              port: hop.port,
+              tls: request.tls,
+              ehloName: deps.settings.ehloName,
+              timeouts: deps.settings.timeouts,
+              clientCertificate: client,
+              tlsSession: undefined,
+              onTlsSession: () => {},
+              now,
+              previousCertificate: deps.history.get(hop.host),
+              plaintextOnly: false,
+              transcript,
             })
           }),
         )
-        if (outcome._tag === "Right") quitSession(outcome.right)
-        const error = outcome._tag === "Left" ? outcome.left : undefined
-        attempt.outcome = error?.code ?? "ok"
-        const presented = attempt.tls?.peer ? [attempt.tls.peer, ...attempt.tls.chain] : []
+        if (Either.isRight(outcome)) quitSession(outcome.right.session)
+        const error = Either.isLeft(outcome) ? outcome.left.error : undefined
+        const tls = Either.isLeft(outcome) ? outcome.left.tls : outcome.right.tls
+        const evidence: AttemptEvidence = {
+          server,
+          host: hop.host,
+          port: hop.port,
+          address,
+          mode: request.tls.mode,
+          startedAt: now.toISOString(),
+          bundleSerial: request.bundleSerial,
+          tls,
+          transcript,
+          outcome: error?.code ?? "ok",
+        }
+        const presented = tls?.peer ? [tls.peer, ...tls.chain] : []
         servers.push({
-          server: attempt.server,
+          server,
           address,
           verdict: error?.code ?? "ok",
           failure: error ? describeFailure(error) : undefined,
-          evidence: attempt,
+          evidence,
           suggestedPins: presented.map((cert) => cert.spkiPin),
         })
       }

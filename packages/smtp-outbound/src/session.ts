@@ -1,36 +1,45 @@
 /**
- * Opening one SMTP session to one address, per TLS mode: connect, greeting, EHLO, STARTTLS, TLS
- * handshake, peer verification — done here, so that enforce and mtls hand nothing but a verified
- * TLS socket to nodemailer, which then runs EHLO inside TLS and the mail transactions.
+ * Opening one verified SMTP session to one address, per TLS mode: connect, greeting, EHLO,
+ * STARTTLS, TLS handshake, peer verification — done here, so that enforce and mtls hand nothing
+ * but a verified TLS socket to nodemailer, which then runs EHLO inside TLS and the mail
+ * transactions. Nothing before TLS is authenticated: under enforce/mtls every pre-TLS refusal
+ * defers. Delivery and probe both open sessions through `openSession`.
+ *
+ * The result is data: the session and its TLS evidence, or the tagged failure with whatever TLS
+ * evidence the attempt gathered (a certificate that failed verification is evidence too).
  */
-import type { X509Certificate } from "node:crypto"
-import { isIP, connect as netConnect, type Socket } from "node:net"
-import { type TLSSocket, connect as tlsConnect } from "node:tls"
-import { format } from "node:util"
+import type { Socket } from "node:net"
 import { type PartnerTls, type TlsVersion, tlsVersionRank } from "@mailconnect/policy"
-import SMTPConnection from "nodemailer/lib/smtp-connection"
-import { describeCertificate, peerChain } from "./certificate"
-import { classifyNodemailerError, classifyReply, classifySocketError, connectionLost } from "./classify"
+import { Effect } from "effect"
+import { describeCertificate } from "./certificate"
+import { type ClassifyContext, classifyReply } from "./classify"
 import {
-  ClientCertRejected,
+  type AttemptFailure,
   type DeliveryError,
   type Phase,
   PreTlsRefused,
   StartTlsNotOffered,
-  TlsHandshakeFailed,
 } from "./errors"
-import type { AttemptEvidence, CertificateEvidence, SmtpReply, TranscriptLine } from "./evidence"
+import type { CertificateEvidence, SmtpReply, TlsEvidence, TranscriptLine } from "./evidence"
 import type { Timeouts } from "./options"
+import {
+  type ClientCertificate,
+  connectSocket,
+  handOver,
+  handshake,
+  type OpenSession,
+  peerOf,
+  readReply,
+  type SavedTlsSession,
+} from "./socket-steps"
 import { type AcceptedNames, verifyPeer } from "./verify"
-import { ehloKeywords, ReplyReader, WireError } from "./wire"
+import { ehloKeywords, ReplyReader } from "./wire"
 
-export interface ClientCertificate {
-  readonly name: string
-  readonly cert: string
-  readonly key: string
-}
+export type { ClientCertificate, OpenSession, SavedTlsSession } from "./socket-steps"
 
 export interface SessionRequest {
+  /** `host:port` as routed, for the failure's `server`. */
+  readonly server: string
   /** Host name routed to: SNI. */
   readonly host: string
   /** What the peer's certificate must be issued for (`acceptedNames`). */
@@ -48,52 +57,16 @@ export interface SessionRequest {
   readonly previousCertificate: CertificateEvidence | undefined
   /** Opportunistic retry after a failed handshake: do not try STARTTLS again. */
   readonly plaintextOnly: boolean
-  readonly attempt: AttemptEvidence
+  /** The attempt's transcript (commands and replies, never message content), appended to. */
+  readonly transcript: Array<TranscriptLine>
 }
 
-/**
- * A session ticket and what the full handshake showed: a resumed session presents no certificate,
- * so the one it was established with is verified again, against the policy of the moment.
- */
-export interface SavedTlsSession {
-  readonly ticket: Buffer
-  readonly chain: ReadonlyArray<X509Certificate>
-  readonly authorizationError: string | undefined
+export interface OpenedSession {
+  readonly session: OpenSession
+  readonly tls: TlsEvidence | undefined
 }
 
-export interface OpenSession {
-  readonly connection: SMTPConnection
-  readonly secure: boolean
-  /** Where nodemailer's transcript lines go; switched per message on a reused connection. */
-  transcript: Array<TranscriptLine>
-  /** The last error nodemailer reported outside a command (e.g. the server closed an idle session). */
-  lastError: Error | undefined
-}
-
-const isDeliveryError = (e: unknown): e is DeliveryError =>
-  typeof e === "object" && e !== null && "code" in e && "retry" in e && "attempts" in e
-
-const connectSocket = (request: SessionRequest): Promise<Socket> =>
-  new Promise((resolve, reject) => {
-    const socket = netConnect({ host: request.address, port: request.port })
-    const timer = setTimeout(() => {
-      socket.destroy()
-      reject(
-        Object.assign(new Error(`no connection within ${request.timeouts.connectMs} ms`), {
-          code: "ETIMEDOUT",
-        }),
-      )
-    }, request.timeouts.connectMs)
-    socket.once("connect", () => {
-      clearTimeout(timer)
-      socket.removeAllListeners("error")
-      resolve(socket)
-    })
-    socket.once("error", (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-  })
+export type SessionFailure = AttemptFailure
 
 const MODERN: TlsVersion = "TLSv1.2"
 
@@ -108,160 +81,17 @@ export const ciphersFor = (tls: PartnerTls): string | undefined => {
   return base.includes("@SECLEVEL") ? base : `${base}:@SECLEVEL=0`
 }
 
-const handshake = (socket: Socket, request: SessionRequest): Promise<TLSSocket> =>
-  new Promise((resolve, reject) => {
-    const { tls, clientCertificate } = request
-    const ciphers = ciphersFor(tls)
-    const secure = tlsConnect({
-      socket,
-      ...(isIP(request.host) ? {} : { servername: request.host }),
-      minVersion: tls.minVersion,
-      ...(ciphers ? { ciphers } : {}),
-      ...(tls.verify.ca ? { ca: tls.verify.ca.pem } : {}),
-      ...(clientCertificate ? { cert: clientCertificate.cert, key: clientCertificate.key } : {}),
-      ...(request.tlsSession ? { session: request.tlsSession.ticket } : {}),
-      // Verification is ours (verify.ts), against the policy and the attempt's clock; OpenSSL's
-      // chain verdict is read from authorizationError. Nothing is sent before it is decided.
-      rejectUnauthorized: false,
-      checkServerIdentity: () => undefined,
-    })
-    const timer = setTimeout(() => {
-      secure.destroy()
-      reject(new WireError({ kind: "timeout" }))
-    }, request.timeouts.tlsMs)
-    secure.on("session", (ticket: Buffer) => {
-      const { chain, authorizationError } = peerOf(secure, request)
-      if (chain.length > 0) request.onTlsSession({ ticket, chain, authorizationError })
-    })
-    secure.once("secureConnect", () => {
-      clearTimeout(timer)
-      secure.removeAllListeners("error")
-      resolve(secure)
-    })
-    secure.once("error", (error) => {
-      clearTimeout(timer)
-      reject(error)
-    })
-    socket.resume()
-  })
-
-/** Hands a socket whose greeting we already read to nodemailer, which re-reads it and sends EHLO. */
-const handOver = (socket: Socket, greeting: string, request: SessionRequest, secure: boolean) =>
-  new Promise<OpenSession>((resolve, reject) => {
-    const session = {
-      transcript: request.attempt.transcript,
-      lastError: undefined as Error | undefined,
-    }
-    // The greeting nodemailer reads is our replay of the one already in the transcript.
-    let replayedLines = greeting.split(/\r?\n/).filter(Boolean).length
-    const record = (entry: { tnx?: string }, message: string, ...args: Array<unknown>) => {
-      const direction = entry.tnx === "client" ? "C" : entry.tnx === "server" ? "S" : undefined
-      if (!direction) return
-      for (const line of format(message, ...args).split(/\r?\n/)) {
-        if (!line) continue
-        if (direction === "S" && replayedLines > 0) {
-          replayedLines -= 1
-          continue
-        }
-        session.transcript.push({ direction, line })
-      }
-    }
-    const ignore = () => {}
-    const connection = new SMTPConnection({
-      connection: socket,
-      secure,
-      secured: secure,
-      ignoreTLS: !secure,
-      host: request.host,
-      port: request.port,
-      name: request.ehloName,
-      greetingTimeout: request.timeouts.commandMs,
-      socketTimeout: request.timeouts.commandMs,
-      connectionTimeout: request.timeouts.commandMs,
-      transactionLog: true,
-      logger: {
-        debug: record,
-        info: ignore,
-        warn: ignore,
-        error: ignore,
-        trace: ignore,
-        fatal: ignore,
-      } as never,
-    })
-    // The server greeted once, before STARTTLS; nodemailer waits for a greeting before its EHLO.
-    socket.unshift(Buffer.from(greeting, "latin1"))
-    let settled = false
-    // Kept for the whole session: an unhandled 'error' event would end the process.
-    connection.on("error", (error: Error) => {
-      session.lastError = error
-      if (settled) return
-      settled = true
-      reject(
-        closedAfterHandshake(error, request, secure) ??
-          classifyNodemailerError(error, context(request, "ehlo")),
-      )
-    })
-    connection.connect(() => {
-      if (settled) return
-      settled = true
-      resolve(Object.assign(session, { connection, secure }))
-    })
-  })
-
-/** The peer's chain and OpenSSL's verdict, from the session the resumed one continues if need be. */
-const peerOf = (secure: TLSSocket, request: SessionRequest) => {
-  const chain = peerChain(secure)
-  if (chain.length === 0 && secure.isSessionReused() && request.tlsSession) {
-    return { chain: request.tlsSession.chain, authorizationError: request.tlsSession.authorizationError }
-  }
-  return {
-    chain,
-    authorizationError: secure.authorizationError ? String(secure.authorizationError) : undefined,
-  }
-}
-
-const context = (request: SessionRequest, phase: Phase) => ({
-  server: request.attempt.server,
+const context = (request: SessionRequest, phase: Phase): ClassifyContext => ({
+  server: request.server,
   phase,
   minVersion: request.tls.minVersion,
   clientCertificateName: request.clientCertificate?.name ?? request.tls.clientCertificate,
 })
 
-/**
- * The server closed the TLS session before answering anything inside it. A Node or OpenSSL server
- * that dislikes the client certificate it asked for often just does that; with our certificate
- * presented it is classified as refused, otherwise as a failed TLS session.
- */
-const closedAfterHandshake = (
-  error: Error,
-  request: SessionRequest,
-  secure: boolean,
-): DeliveryError | undefined => {
-  const failure = error as Error & { response?: string; originalCode?: string; code?: string }
-  const closed =
-    !failure.response && !failure.originalCode?.startsWith("ERR_SSL_") && failure.code !== "ETIMEDOUT"
-  if (!secure || !closed) return undefined
-  const common = {
-    server: request.attempt.server,
-    phase: "ehlo" as const,
-    detail: error.message,
-    attempts: [],
-  }
-  if (request.clientCertificate) {
-    return new ClientCertRejected({
-      ...common,
-      form: "closed",
-      certificateName: request.clientCertificate.name,
-      reply: undefined,
-    })
-  }
-  return new TlsHandshakeFailed({ ...common, tlsCode: "CLOSED_AFTER_HANDSHAKE" })
-}
-
 /** Unauthenticated words: under enforce/mtls they defer, whatever code they carry. */
 const preTlsRefused = (request: SessionRequest, phase: Phase, reply: SmtpReply) =>
   new PreTlsRefused({
-    server: request.attempt.server,
+    server: request.server,
     phase,
     detail: `${reply.code} ${reply.text}`,
     attempts: [],
@@ -278,89 +108,100 @@ const quitQuietly = (reader: ReplyReader, socket: Socket) => {
   setTimeout(() => socket.destroy(), 1_000).unref()
 }
 
-/**
- * Opens a session ready for MAIL FROM. Rejects only with a DeliveryError; fills `request.attempt`
- * (address, TLS evidence, transcript) as it goes, also on failure.
- */
-export const openSession = async (request: SessionRequest): Promise<OpenSession> => {
-  const { attempt, tls, timeouts } = request
-  const mustEncrypt = tls.mode !== "opportunistic"
-  let phase: Phase = "connect"
-  let socket: Socket | undefined
-  try {
-    attempt.address = request.address
-    socket = await connectSocket(request)
-    const reader = new ReplyReader(socket, attempt.transcript)
-    phase = "greeting"
-    const greeting = await reader.read(timeouts.greetingMs)
-    if (greeting.reply.code !== 220) {
-      if (mustEncrypt) throw preTlsRefused(request, phase, greeting.reply)
-      throw classifyReply(greeting.reply, context(request, phase))
-    }
-    phase = "ehlo"
-    reader.send(`EHLO ${request.ehloName}`)
-    const ehlo = await reader.read(timeouts.commandMs)
-    if (ehlo.reply.code !== 250) {
-      if (mustEncrypt) {
-        quitQuietly(reader, socket)
-        throw preTlsRefused(request, phase, ehlo.reply)
-      }
-      // Opportunistic: a server without EHLO gets HELO (nodemailer falls back to it) in plaintext.
-      if (ehlo.reply.code < 500) throw classifyReply(ehlo.reply, context(request, phase))
+const withoutTls = (error: DeliveryError): SessionFailure => ({ error, tls: undefined })
+
+type BeforeTls =
+  | { readonly _tag: "Plaintext"; readonly session: OpenSession }
+  | { readonly _tag: "StartTls"; readonly greeting: string }
+
+/** Greeting, EHLO and STARTTLS: unauthenticated, so under enforce/mtls every refusal defers. */
+const beforeTls = (request: SessionRequest, socket: Socket): Effect.Effect<BeforeTls, DeliveryError> =>
+  Effect.gen(function* () {
+    const { timeouts } = request
+    const mustEncrypt = request.tls.mode !== "opportunistic"
+    const reader = new ReplyReader(socket, request.transcript)
+    const plaintext = (greeting: string) => {
       reader.detach()
-      return await handOver(socket, greeting.raw, request, false)
+      return handOver(socket, greeting, request, false, context(request, "ehlo")).pipe(
+        Effect.map((session) => ({ _tag: "Plaintext" as const, session })),
+      )
+    }
+    const refuse = (error: DeliveryError) =>
+      Effect.sync(() => quitQuietly(reader, socket)).pipe(Effect.zipRight(Effect.fail(error)))
+
+    const greeting = yield* readReply(reader, timeouts.greetingMs, context(request, "greeting"))
+    if (greeting.reply.code !== 220) {
+      return yield* refuse(
+        mustEncrypt
+          ? preTlsRefused(request, "greeting", greeting.reply)
+          : classifyReply(greeting.reply, context(request, "greeting")),
+      )
+    }
+    reader.send(`EHLO ${request.ehloName}`)
+    const ehlo = yield* readReply(reader, timeouts.commandMs, context(request, "ehlo"))
+    if (ehlo.reply.code !== 250) {
+      if (mustEncrypt) return yield* refuse(preTlsRefused(request, "ehlo", ehlo.reply))
+      if (ehlo.reply.code < 500) return yield* refuse(classifyReply(ehlo.reply, context(request, "ehlo")))
+      // Opportunistic: a server without EHLO gets HELO (nodemailer falls back to it) in plaintext.
+      return yield* plaintext(greeting.raw)
     }
     const capabilities = ehloKeywords(ehlo.reply)
-    const offered = capabilities.includes("STARTTLS")
-    if (!offered || request.plaintextOnly) {
-      if (mustEncrypt) {
-        quitQuietly(reader, socket)
-        throw new StartTlsNotOffered({
-          server: attempt.server,
-          phase,
+    if (!capabilities.includes("STARTTLS") || request.plaintextOnly) {
+      if (!mustEncrypt) return yield* plaintext(greeting.raw)
+      return yield* refuse(
+        new StartTlsNotOffered({
+          server: request.server,
+          phase: "ehlo",
           detail: `EHLO keywords: ${capabilities.join(" ")}`,
           attempts: [],
           form: "not-advertised",
           capabilities,
           reply: undefined,
-        })
-      }
-      reader.detach()
-      return await handOver(socket, greeting.raw, request, false)
+        }),
+      )
     }
-    phase = "starttls"
     reader.send("STARTTLS")
-    const started = await reader.read(timeouts.commandMs)
+    const started = yield* readReply(reader, timeouts.commandMs, context(request, "starttls"))
     if (started.reply.code !== 220) {
-      if (mustEncrypt) {
-        quitQuietly(reader, socket)
-        throw new StartTlsNotOffered({
-          server: attempt.server,
-          phase,
+      if (!mustEncrypt) return yield* plaintext(greeting.raw)
+      return yield* refuse(
+        new StartTlsNotOffered({
+          server: request.server,
+          phase: "starttls",
           detail: `${started.reply.code} ${started.reply.text}`,
           attempts: [],
           form: "refused",
           capabilities,
           reply: started.reply,
-        })
-      }
-      reader.detach()
-      return await handOver(socket, greeting.raw, request, false)
+        }),
+      )
     }
     reader.detach()
-    phase = "tls"
-    const secure = await handshake(socket, request)
-    socket = secure
-    const { chain, authorizationError } = peerOf(secure, request)
+    return { _tag: "StartTls" as const, greeting: greeting.raw }
+  })
+
+/** The TLS handshake, the verification per policy, then EHLO inside TLS (nodemailer). */
+const overTls = (
+  request: SessionRequest,
+  socket: Socket,
+  greeting: string,
+): Effect.Effect<OpenedSession, SessionFailure> =>
+  Effect.gen(function* () {
+    const secure = yield* handshake(
+      socket,
+      { ...request, ciphers: ciphersFor(request.tls) },
+      context(request, "tls"),
+    ).pipe(Effect.mapError(withoutTls))
+    const { chain, authorizationError } = peerOf(secure, request.tlsSession)
     const verdict = verifyPeer({
       peer: { chain, authorizationError },
-      tls,
+      tls: request.tls,
       accept: request.accept,
-      server: attempt.server,
+      server: request.server,
       now: request.now,
       previous: request.previousCertificate,
     })
-    attempt.tls = {
+    const tls: TlsEvidence = {
       protocol: secure.getProtocol(),
       cipher: secure.getCipher().name,
       resumed: secure.isSessionReused(),
@@ -369,21 +210,29 @@ export const openSession = async (request: SessionRequest): Promise<OpenSession>
       chain: chain.slice(1).map(describeCertificate),
       verification: verdict.evidence,
     }
-    if (verdict.error && mustEncrypt) {
+    if (verdict.error && request.tls.mode !== "opportunistic") {
       secure.on("error", () => {})
-      secure.destroy()
-      throw verdict.error
+      return yield* Effect.fail({ error: verdict.error, tls })
     }
-    phase = "ehlo"
-    return await handOver(secure, greeting.raw, request, true)
-  } catch (error) {
-    socket?.destroy()
-    if (isDeliveryError(error)) throw error
-    if (error instanceof WireError) {
-      const failure = error.failure
-      if (failure.kind === "error") throw classifySocketError(failure.error, context(request, phase))
-      throw connectionLost(context(request, phase), failure.kind, failure.kind === "timeout")
-    }
-    throw classifySocketError(error as NodeJS.ErrnoException, context(request, phase))
-  }
-}
+    const session = yield* handOver(secure, greeting, request, true, context(request, "ehlo")).pipe(
+      Effect.mapError((error) => ({ error, tls })),
+    )
+    return { session, tls }
+  })
+
+/** Opens a session ready for MAIL FROM under the request's policy; on failure the socket is destroyed. */
+export const openSession = (request: SessionRequest): Effect.Effect<OpenedSession, SessionFailure> =>
+  Effect.gen(function* () {
+    const socket = yield* connectSocket(
+      request.address,
+      request.port,
+      request.timeouts.connectMs,
+      context(request, "connect"),
+    ).pipe(Effect.mapError(withoutTls))
+    const opened = Effect.gen(function* () {
+      const before = yield* beforeTls(request, socket).pipe(Effect.mapError(withoutTls))
+      if (before._tag === "Plaintext") return { session: before.session, tls: undefined }
+      return yield* overTls(request, socket, before.greeting)
+    })
+    return yield* opened.pipe(Effect.onError(() => Effect.sync(() => socket.destroy())))
+  })

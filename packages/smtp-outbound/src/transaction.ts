@@ -3,10 +3,11 @@
  * with the body streamed once for all recipients; a result per recipient.
  */
 import type { Readable } from "node:stream"
+import { Effect } from "effect"
 import { type ClassifyContext, classifyNodemailerError, classifyReply } from "./classify"
 import type { DeliveryError, SmtpPermanent, SmtpTransient } from "./errors"
 import type { SmtpReply } from "./evidence"
-import type { OpenSession } from "./session"
+import type { OpenSession } from "./socket-steps"
 import { parseReply } from "./wire"
 
 export type RecipientResult =
@@ -46,9 +47,11 @@ const rejectedResult = (error: NodemailerError, ctx: ClassifyContext): Recipient
     : { recipient, status: "deferred", error: classified as SmtpTransient }
 }
 
-/** Resolves with per-recipient results, or rejects with a session-level DeliveryError. */
+/** Per-recipient results, or a session-level DeliveryError. */
 export const sendMessage = (session: OpenSession, message: Message, ctx: ClassifyContext) =>
-  new Promise<TransactionOutcome>((resolve, reject) => {
+  Effect.async<TransactionOutcome, DeliveryError>((resume) => {
+    const resolve = (outcome: TransactionOutcome) => resume(Effect.succeed(outcome))
+    const reject = (error: DeliveryError) => resume(Effect.fail(error))
     const envelope = { from: message.sender, to: [...message.recipients] }
     session.connection.send(envelope, message.body, (error, info) => {
       if (error) {
@@ -90,16 +93,8 @@ export const sendMessage = (session: OpenSession, message: Message, ctx: Classif
     })
   })
 
+/** RSET; false when the session can no longer carry a message (nothing to classify: it is closed). */
 export const resetSession = (session: OpenSession) =>
-  new Promise<void>((resolve, reject) =>
-    session.connection.reset((error) => (error ? reject(error) : resolve())),
-  )
+  Effect.async<boolean>((resume) => session.connection.reset((error) => resume(Effect.succeed(!error))))
 
-export const quitSession = (session: OpenSession): void => {
-  try {
-    session.connection.quit()
-  } catch {
-    session.connection.close()
-  }
-  setTimeout(() => session.connection.close(), 1_000).unref()
-}
+export { quitSession } from "./socket-steps"
