@@ -10,6 +10,7 @@ import type { Partner, PolicySet } from "@mailconnect/policy"
 import { ActivePolicy } from "@mailconnect/policy-store"
 import { Effect, Layer, Option, Stream } from "effect"
 import { DestinationActors } from "./actors"
+import { PartnerBreakers } from "./ports"
 import { DeliveryQueue } from "./queue"
 
 const same = (a: Partner | undefined, b: Partner | undefined): boolean =>
@@ -26,6 +27,7 @@ export const FlushOnPolicyChange = Layer.scopedDiscard(
     const active = yield* ActivePolicy
     const queue = yield* DeliveryQueue
     const actors = yield* DestinationActors
+    const elsewhere = yield* Effect.serviceOption(PartnerBreakers)
     const onActivation = active.activations.pipe(
       Stream.runForEach(({ previous, next }) =>
         Effect.gen(function* () {
@@ -33,7 +35,10 @@ export const FlushOnPolicyChange = Layer.scopedDiscard(
           const partners = changedPartners(previous.value.payload.policy, next.payload.policy)
           for (const partner of partners) {
             if (!next.payload.policy.partners[partner]) continue
-            const breakersReset = yield* actors.resetPartner(partner)
+            const breakersReset = [
+              ...(yield* actors.resetPartner(partner)),
+              ...(Option.isSome(elsewhere) ? yield* elsewhere.value.resetPartner(partner) : []),
+            ]
             const promoted = yield* queue.flush({ partner })
             yield* Effect.logInfo("policy change: waiting mail promoted").pipe(
               Effect.annotateLogs({ partner, promoted, breakersReset, serial: next.serial }),

@@ -87,3 +87,13 @@ export class Deliverer extends Context.Tag("@mailconnect/delivery-queue/Delivere
   Deliverer,
   { readonly deliver: (request: DeliveryRequest) => Effect.Effect<DeliveryReport, DeliveryFailed> }
 >() {}
+
+/**
+ * Circuit breakers kept outside this package (the outbound adapter's destinations), closed for a
+ * partner when its policy changes, before the targeted flush. Optional: without a binding only
+ * the breakers of `DestinationActors` are reset. The relay binds it in `apps/relay/src/layers`.
+ */
+export class PartnerBreakers extends Context.Tag("@mailconnect/delivery-queue/PartnerBreakers")<
+  PartnerBreakers,
+  { readonly resetPartner: (partner: string) => Effect.Effect<ReadonlyArray<string>> }
+>() {}
