@@ -18,7 +18,16 @@
 import { X509Certificate } from "node:crypto"
 import { rootCertificates } from "node:tls"
 import type { Partner } from "@mailconnect/policy"
-import { certificatesFromPem, spkiPin } from "@mailconnect/x509"
+import {
+  allowsClientAuth,
+  certificatesFromPem,
+  certifiedNameWithin,
+  certifiesHost,
+  dnsNames,
+  extendedKeyUsage,
+  spkiPin,
+  walkChain,
+} from "@mailconnect/x509"
 
 export type ClientCertificateProblem =
   | "NO_CERTIFICATE"
@@ -38,29 +47,6 @@ const publicAnchors = (): ReadonlyArray<X509Certificate> => {
   return publicRoots
 }
 
-const issuedBy = (child: X509Certificate, parent: X509Certificate): boolean => {
-  try {
-    return child.checkIssued(parent) && child.verify(parent.publicKey)
-  } catch {
-    return false
-  }
-}
-
-/** id-kp-clientAuth (RFC 5280 §4.2.1.12). */
-export const CLIENT_AUTH_OID = "1.3.6.1.5.5.7.3.2"
-
-/**
- * The extended key usage OIDs, undefined when the extension is absent. Node 20 names this
- * `keyUsage` (it is the EKU, despite the name); later Node versions add `extKeyUsage`.
- */
-const extendedKeyUsage = (cert: X509Certificate): ReadonlyArray<string> | undefined =>
-  (cert as X509Certificate & { extKeyUsage?: ReadonlyArray<string> }).extKeyUsage ?? cert.keyUsage
-
-const allowsClientAuth = (cert: X509Certificate): boolean => {
-  const usages = extendedKeyUsage(cert)
-  return usages === undefined || usages.includes(CLIENT_AUTH_OID)
-}
-
 const oneLine = (dn: string) => dn.replace(/\n/g, ", ")
 
 const signedWithoutAuthority = (child: X509Certificate, parent: X509Certificate): boolean => {
@@ -74,54 +60,35 @@ const signedWithoutAuthority = (child: X509Certificate, parent: X509Certificate)
 const validAt = (cert: X509Certificate, now: number): boolean =>
   now >= new Date(cert.validFrom).getTime() && now <= new Date(cert.validTo).getTime()
 
-/** Walks leaf → presented intermediates → an anchor. Returns the problem, or undefined when trusted. */
+/**
+ * The shared walk (issuer names, signatures, CA flags) leaf → presented CAs → an anchor; then every
+ * certificate on the path against the given time. Untrusted is reported before expired: an
+ * operator must not ask a partner to renew a certificate that no anchor vouches for.
+ */
 const chainProblem = (
   chain: ReadonlyArray<X509Certificate>,
   anchors: ReadonlyArray<X509Certificate>,
   now: number,
 ): { problem: "UNTRUSTED" | "EXPIRED"; detail: string } | undefined => {
-  let current = chain[0]!
-  const intermediates = chain.slice(1).filter((c) => c.ca)
-  for (let depth = 0; depth < 8; depth++) {
-    if (!validAt(current, now))
-      return {
-        problem: "EXPIRED",
-        detail: `${oneLine(current.subject)} valid ${current.validFrom} to ${current.validTo}`,
-      }
-    const anchor = anchors.find(
-      (a) => a.fingerprint256 === current.fingerprint256 || (a.ca && issuedBy(current, a)),
-    )
-    if (anchor)
-      return validAt(anchor, now)
-        ? undefined
-        : {
-            problem: "EXPIRED",
-            detail: `CA ${oneLine(anchor.subject)} expired ${anchor.validTo}`,
-          }
-    const parent = intermediates.find((c) => issuedBy(current, c))
-    if (!parent) {
-      // OpenSSL's issuer check already fails for a non-CA; name and signature say why.
-      const notCa = [...chain.slice(1), ...anchors].find((c) => !c.ca && signedWithoutAuthority(current, c))
-      return notCa
-        ? { problem: "UNTRUSTED", detail: `issuer ${oneLine(notCa.subject)} is not a CA certificate` }
-        : { problem: "UNTRUSTED", detail: `no trusted issuer for ${oneLine(current.issuer)}` }
-    }
-    current = parent
+  const walk = walkChain(chain, anchors)
+  if (!walk.anchored) {
+    const last = walk.path.at(-1)!
+    // A leaf key cannot mint certificates: name the non-CA signer when that is why.
+    const notCa = [...chain.slice(1), ...anchors].find((c) => !c.ca && signedWithoutAuthority(last, c))
+    if (notCa)
+      return { problem: "UNTRUSTED", detail: `issuer ${oneLine(notCa.subject)} is not a CA certificate` }
+    if (walk.problem === "CHAIN_TOO_LONG") return { problem: "UNTRUSTED", detail: "chain too long" }
+    return { problem: "UNTRUSTED", detail: `no trusted issuer for ${oneLine(last.issuer)}` }
   }
-  return { problem: "UNTRUSTED", detail: "chain too long" }
+  const stale = walk.path.find((cert) => !validAt(cert, now))
+  if (!stale) return undefined
+  const what = stale === chain[0] ? oneLine(stale.subject) : `CA ${oneLine(stale.subject)}`
+  return { problem: "EXPIRED", detail: `${what} valid ${stale.validFrom} to ${stale.validTo}` }
 }
 
-const certificateNames = (cert: X509Certificate): ReadonlyArray<string> =>
-  (cert.subjectAltName ?? "")
-    .split(", ")
-    .filter((e) => e.startsWith("DNS:"))
-    .map((e) => e.slice(4).toLowerCase())
-
-const withinDomains = (name: string, domains: ReadonlyArray<string>): boolean =>
-  domains.some((d) => {
-    const suffix = d.startsWith("*.") ? d.slice(2) : d
-    return name === suffix || name.endsWith(`.${suffix}`)
-  })
+/** Any DNS name inside one of the partner's own domains (exact or `*.suffix`, and below them). */
+const withinPartnerDomains = (leaf: X509Certificate, domains: ReadonlyArray<string>): boolean =>
+  domains.some((d) => certifiedNameWithin(leaf, d.startsWith("*.") ? d.slice(2) : d) !== undefined)
 
 export const verifyClientCertificate = (input: {
   /** Leaf first, then what the client sent above it. */
@@ -150,13 +117,16 @@ export const verifyClientCertificate = (input: {
   const anchors = verify.ca ? certificatesFromPem(verify.ca.pem) : publicAnchors()
   const problem = chainProblem(chain, anchors, now)
   if (problem) return { ok: false, ...problem }
-  const names = certificateNames(leaf)
   const nameOk =
     verify.names.length > 0
-      ? verify.names.some((n) => leaf.checkHost(n, { subject: "default" }) !== undefined)
-      : names.some((n) => withinDomains(n, partner.domains))
+      ? verify.names.some((n) => certifiesHost(leaf, n))
+      : withinPartnerDomains(leaf, partner.domains)
   if (!nameOk)
-    return { ok: false, problem: "NAME_MISMATCH", detail: `certificate names ${names.join(", ") || subject}` }
+    return {
+      ok: false,
+      problem: "NAME_MISMATCH",
+      detail: `certificate names ${dnsNames(leaf).join(", ") || "(no DNS names)"}`,
+    }
   if (verify.pins.length > 0 && !verify.pins.includes(pin))
     return { ok: false, problem: "PIN_MISMATCH", detail: `presented ${pin}` }
   return { ok: true, subject, pin }

@@ -15,11 +15,16 @@
  *    pin decides; expiry is reported, not enforced.
  */
 import type { X509Certificate } from "node:crypto"
-import { isIP } from "node:net"
 import { rootCertificates } from "node:tls"
 import type { FailureCode } from "@mailconnect/failure-codes"
 import type { PartnerTls } from "@mailconnect/policy"
-import { certificatesFromPem, walkChain } from "@mailconnect/x509"
+import {
+  certificatesFromPem,
+  certifiedNameWithin,
+  certifiesHost,
+  dnsNames,
+  walkChain,
+} from "@mailconnect/x509"
 import { describeCertificate, spkiPin } from "./certificate"
 import { diagnosePinMismatch } from "./diagnosis"
 import { CertExpired, CertNameMismatch, CertPinMismatch, CertUntrusted, type DeliveryError } from "./errors"
@@ -78,33 +83,11 @@ export const acceptedNames = (
 const expectedOf = (accept: AcceptedNames): ReadonlyArray<string> =>
   accept.kind === "names" ? accept.names : [accept.domain, `.${accept.domain}`]
 
-const dnsNames = (cert: X509Certificate): ReadonlyArray<string> =>
-  (cert.subjectAltName ?? "")
-    .split(", ")
-    .filter((entry) => entry.startsWith("DNS:"))
-    .map((entry) => entry.slice(4).toLowerCase())
-
-/** `*.example.com` covers exactly one label; any other `*` is a partial wildcard and matches nothing. */
-const wildcardBase = (san: string): string | undefined =>
-  san.startsWith("*.") && !san.slice(2).includes("*") ? san.slice(2) : undefined
-
-const inDomain = (name: string, domain: string): boolean => name === domain || name.endsWith(`.${domain}`)
-
 /** The DNS name of the certificate that satisfies the rule, if any. */
-const matchName = (cert: X509Certificate, accept: AcceptedNames): string | undefined => {
-  if (accept.kind === "names") {
-    return accept.names.find((name) =>
-      isIP(name)
-        ? cert.checkIP(name) !== undefined
-        : cert.checkHost(name, { subject: "never", partialWildcards: false }) !== undefined,
-    )
-  }
-  return dnsNames(cert).find((san) => {
-    const base = wildcardBase(san)
-    if (base !== undefined) return inDomain(base, accept.domain)
-    return !san.includes("*") && inDomain(san, accept.domain)
-  })
-}
+const matchName = (cert: X509Certificate, accept: AcceptedNames): string | undefined =>
+  accept.kind === "names"
+    ? accept.names.find((name) => certifiesHost(cert, name))
+    : certifiedNameWithin(cert, accept.domain)
 
 let publicRoots: ReadonlyArray<X509Certificate> | undefined
 const partnerAnchors = new Map<string, ReadonlyArray<X509Certificate>>()

@@ -5,6 +5,7 @@
  * Node's `X509Certificate` only; no I/O.
  */
 import { createHash, X509Certificate } from "node:crypto"
+import { isIP } from "node:net"
 import type { TLSSocket } from "node:tls"
 
 export const spkiPin = (certificate: X509Certificate): string =>
@@ -107,13 +108,50 @@ export const walkChain = (
   return { path, anchored: false, problem: "CHAIN_TOO_LONG" }
 }
 
-/** Does the certificate carry an extended key usage that excludes `purpose` (an OID)? */
-export const extendedKeyUsageExcludes = (certificate: X509Certificate, purpose: string): boolean => {
-  const usages = certificate.keyUsage
-  return (
-    usages !== undefined && usages.length > 0 && !usages.includes(purpose) && !usages.includes("2.5.29.37.0")
-  )
-}
+/** The certificate's DNS names (subject alternative names of type DNS), lower case. */
+export const dnsNames = (certificate: X509Certificate): ReadonlyArray<string> =>
+  (certificate.subjectAltName ?? "")
+    .split(", ")
+    .filter((entry) => entry.startsWith("DNS:"))
+    .map((entry) => entry.slice(4).toLowerCase())
 
-export const SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
-export const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2"
+/**
+ * Is the certificate issued for this host name (or IP address)? DNS names only — never the
+ * subject CN — and no partial wildcards (`f*.example`): RFC 6125 §6.4, RFC 7817 §3 for SMTP.
+ */
+export const certifiesHost = (certificate: X509Certificate, name: string): boolean =>
+  isIP(name) !== 0
+    ? certificate.checkIP(name) !== undefined
+    : certificate.checkHost(name, { subject: "never", partialWildcards: false }) !== undefined
+
+const inDomain = (name: string, domain: string): boolean => name === domain || name.endsWith(`.${domain}`)
+
+/**
+ * The certificate's DNS name that lies in `domain` or below it (Postfix's `nexthop:dot-nexthop`),
+ * if any. `*.sub.domain` counts (it covers names below `domain`); a partial wildcard never does.
+ */
+export const certifiedNameWithin = (certificate: X509Certificate, domain: string): string | undefined =>
+  dnsNames(certificate).find((san) => {
+    if (san.startsWith("*.")) return !san.slice(2).includes("*") && inDomain(san.slice(2), domain)
+    return !san.includes("*") && inDomain(san, domain)
+  })
+
+/** id-kp-clientAuth (RFC 5280 §4.2.1.12). */
+export const CLIENT_AUTH_OID = "1.3.6.1.5.5.7.3.2"
+
+/**
+ * The extended key usage OIDs, undefined when the extension is absent. Node 20 names this
+ * `keyUsage` (it is the EKU, despite the name); later Node versions add `extKeyUsage`.
+ */
+export const extendedKeyUsage = (certificate: X509Certificate): ReadonlyArray<string> | undefined =>
+  (certificate as X509Certificate & { extKeyUsage?: ReadonlyArray<string> }).extKeyUsage ??
+  certificate.keyUsage
+
+/**
+ * May the certificate authenticate a TLS client? Yes without an extended key usage; with one it
+ * must list clientAuth — anyExtendedKeyUsage alone does not do, as OpenSSL's `ssl_client` purpose.
+ */
+export const allowsClientAuth = (certificate: X509Certificate): boolean => {
+  const usages = extendedKeyUsage(certificate)
+  return usages === undefined || usages.includes(CLIENT_AUTH_OID)
+}
