@@ -9,7 +9,7 @@
  * the same the resolver applies — but it is lenient about host syntax, so the result is checked
  * against the LDH rule (RFC 5321 §4.1.2 / RFC 5890) here.
  */
-import { domainToASCII } from "node:url"
+import { domainToASCII, domainToUnicode } from "node:url"
 
 const LABEL = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)$/
 const ADDRESS_LITERAL = /^\[(?:IPv6:[0-9a-f:.]+|\d{1,3}(?:\.\d{1,3}){3})\]$/i
@@ -24,7 +24,10 @@ export const isAddressLiteral = (domain: string): boolean => ADDRESS_LITERAL.tes
 export const toALabel = (domain: string): string | undefined => {
   const ascii = domainToASCII(domain.trim()).toLowerCase().replace(/\.$/, "")
   if (ascii.length === 0 || ascii.length > 253) return undefined
-  return ascii.split(".").every((label) => LABEL.test(label)) ? ascii : undefined
+  if (!ascii.split(".").every((label) => LABEL.test(label))) return undefined
+  // UTS-46 CheckHyphens, which domainToASCII skips: no U-label starts or ends with "-".
+  const unicode = domainToUnicode(ascii).split(".")
+  return unicode.every((label) => !label.startsWith("-") && !label.endsWith("-")) ? ascii : undefined
 }
 
 /** `*.suffix` patterns keep their wildcard; the suffix is converted like any domain. */
