@@ -18,6 +18,7 @@
 export * from "./certificate"
 export * from "./client-certificates"
 export * from "./delivery"
+export * from "./destination"
 export * from "./diagnosis"
 export * from "./errors"
 export type * from "./evidence"
