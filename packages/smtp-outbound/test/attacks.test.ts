@@ -181,6 +181,33 @@ describe("accepted names never come from unauthenticated DNS", () => {
   })
 })
 
+describe("a verified session serves only the names it was verified for", () => {
+  it("a cached session for one domain is not reused for another domain whose MX points at the same host", async () => {
+    const good = lab.scenario("good")
+    const reuseRuntime = runtimeFor(lab, {
+      mxPort: good.port,
+      maxMessagesPerConnection: 10,
+      idleTimeoutMs: 30_000,
+    })
+    const viaMx = (domain: string) => {
+      lab.dns.set(domain, [{ type: "MX", preference: 10, exchange: good.name }])
+      return { domain, partner: undefined, tls: partnerTls(lab), retry: RETRY, servers: undefined }
+    }
+    try {
+      const first = reportOf(await deliverTo(reuseRuntime, lab.domain, viaMx(lab.domain)))
+      expect(first.reusedConnection).toBe(false)
+      const again = reportOf(await deliverTo(reuseRuntime, lab.domain, viaMx(lab.domain)))
+      expect(again.reusedConnection).toBe(true)
+      good.recorder.clear()
+      const error = failureOf(await deliverTo(reuseRuntime, "bank.test", viaMx("bank.test")))
+      expect(error).toMatchObject({ code: "CERT_NAME_MISMATCH", expected: ["bank.test", ".bank.test"] })
+      nothingReceived("good")
+    } finally {
+      await reuseRuntime.dispose()
+    }
+  })
+})
+
 describe("name matching (RFC 6125 / RFC 7817)", () => {
   it("a partial wildcard (goo*.lab.test style) does not match", async () => {
     const error = failureOf(await deliver(runtime, lab, lab.scenario("partial-wildcard")))
