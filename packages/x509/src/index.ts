@@ -1,11 +1,12 @@
 /**
  * Reading X.509 certificates the way every part of mailconnect must agree on: the SPKI pin
  * form (`sha256/<base64 of SHA-256 over the DER SubjectPublicKeyInfo>` — not
- * `getPeerCertificate().pubkey`, which is not SPKI), PEM bundles, and a TLS peer's chain.
- * Node's `X509Certificate` only; no I/O.
+ * `getPeerCertificate().pubkey`, which is not SPKI), PEM bundles, a TLS peer's chain, the walk
+ * of a chain to an anchor with every signature checked, and the name rules (RFC 6125) — the same
+ * for partners' receiving servers (outbound) and sending servers (inbound).
+ * Node's `X509Certificate` only; no I/O, no sockets.
  */
 import { createHash, X509Certificate } from "node:crypto"
-import { isIP } from "node:net"
 import type { TLSSocket } from "node:tls"
 
 export const spkiPin = (certificate: X509Certificate): string =>
@@ -115,12 +116,15 @@ export const dnsNames = (certificate: X509Certificate): ReadonlyArray<string> =>
     .filter((entry) => entry.startsWith("DNS:"))
     .map((entry) => entry.slice(4).toLowerCase())
 
+/** An IPv4 or IPv6 address (as opposed to a host name): matched against IP SANs. */
+const isIpLiteral = (name: string): boolean => name.includes(":") || /^\d{1,3}(?:\.\d{1,3}){3}$/.test(name)
+
 /**
  * Is the certificate issued for this host name (or IP address)? DNS names only — never the
  * subject CN — and no partial wildcards (`f*.example`): RFC 6125 §6.4, RFC 7817 §3 for SMTP.
  */
 export const certifiesHost = (certificate: X509Certificate, name: string): boolean =>
-  isIP(name) !== 0
+  isIpLiteral(name)
     ? certificate.checkIP(name) !== undefined
     : certificate.checkHost(name, { subject: "never", partialWildcards: false }) !== undefined
 
