@@ -6,7 +6,18 @@
  */
 import { type Lab, type ScenarioName, startLab } from "@mailconnect/partner-lab"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { deliver, deliverTo, failureOf, partnerTls, RETRY, reportOf, runtimeFor } from "./lab-harness"
+import {
+  clearRecorders,
+  deliver,
+  deliverTo,
+  expectNothingReceived,
+  failureOf,
+  partnerTls,
+  RETRY,
+  reportOf,
+  runtimeFor,
+  withRuntime,
+} from "./lab-harness"
 
 let lab: Lab
 let runtime: ReturnType<typeof runtimeFor>
@@ -32,15 +43,9 @@ afterAll(async () => {
   await runtime?.dispose()
   await lab?.stop()
 })
-beforeEach(() => {
-  for (const scenario of lab.scenarios) scenario.recorder.clear()
-})
+beforeEach(() => clearRecorders(lab))
 
-const nothingReceived = (name: ScenarioName) => {
-  const recorder = lab.scenario(name).recorder
-  expect(recorder.mailFroms()).toEqual([])
-  expect(recorder.bodyBytes()).toBe(0)
-}
+const nothingReceived = (name: ScenarioName) => expectNothingReceived(lab, name)
 
 describe("pins match the leaf, or a key on the path OpenSSL verified", () => {
   it("trust: pins — the pinned certificate appended behind the attacker's own leaf: CERT_PIN_MISMATCH", async () => {
@@ -151,8 +156,7 @@ describe("accepted names never come from unauthenticated DNS", () => {
 
   it("an MX forged to point at another valid server: CERT_NAME_MISMATCH against the recipient domain", async () => {
     const good = lab.scenario("good")
-    const mxRuntime = runtimeFor(lab, { mxPort: good.port })
-    try {
+    await withRuntime(lab, { mxPort: good.port }, async (mxRuntime) => {
       const error = failureOf(await deliverTo(mxRuntime, "bank.test", byMx("bank.test", good.name)))
       expect(error).toMatchObject({
         code: "CERT_NAME_MISMATCH",
@@ -160,40 +164,31 @@ describe("accepted names never come from unauthenticated DNS", () => {
         presented: [good.name],
       })
       nothingReceived("good")
-    } finally {
-      await mxRuntime.dispose()
-    }
+    })
   })
 
   it("an MX host inside the recipient domain whose certificate names it: delivered", async () => {
     const good = lab.scenario("good")
-    const mxRuntime = runtimeFor(lab, { mxPort: good.port })
-    try {
+    await withRuntime(lab, { mxPort: good.port }, async (mxRuntime) => {
       const report = reportOf(await deliverTo(mxRuntime, lab.domain, byMx(lab.domain, good.name)))
       expect(report.attempts[0]?.tls?.verification).toMatchObject({
         ok: true,
         expectedNames: [lab.domain, `.${lab.domain}`],
         matchedName: good.name,
       })
-    } finally {
-      await mxRuntime.dispose()
-    }
+    })
   })
 })
 
 describe("a verified session serves only the names it was verified for", () => {
   it("a cached session for one domain is not reused for another domain whose MX points at the same host", async () => {
     const good = lab.scenario("good")
-    const reuseRuntime = runtimeFor(lab, {
-      mxPort: good.port,
-      maxMessagesPerConnection: 10,
-      idleTimeoutMs: 30_000,
-    })
     const viaMx = (domain: string) => {
       lab.dns.set(domain, [{ type: "MX", preference: 10, exchange: good.name }])
       return { domain, partner: undefined, tls: partnerTls(lab), retry: RETRY, servers: undefined }
     }
-    try {
+    const reuse = { mxPort: good.port, maxMessagesPerConnection: 10, idleTimeoutMs: 30_000 }
+    await withRuntime(lab, reuse, async (reuseRuntime) => {
       const first = reportOf(await deliverTo(reuseRuntime, lab.domain, viaMx(lab.domain)))
       expect(first.reusedConnection).toBe(false)
       const again = reportOf(await deliverTo(reuseRuntime, lab.domain, viaMx(lab.domain)))
@@ -202,9 +197,7 @@ describe("a verified session serves only the names it was verified for", () => {
       const error = failureOf(await deliverTo(reuseRuntime, "bank.test", viaMx("bank.test")))
       expect(error).toMatchObject({ code: "CERT_NAME_MISMATCH", expected: ["bank.test", ".bank.test"] })
       nothingReceived("good")
-    } finally {
-      await reuseRuntime.dispose()
-    }
+    })
   })
 })
 
@@ -266,8 +259,7 @@ describe("client certificate and legacy TLS by agreement", () => {
 describe("address literals", () => {
   it("[127.0.0.1] goes straight to that address: no DNS query, and an enforce policy checks the IP", async () => {
     const good = lab.scenario("good")
-    const literalRuntime = runtimeFor(lab, { mxPort: good.port })
-    try {
+    await withRuntime(lab, { mxPort: good.port }, async (literalRuntime) => {
       const queriesBefore = lab.dns.queries.length
       const literal = { domain: "[127.0.0.1]", partner: undefined, retry: RETRY, servers: undefined }
       const report = reportOf(
@@ -282,8 +274,6 @@ describe("address literals", () => {
         await deliverTo(literalRuntime, "[127.0.0.1]", { ...literal, tls: partnerTls(lab) }),
       )
       expect(error).toMatchObject({ code: "CERT_NAME_MISMATCH", expected: ["127.0.0.1"] })
-    } finally {
-      await literalRuntime.dispose()
-    }
+    })
   })
 })

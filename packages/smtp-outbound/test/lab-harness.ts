@@ -1,7 +1,8 @@
 /** Test wiring: the partner lab, an OutboundDelivery runtime against it, and policies per scenario. */
-import type { Lab, LabScenario } from "@mailconnect/partner-lab"
+import type { Lab, LabScenario, ScenarioName } from "@mailconnect/partner-lab"
 import type { EffectivePolicy, PartnerTls, TlsVerify } from "@mailconnect/policy"
 import { Effect, Layer, ManagedRuntime } from "effect"
+import { expect } from "vitest"
 import {
   ClientCertificates,
   type DeliveryError,
@@ -116,4 +117,30 @@ export const reportOf = (
   if (result._tag === "Left")
     throw new Error(`expected delivery, got ${result.left.code}: ${result.left.detail}`)
   return JSON.parse(JSON.stringify(result.right)) as DeliveryReport
+}
+
+/** Before each test: forget what the lab's servers received. */
+export const clearRecorders = (lab: Lab): void => {
+  for (const scenario of lab.scenarios) scenario.recorder.clear()
+}
+
+/** The server behind the scenario received no MAIL FROM and no message byte. */
+export const expectNothingReceived = (lab: Lab, name: ScenarioName): void => {
+  const recorder = lab.scenario(name).recorder
+  expect(recorder.mailFroms()).toEqual([])
+  expect(recorder.bodyBytes()).toBe(0)
+}
+
+/** Runs `use` with a runtime of its own settings against the lab, disposed afterwards. */
+export const withRuntime = async (
+  lab: Lab,
+  settings: Partial<OutboundSettings>,
+  use: (runtime: ReturnType<typeof runtimeFor>) => Promise<void>,
+): Promise<void> => {
+  const runtime = runtimeFor(lab, settings)
+  try {
+    await use(runtime)
+  } finally {
+    await runtime.dispose()
+  }
 }

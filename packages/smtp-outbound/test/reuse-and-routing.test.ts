@@ -3,7 +3,7 @@ import { type Lab, startLab } from "@mailconnect/partner-lab"
 import { Effect, TestClock, TestContext } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { OutboundDelivery } from "../src/index"
-import { deliver, failureOf, message, policyFor, reportOf, runtimeFor } from "./lab-harness"
+import { deliver, failureOf, message, policyFor, reportOf, withRuntime } from "./lab-harness"
 
 let lab: Lab
 beforeAll(async () => {
@@ -15,10 +15,9 @@ afterAll(async () => {
 
 describe("connection reuse", () => {
   it("carries several messages over one verified connection, RSET between", async () => {
-    const runtime = runtimeFor(lab, { maxMessagesPerConnection: 10, idleTimeoutMs: 5_000 })
     const good = lab.scenario("good")
     good.recorder.clear()
-    try {
+    await withRuntime(lab, { maxMessagesPerConnection: 10, idleTimeoutMs: 5_000 }, async (runtime) => {
       const reports = []
       for (let i = 0; i < 3; i++) reports.push(reportOf(await deliver(runtime, lab, good)))
       expect(reports.map((r) => r.reusedConnection)).toEqual([false, true, true])
@@ -26,40 +25,32 @@ describe("connection reuse", () => {
       expect(good.received[0]?.transactions).toHaveLength(3)
       expect(reports[1]?.attempts[0]?.transcript.map((l) => l.line)).toContain("RSET")
       expect(reports[2]?.attempts[0]?.tls?.verification?.ok).toBe(true)
-    } finally {
-      await runtime.dispose()
-    }
+    })
   })
 
   it("stops at the message bound and resumes the TLS session on the next connection", async () => {
-    const runtime = runtimeFor(lab, { maxMessagesPerConnection: 2 })
     const good = lab.scenario("good")
     good.recorder.clear()
-    try {
+    await withRuntime(lab, { maxMessagesPerConnection: 2 }, async (runtime) => {
       const reports = []
       for (let i = 0; i < 3; i++) reports.push(reportOf(await deliver(runtime, lab, good)))
       expect(reports.map((r) => r.reusedConnection)).toEqual([false, true, false])
       expect(good.received).toHaveLength(2)
       expect(reports[2]?.attempts[0]?.tls?.resumed).toBe(true)
       expect(reports[2]?.attempts[0]?.tls?.peer?.spkiPin).toBe(good.certificate.pin)
-    } finally {
-      await runtime.dispose()
-    }
+    })
   })
 
   it("resets after every recipient was refused and reuses the connection", async () => {
-    const runtime = runtimeFor(lab, { maxMessagesPerConnection: 10 })
     const scenario = lab.scenario("rcpt-5xx")
     scenario.recorder.clear()
-    try {
+    await withRuntime(lab, { maxMessagesPerConnection: 10 }, async (runtime) => {
       const first = reportOf(await deliver(runtime, lab, scenario))
       const second = reportOf(await deliver(runtime, lab, scenario))
       expect([first.recipients[0]?.status, second.recipients[0]?.status]).toEqual(["bounced", "bounced"])
       expect(second.reusedConnection).toBe(true)
       expect(scenario.received).toHaveLength(1)
-    } finally {
-      await runtime.dispose()
-    }
+    })
   })
 })
 
@@ -71,8 +62,7 @@ describe("next hops from DNS", () => {
       { type: "MX", preference: 10, exchange: "down.lab.test" },
     ])
     lab.dns.set("down.lab.test", [{ type: "A", address: "127.0.0.2" }])
-    const runtime = runtimeFor(lab, { mxPort: good.port })
-    try {
+    await withRuntime(lab, { mxPort: good.port }, async (runtime) => {
       const result = await runtime.runPromise(
         Effect.either(
           Effect.flatMap(OutboundDelivery, (d) =>
@@ -98,14 +88,11 @@ describe("next hops from DNS", () => {
         [`${good.name}:${good.port}`, "127.0.0.1", "ok"],
       ])
       expect(lab.dns.queries).toContain("mx-routed.test MX")
-    } finally {
-      await runtime.dispose()
-    }
+    })
   })
 
   it("a domain without MX or address: DNS_NO_ROUTE", async () => {
-    const runtime = runtimeFor(lab)
-    try {
+    await withRuntime(lab, {}, async (runtime) => {
       const error = failureOf(
         await runtime.runPromise(
           Effect.either(
@@ -132,17 +119,14 @@ describe("next hops from DNS", () => {
         retry: "defer",
         reason: "no-mx-or-address",
       })
-    } finally {
-      await runtime.dispose()
-    }
+    })
   })
 })
 
 describe("expiry on the Effect clock", () => {
   it("a certificate valid today is CERT_EXPIRED when the clock says 100 days later", async () => {
-    const runtime = runtimeFor(lab)
     const good = lab.scenario("good")
-    try {
+    await withRuntime(lab, {}, async (runtime) => {
       const result = await runtime.runPromise(
         Effect.gen(function* () {
           yield* TestClock.setTime(Date.now() + 100 * 86_400_000)
@@ -160,8 +144,6 @@ describe("expiry on the Effect clock", () => {
         }).pipe(Effect.provide(TestContext.TestContext)),
       )
       expect(failureOf(result)).toMatchObject({ code: "CERT_EXPIRED", form: "expired" })
-    } finally {
-      await runtime.dispose()
-    }
+    })
   })
 })

@@ -5,7 +5,15 @@
  */
 import { type Lab, type ScenarioName, startLab } from "@mailconnect/partner-lab"
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { deliver, failureOf, reportOf, runtimeFor } from "./lab-harness"
+import {
+  clearRecorders,
+  deliver,
+  expectNothingReceived,
+  failureOf,
+  reportOf,
+  runtimeFor,
+  withRuntime,
+} from "./lab-harness"
 
 let lab: Lab
 let runtime: ReturnType<typeof runtimeFor>
@@ -18,15 +26,9 @@ afterAll(async () => {
   await runtime.dispose()
   await lab.stop()
 })
-beforeEach(() => {
-  for (const scenario of lab.scenarios) scenario.recorder.clear()
-})
+beforeEach(() => clearRecorders(lab))
 
-const nothingReceived = (name: ScenarioName) => {
-  const recorder = lab.scenario(name).recorder
-  expect(recorder.mailFroms()).toEqual([])
-  expect(recorder.bodyBytes()).toBe(0)
-}
+const nothingReceived = (name: ScenarioName) => expectNothingReceived(lab, name)
 
 describe("enforce: a verified session or nothing", () => {
   it("good: delivers over TLS with evidence", async () => {
@@ -139,16 +141,17 @@ describe("enforce: a verified session or nothing", () => {
   })
 
   it("slow: CONNECT_TIMEOUT while waiting for the greeting", async () => {
-    const slowRuntime = runtimeFor(lab, {
-      timeouts: { connectMs: 1_000, greetingMs: 300, commandMs: 1_000, tlsMs: 1_000, dataMs: 1_000 },
-    })
-    try {
-      const error = failureOf(await deliver(slowRuntime, lab, lab.scenario("slow")))
-      expect(error).toMatchObject({ code: "CONNECT_TIMEOUT", phase: "greeting", retry: "defer" })
-      nothingReceived("slow")
-    } finally {
-      await slowRuntime.dispose()
-    }
+    await withRuntime(
+      lab,
+      {
+        timeouts: { connectMs: 1_000, greetingMs: 300, commandMs: 1_000, tlsMs: 1_000, dataMs: 1_000 },
+      },
+      async (slowRuntime) => {
+        const error = failureOf(await deliver(slowRuntime, lab, lab.scenario("slow")))
+        expect(error).toMatchObject({ code: "CONNECT_TIMEOUT", phase: "greeting", retry: "defer" })
+        nothingReceived("slow")
+      },
+    )
   })
 })
 

@@ -58,6 +58,8 @@ export interface LabOptions {
   readonly domain?: string
 }
 
+const CLOSED_HOST = "127.0.0.254"
+
 /** A port on loopback that nothing listens on (bound, then released). */
 const closedPort = async (host: string): Promise<number> => {
   const probe = createServer()
@@ -97,7 +99,9 @@ export const startLab = async (options: LabOptions = {}): Promise<Lab> => {
         slowGreetingMs: options.slowGreetingMs ?? 5_000,
         selfSigned: createSelfSigned,
       })
-      let endpoint = { host, port: await closedPort(host) }
+      // Nothing listens there: an address of its own, so that no other test's server (they bind
+      // 127.0.0.1) can take the released port in the meantime.
+      let endpoint = { host: CLOSED_HOST, port: await closedPort(CLOSED_HOST) }
       let recorder: Recorder | undefined
       if (plan.server) {
         const server = await startSmtpLabServer({
@@ -117,7 +121,7 @@ export const startLab = async (options: LabOptions = {}): Promise<Lab> => {
         }
       }
       const finalRecorder = recorder ?? new Recorder()
-      dns.set(name, [{ type: "A", address: host }])
+      dns.set(name, [{ type: "A", address: endpoint.host }])
       byName.set(scenario, {
         scenario,
         host: endpoint.host,
