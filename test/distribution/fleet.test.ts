@@ -6,10 +6,20 @@
  */
 import { PolicyStore } from "@mailconnect/policy-store"
 import { RedisConnectionFactory } from "@mailconnect/redis-client"
+import {
+  cli,
+  digestIn,
+  eventually,
+  type Lab,
+  makeSigner,
+  type RelayProcess,
+  signed,
+  startLab,
+  startRelay,
+  tampered,
+} from "@mailconnect/test-support"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { digestIn, makeSigner, signed, tampered } from "../../packages/policy-store/test/support/bundles"
-import { cli, eventually, type Lab, type RelayProcess, startLab, startRelay } from "./lab"
 
 let lab: Lab
 let relays: Array<RelayProcess> = []

@@ -4,9 +4,16 @@
  */
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
+import {
+  cli,
+  eventually,
+  type Lab,
+  type RelayProcess,
+  signed,
+  startLab,
+  startRelay,
+} from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { signed } from "../../packages/policy-store/test/support/bundles"
-import { cli, eventually, type Lab, type RelayProcess, startLab, startRelay } from "./lab"
 
 let lab: Lab
 const started: Array<RelayProcess> = []

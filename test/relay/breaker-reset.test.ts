@@ -4,8 +4,17 @@
  * pin promotes the waiting mail and it is delivered at once — not deferred again by the open
  * breaker until its (here: one hour) cooldown ends.
  */
+
+import {
+  labPartner,
+  policyOf,
+  type SmtpRelay,
+  type Stack,
+  startStack,
+  submit,
+  waitFor,
+} from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { labPartner, policyOf, type SmtpRelay, type Stack, startStack, submit, waitFor } from "./stack"
 
 let stack: Stack
 let relay: SmtpRelay

@@ -3,9 +3,18 @@
  * over verified TLS to an enforcing partner; a published policy fix (a new pin) promotes waiting
  * mail at once; a delivery process killed with SIGKILL mid-delivery loses nothing.
  */
+
+import {
+  labPartner,
+  policyOf,
+  type SmtpRelay,
+  type Stack,
+  startStack,
+  submit,
+  waitFor,
+} from "@mailconnect/test-support"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { labPartner, policyOf, type SmtpRelay, type Stack, startStack, submit, waitFor } from "./stack"
 
 let stack: Stack
 let relay: SmtpRelay

@@ -5,8 +5,17 @@
  * another relay after a 4xx or a refused connection, as any MTA does. Every message must be
  * delivered, and the client must never see a 5xx.
  */
+
+import {
+  labPartner,
+  policyOf,
+  type SmtpRelay,
+  type Stack,
+  startStack,
+  submit,
+  waitFor,
+} from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { labPartner, policyOf, type SmtpRelay, type Stack, startStack, submit, waitFor } from "./stack"
 
 const MESSAGES = 500
 

@@ -4,10 +4,12 @@
  * `# needs: stack`, which get .local/stack.env). And every `mailconnect` command and option the
  * GitHub workflows call exists.
  */
+
+import { waitFor } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { shell, stackEnv } from "./cli"
 import { docBlocks, workflowCommands } from "./doc-blocks"
-import { processesIn, type Run, runIn, waitFor } from "./processes"
+import { processesIn, type Run, runIn } from "./processes"
 import { ROOT, type Scratch, scratchCopy } from "./scratch"
 
 let scratch: Scratch
@@ -16,12 +18,10 @@ let stack: Run
 beforeAll(async () => {
   scratch = scratchCopy()
   stack = runIn(scratch.dir, "pnpm", ["start"])
-  await waitFor(
-    "mailconnect ready",
-    () => (/^mailconnect ready/m.test(stack.output()) ? true : undefined),
-    240_000,
-    stack.output,
-  )
+  await waitFor("mailconnect ready", () => (/^mailconnect ready/m.test(stack.output()) ? true : undefined), {
+    timeoutMs: 240_000,
+    output: stack.output,
+  })
 }, 300_000)
 
 afterAll(async () => {

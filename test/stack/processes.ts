@@ -63,19 +63,3 @@ export const runIn = (
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
   return { child, output: () => output, exited }
 }
-
-export const waitFor = async <A>(
-  what: string,
-  check: () => Promise<A | undefined> | A | undefined,
-  timeoutMs: number,
-  output?: () => string,
-): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${output ? `\n--- output ---\n${output()}` : ""}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}

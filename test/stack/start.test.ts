@@ -7,10 +7,11 @@
  */
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
+import { waitFor } from "@mailconnect/test-support"
 import nodemailer from "nodemailer"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { jsonOf, shell, stackEnv } from "./cli"
-import { isAlive, processesIn, type Run, runIn, waitFor } from "./processes"
+import { isAlive, processesIn, type Run, runIn } from "./processes"
 import { type Scratch, scratchCopy } from "./scratch"
 
 interface StackJson {
@@ -39,7 +40,10 @@ const READY = /^mailconnect ready/m
 
 const start = async () => {
   const run = runIn(scratch.dir, "npm", ["start"])
-  await waitFor("mailconnect ready", () => (READY.test(run.output()) ? true : undefined), 240_000, run.output)
+  await waitFor("mailconnect ready", () => (READY.test(run.output()) ? true : undefined), {
+    timeoutMs: 240_000,
+    output: run.output,
+  })
   return run
 }
 
@@ -59,8 +63,7 @@ const interrupt = async (run: Run) => {
   await waitFor(
     "mailconnect stopped",
     () => (/^mailconnect stopped$/m.test(run.output()) ? true : undefined),
-    60_000,
-    run.output,
+    { timeoutMs: 60_000, output: run.output },
   )
 }
 

@@ -2,44 +2,15 @@
 import { Command } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { FleetRegistry, type RelayHeartbeat } from "@mailconnect/fleet"
-import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { ConfigProvider, Effect, Either, Layer } from "effect"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { fleetRegistryRedis } from "@mailconnect/test-support"
+import { ConfigProvider, Effect, Either } from "effect"
+import { describe, expect, it } from "vitest"
 import { fleetCommand } from "../src/commands/fleet"
 
-let redis: RedisServer
-let prefix = ""
-beforeAll(async () => {
-  redis = await startRedis()
-})
-afterAll(() => redis.stop())
-
-const withRedis = <A, E>(effect: Effect.Effect<A, E, FleetRegistry | RedisClient>) =>
-  Effect.runPromise(
-    effect.pipe(
-      Effect.scoped,
-      Effect.provide(
-        FleetRegistry.layer.pipe(
-          Layer.provideMerge(RedisClient.layer),
-          Layer.provide(
-            RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(redis.url, prefix))),
-          ),
-        ),
-      ),
-    ),
-  )
-afterEach(() =>
-  withRedis(
-    Effect.gen(function* () {
-      const client = yield* RedisClient
-      yield* client.del(...((yield* client.call("KEYS", `{${prefix}}:*`)) as Array<string>))
-    }),
-  ),
-)
+const redis = fleetRegistryRedis()
 
 const beat = (relayId: string, serial: number | null, draining = false) =>
-  withRedis(
+  redis.run(
     Effect.flatMap(FleetRegistry, (f) =>
       f.beat(
         {
@@ -70,8 +41,8 @@ const status = (args: ReadonlyArray<string>) =>
       Effect.withConfigProvider(
         ConfigProvider.fromMap(
           new Map([
-            ["REDIS_URL", redis.url],
-            ["REDIS_PREFIX", prefix],
+            ["REDIS_URL", redis.url()],
+            ["REDIS_PREFIX", redis.prefix],
           ]),
         ),
       ),
@@ -84,7 +55,7 @@ const failure = (result: Either.Either<void, unknown>) =>
 
 describe("mailconnect fleet status", () => {
   it("fails --expect-serial when no relay is live", async () => {
-    prefix = "clifleet1"
+    redis.prefix = "clifleet1"
     expect(failure(await status(["--expect-serial", "3"]))).toMatchObject({
       code: 1,
       message: expect.stringContaining("no live relays"),
@@ -92,7 +63,7 @@ describe("mailconnect fleet status", () => {
   })
 
   it("passes --expect-serial only when every live relay runs that serial", async () => {
-    prefix = "clifleet2"
+    redis.prefix = "clifleet2"
     await beat("relay-a", 3)
     await beat("relay-b", 3, true)
     expect(Either.isRight(await status(["--expect-serial", "3"]))).toBe(true)

@@ -1,40 +1,11 @@
 import { randomBytes } from "node:crypto"
-import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { Effect, Either, Layer } from "effect"
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import { RedisClient } from "@mailconnect/redis-client"
+import { fleetRegistryRedis } from "@mailconnect/test-support"
+import { Effect } from "effect"
+import { describe, expect, it } from "vitest"
 import { FleetRegistry, type RelayHeartbeat } from "../src"
 
-let redis: RedisServer
-let prefix = ""
-beforeAll(async () => {
-  redis = await startRedis()
-})
-afterAll(() => redis.stop())
-
-const run = <A, E>(effect: Effect.Effect<A, E, FleetRegistry | RedisClient>) =>
-  Effect.runPromise(
-    effect.pipe(
-      Effect.scoped,
-      Effect.provide(
-        FleetRegistry.layer.pipe(
-          Layer.provideMerge(RedisClient.layer),
-          Layer.provide(
-            RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(redis.url, prefix))),
-          ),
-        ),
-      ),
-    ),
-  )
-
-afterEach(() =>
-  run(
-    Effect.gen(function* () {
-      const client = yield* RedisClient
-      yield* client.del(...((yield* client.call("KEYS", `{${prefix}}:*`)) as Array<string>))
-    }),
-  ),
-)
+const redis = fleetRegistryRedis()
 
 const heartbeat = (relayId: string, overrides: Partial<RelayHeartbeat> = {}): RelayHeartbeat => ({
   relayId,
@@ -52,8 +23,8 @@ const heartbeat = (relayId: string, overrides: Partial<RelayHeartbeat> = {}): Re
 
 describe("FleetRegistry", () => {
   it("lists live relays sorted, and forgets removed ones", async () => {
-    prefix = `t${randomBytes(4).toString("hex")}`
-    const { before, after } = await run(
+    redis.prefix = `t${randomBytes(4).toString("hex")}`
+    const { before, after } = await redis.run(
       Effect.gen(function* () {
         const fleet = yield* FleetRegistry
         yield* fleet.beat(heartbeat("relay-b", { draining: true }), "10 seconds")
@@ -73,8 +44,8 @@ describe("FleetRegistry", () => {
   })
 
   it("drops a relay whose heartbeat expired", async () => {
-    prefix = `t${randomBytes(4).toString("hex")}`
-    const live = await run(
+    redis.prefix = `t${randomBytes(4).toString("hex")}`
+    const live = await redis.run(
       Effect.gen(function* () {
         const fleet = yield* FleetRegistry
         yield* fleet.beat(heartbeat("gone"), "150 millis")
@@ -87,8 +58,8 @@ describe("FleetRegistry", () => {
   })
 
   it("reports an unreadable record instead of failing, and ignores unknown fields", async () => {
-    prefix = `t${randomBytes(4).toString("hex")}`
-    const live = await run(
+    redis.prefix = `t${randomBytes(4).toString("hex")}`
+    const live = await redis.run(
       Effect.gen(function* () {
         const fleet = yield* FleetRegistry
         const client = yield* RedisClient
@@ -101,6 +72,6 @@ describe("FleetRegistry", () => {
       }),
     )
     expect(live.relays.map((r) => r.relayId)).toEqual(["future"])
-    expect(live.unreadable.map((u) => u.key)).toEqual([`{${prefix}}:fleet:relay:odd`])
+    expect(live.unreadable.map((u) => u.key)).toEqual([`{${redis.prefix}}:fleet:relay:odd`])
   })
 })

@@ -2,6 +2,8 @@
  * The happy-path policy directory the rule tests start from, kept in memory; each test
  * overrides one file or one field and compiles with the pure core at a fixed "now".
  */
+
+import { DEFAULTS_YAML } from "@mailconnect/test-support"
 import { type CompileResult, compileSources, formatDiagnostic } from "../src"
 import { attachmentsOf, type TestCertificates } from "./pki"
 
@@ -10,19 +12,7 @@ export const NOW = new Date("2026-11-28T12:00:00Z")
 export type Files = Record<string, string>
 
 export const baseFiles = (certs: TestCertificates): Files => ({
-  "defaults.yaml": `apiVersion: mailconnect/v1
-kind: Defaults
-tls:
-  mode: opportunistic
-  minVersion: TLSv1.2
-retry:
-  schedule: [5m, 10m, 20m, 40m]
-  every: 1h
-  warnAfter: 4h
-  expireAfter: 10d
-dsn:
-  languages: [de, en]
-`,
+  "defaults.yaml": DEFAULTS_YAML,
   "local.yaml": `apiVersion: mailconnect/v1
 kind: LocalDomains
 domains:

@@ -3,11 +3,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { RedisClient } from "@mailconnect/redis-client"
 import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { digestIn, eventually, makeSigner, signed, tampered } from "@mailconnect/test-support"
 import { type Duration, Effect, Fiber, type Layer, Metric, Option, Stream } from "effect"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { ActivePolicy, LAST_KNOWN_GOOD_FILE, PolicyMetrics, PolicyStore, publishBundle } from "../src"
-import { digestIn, makeSigner, signed, tampered } from "./support/bundles"
-import { activeLayer, cleanPrefix, eventually, storeLayer, uniquePrefix } from "./support/harness"
+import { activeLayer, cleanPrefix, storeLayer, uniquePrefix } from "./support/harness"
 
 let redis: RedisServer
 let prefix: string

@@ -8,11 +8,11 @@ import { join } from "node:path"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { RedisClient } from "@mailconnect/redis-client"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { eventually, makeSigner, signed } from "@mailconnect/test-support"
 import { Effect, Layer, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ActivePolicy, publishBundle } from "../src"
-import { makeSigner, signed } from "./support/bundles"
-import { activeLayer, eventually, redisLayer, storeLayer } from "./support/harness"
+import { activeLayer, redisLayer, storeLayer } from "./support/harness"
 
 let node: RedisServer
 let url = ""

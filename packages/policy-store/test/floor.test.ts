@@ -9,11 +9,11 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { RedisClient } from "@mailconnect/redis-client"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { digestIn, eventually, makeSigner, signed } from "@mailconnect/test-support"
 import { Effect, Either, type Layer, Metric, Option } from "effect"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
 import { ActivePolicy, PolicyMetrics, PolicyStore, publishBundle } from "../src"
-import { digestIn, makeSigner, signed } from "./support/bundles"
-import { activeLayer, cleanPrefix, eventually, storeLayer, uniquePrefix } from "./support/harness"
+import { activeLayer, cleanPrefix, storeLayer, uniquePrefix } from "./support/harness"
 
 let redis: RedisServer
 let prefix: string

@@ -1,9 +1,9 @@
 import type { RedisClient } from "@mailconnect/redis-client"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { digestIn, makeSigner, signed, tampered } from "@mailconnect/test-support"
 import { Effect, Either, Option, Stream } from "effect"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { PolicyStore, type PublishRequest, publishBundle } from "../src"
-import { digestIn, makeSigner, signed, tampered } from "./support/bundles"
 import { cleanPrefix, storeLayer, uniquePrefix } from "./support/harness"
 
 let redis: RedisServer

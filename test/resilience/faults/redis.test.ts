@@ -6,8 +6,8 @@
  * again by itself, and every message it accepted must be delivered exactly once.
  */
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { labPartner, policyOf, type Stack, startStack, waitFor } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { labPartner, policyOf, type Stack, startStack, waitFor } from "../../relay/stack"
 import { AOF, type FaultRun, startFaultRun } from "../support/fault-run"
 import {
   type LoadRun,

@@ -9,12 +9,11 @@
  * mid-delivery and a dropped final reply can cause them (at-least-once).
  */
 import type { Partner } from "@mailconnect/policy"
+import { labPartner, policyOf, rawSmtp, type Stack, startStack, waitFor } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { labPartner, policyOf, type Stack, startStack, waitFor } from "../../relay/stack"
 import { type DroppingPartner, startDroppingPartner } from "../support/dropping-partner"
 import { type FaultRun, startFaultRun } from "../support/fault-run"
 import { type Figures, loadIdsIn, printFigures, type Received, sendSteadily, tally } from "../support/load"
-import { rawSmtp } from "../support/raw-smtp"
 
 const COUNT = 60
 let stack: Stack

@@ -8,8 +8,8 @@
 import { readdirSync, readFileSync, statSync } from "node:fs"
 import { join, relative } from "node:path"
 import { compileSources, RULE_CODES, type SourceText } from "@mailconnect/policy-compiler"
+import { ROOT } from "@mailconnect/test-support"
 import { describe, expect, it } from "vitest"
-import { ROOT } from "../../distribution/lab"
 import { forceGc, fuzzSeed, type Prng, prng } from "../support/prng"
 
 const POLICIES = join(ROOT, "policies")

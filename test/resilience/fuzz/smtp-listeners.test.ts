@@ -10,12 +10,21 @@
 import { randomBytes } from "node:crypto"
 import { connect as tlsConnect } from "node:tls"
 import { freePort } from "@mailconnect/test-redis"
+import {
+  ENHANCED,
+  labPartner,
+  policyOf,
+  type RawSmtp,
+  rawSmtp,
+  type Stack,
+  startStack,
+  submit,
+  WELL_FORMED_REPLY,
+} from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { labPartner, policyOf, type Stack, startStack, submit } from "../../relay/stack"
 import { type FaultRun, startFaultRun } from "../support/fault-run"
 import { fuzzSeed, type Prng, prng } from "../support/prng"
 import { relayRss } from "../support/processes"
-import { ENHANCED, type RawSmtp, rawSmtp, WELL_FORMED_REPLY } from "../support/raw-smtp"
 
 const SESSIONS = 150
 const LINES_PER_SESSION = 15

@@ -4,8 +4,8 @@
  * enabled and no weak cipher accepted; the summary is printed for the closing notes.
  */
 import { freePort } from "@mailconnect/test-redis"
+import { labPartner, policyOf, type Stack, startStack } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { labPartner, policyOf, type Stack, startStack } from "../../relay/stack"
 import { type FaultRun, startFaultRun } from "../support/fault-run"
 import { ensureSslscan, sslscan, WEAK_CIPHER } from "../support/sslscan"
 

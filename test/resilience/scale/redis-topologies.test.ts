@@ -13,8 +13,15 @@ import {
   startCluster,
   startSentinelSetup,
 } from "@mailconnect/test-redis"
+import {
+  labPartner,
+  policyOf,
+  type SmtpRelay,
+  type Stack,
+  startStack,
+  waitFor,
+} from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { labPartner, policyOf, type SmtpRelay, type Stack, startStack, waitFor } from "../../relay/stack"
 import { loadIdsIn, printFigures, refusalSummary, sendSteadily, tally } from "../support/load"
 import { hardKill } from "../support/processes"
 import { type TopologyStack, topologyStack } from "../support/topology"

@@ -5,7 +5,7 @@
  */
 import type { PolicySet } from "@mailconnect/policy"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { type SmtpRelay, type Stack, waitFor } from "../../relay/stack"
+import { type SmtpRelay, type Stack, waitFor } from "@mailconnect/test-support"
 import { hardKill } from "./processes"
 import { type TopologyStack, topologyStack } from "./topology"
 

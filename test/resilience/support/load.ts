@@ -5,8 +5,9 @@
  * delivered more than once; "unacknowledged but delivered" is fine (the client saw no 250 and
  * would resend — at-least-once from the sender's side).
  */
+
+import { PASSWORD, type SmtpRelay } from "@mailconnect/test-support"
 import nodemailer from "nodemailer"
-import { PASSWORD, type SmtpRelay } from "../../relay/stack"
 
 export const LOAD_HEADER = "X-MC-Load-Id"
 

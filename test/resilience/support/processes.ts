@@ -5,7 +5,7 @@
  * it is the spawned process itself. Looking it up covers both, and gives its RSS.
  */
 import { readdirSync, readFileSync } from "node:fs"
-import type { SmtpRelay } from "../../relay/stack"
+import type { SmtpRelay } from "@mailconnect/test-support"
 
 const environ = (pid: string): string => {
   try {

@@ -9,8 +9,8 @@ import { type BundlePayload, CURRENT_SCHEMA, type PolicySet } from "@mailconnect
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { PolicyStore, publishBundle } from "@mailconnect/policy-store"
 import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
+import { type SmtpRelay, type Stack, startStack } from "@mailconnect/test-support"
 import { Effect, Either, Layer } from "effect"
-import { type SmtpRelay, type Stack, startStack } from "../../relay/stack"
 
 export interface TopologyStack {
   readonly stack: Stack

@@ -7,9 +7,8 @@
 import { loadavg } from "node:os"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { PolicyStore, publishBundle } from "@mailconnect/policy-store"
+import { eventually, type RelayProcess, signed, startLab, startRelay } from "@mailconnect/test-support"
 import { Effect } from "effect"
-import { signed } from "../../../../packages/policy-store/test/support/bundles"
-import { eventually, type RelayProcess, startLab, startRelay } from "../../../../test/distribution/lab"
 import { type BenchSuite, percentile, report } from "../suite"
 
 const PUBLISHES = 100

@@ -6,8 +6,8 @@
  * Compare: a Postfix tuned with TLS connection reuse relays about 220 messages/s of 4 KB here.
  */
 import { readFileSync } from "node:fs"
+import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
 import nodemailer from "nodemailer"
-import { labPartner, policyOf, startStack, waitFor } from "../../../../test/relay/stack"
 import { type BenchSuite, percentile, report } from "../suite"
 
 const MESSAGES = Number(process.env.BENCH_E2E_MESSAGES ?? 2_000)

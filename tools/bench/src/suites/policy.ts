@@ -12,25 +12,12 @@ import {
 } from "@mailconnect/bundle"
 import { BundlePayload, makeLookup } from "@mailconnect/policy"
 import { buildPayload, compileSources, type SourceText } from "@mailconnect/policy-compiler"
+import { DEFAULTS_YAML } from "@mailconnect/test-support"
 import { Effect, Schema } from "effect"
 import type { BenchSuite } from "../suite"
 import { percentile, report } from "../suite"
 
 const NOW = new Date("2026-11-28T12:00:00Z")
-
-const DEFAULTS = `apiVersion: mailconnect/v1
-kind: Defaults
-tls:
-  mode: opportunistic
-  minVersion: TLSv1.2
-retry:
-  schedule: [5m, 10m, 20m, 40m]
-  every: 1h
-  warnAfter: 4h
-  expireAfter: 10d
-dsn:
-  languages: [de, en]
-`
 
 /** A realistic mix: 70 % enforce by names, 20 % opportunistic with a route, 10 % mtls with pins. */
 const partnerYaml = (i: number): string => {
@@ -64,7 +51,7 @@ domains: [${name}.example, "*.${name}.example"]
 }
 
 const sources = (count: number): Array<SourceText> => [
-  { path: "defaults.yaml", text: DEFAULTS },
+  { path: "defaults.yaml", text: DEFAULTS_YAML },
   ...Array.from({ length: count }, (_, i) => ({ path: `partners/p${i}.yaml`, text: partnerYaml(i) })),
 ]
 

@@ -6,28 +6,22 @@
 import { createHash } from "node:crypto"
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import { signBundle } from "@mailconnect/bundle"
 import {
   type Lab as PartnerLab,
   type ScenarioName,
   startLab as startPartnerLab,
 } from "@mailconnect/partner-lab"
-import { type BundlePayload, CURRENT_SCHEMA, type Partner, type PolicySet } from "@mailconnect/policy"
-import { buildIndex } from "@mailconnect/policy-compiler"
+import type { Partner, PolicySet } from "@mailconnect/policy"
 import { PolicyStore, publishBundle } from "@mailconnect/policy-store"
 import { formatUsersFile, hashPassword } from "@mailconnect/smtp-inbound"
 import { createRootCa } from "@mailconnect/test-pki"
 import { freePort } from "@mailconnect/test-redis"
 import { Effect } from "effect"
 import nodemailer from "nodemailer"
-import { type Lab, type RelayProcess, startLab, startRelay } from "../distribution/lab"
+import { signedPolicy } from "./bundles"
+import { type Lab, type RelayProcess, startLab, startRelay } from "./distribution-lab"
+import { localDomain, partner, policyWith } from "./partners"
 
-export const retry = {
-  schedule: [300_000, 600_000],
-  every: 3_600_000,
-  warnAfter: 14_400_000,
-  expireAfter: 864_000_000,
-}
 export const PASSWORD = "a long test password"
 
 export interface Stack {
@@ -61,9 +55,7 @@ export const labPartner = (
   overrides: Partial<Partner["tls"]["verify"]> = {},
 ): Partner => {
   const s = partners.scenario(scenario)
-  return {
-    name,
-    domains: [`${name}.example`],
+  return partner(name, {
     servers: [{ host: s.host, port: s.port }],
     tls: {
       mode: "enforce",
@@ -71,24 +63,14 @@ export const labPartner = (
       verify: { trust: "pkix", names: [s.name], pins: [], ca: ca(partners.pki.root.certPem), ...overrides },
     },
     inbound: { requireTls: true, requireClientCertificate: false },
-    retry,
-    groups: [],
-  }
+  })
 }
 
+/** The partners, and `customer.example` delivered to `mailboxes`. */
 export const policyOf = (
   partners: ReadonlyArray<Partner>,
   mailboxes: { host: string; port: number },
-): PolicySet => ({
-  defaults: {
-    tls: { mode: "opportunistic", minVersion: "TLSv1.2" },
-    retry,
-    dsn: { languages: ["de", "en"] },
-  },
-  partners: Object.fromEntries(partners.map((p) => [p.name, p])),
-  localDomains: { "customer.example": { domain: "customer.example", deliverTo: mailboxes, groups: [] } },
-  groups: {},
-})
+): PolicySet => policyWith(partners, { localDomains: [localDomain("customer.example", mailboxes)] })
 
 export const startStack = async (scenarios: ReadonlyArray<ScenarioName>): Promise<Stack> => {
   const lab = await startLab()
@@ -119,19 +101,13 @@ export const startStack = async (scenarios: ReadonlyArray<ScenarioName>): Promis
     relayCa: root.certPem,
     relayEnv,
     publish: async (policy, serial) => {
-      const payload: BundlePayload = {
-        schema: CURRENT_SCHEMA,
-        serial,
-        createdAt: new Date().toISOString(),
-        source: { commit: `test-${serial}` },
-        policy,
-        index: buildIndex(policy),
-      }
-      const bytes = signBundle(payload, [lab.signer.signing])
       await lab.withRedis(
-        publishBundle({ bytes, trusted: [lab.signer.trusted], readers: [], force: false }).pipe(
-          Effect.provide(PolicyStore.layer),
-        ),
+        publishBundle({
+          bytes: signedPolicy(lab.signer, policy, serial),
+          trusted: [lab.signer.trusted],
+          readers: [],
+          force: false,
+        }).pipe(Effect.provide(PolicyStore.layer)),
       )
     },
     startRelay: async (id, env = {}) => {
@@ -199,19 +175,3 @@ export const submit = async (
     transport.close()
   }
 }
-
-export const waitFor = async <A>(
-  what: string,
-  check: () => Promise<A | undefined> | A | undefined,
-  timeoutMs = 60_000,
-): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined && value !== false) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
-
-export { Effect }

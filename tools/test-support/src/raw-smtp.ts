@@ -1,7 +1,10 @@
 /**
- * A raw SMTP client on a socket: sends exactly the bytes a test wants (half a DATA, garbage,
- * pipelined batches) and records every reply line, so tests can check that each one is
- * well-formed and that no `250` arrives where none may.
+ * Raw SMTP clients for tests, for what nodemailer will not send as written.
+ *
+ * `rawSmtp` sends exactly the bytes a test wants on a socket (half a DATA, garbage, pipelined
+ * batches) and records every reply line, so tests can check that each one is well-formed and that
+ * no `250` arrives where none may. `rawSmtpOverTls` runs a list of commands over implicit TLS as
+ * UTF-8 bytes (nodemailer turns a Unicode domain into A-labels itself) and returns each full reply.
  */
 import { createConnection, type Socket } from "node:net"
 import { type TLSSocket, connect as tlsConnect } from "node:tls"
@@ -112,3 +115,75 @@ export const WELL_FORMED_REPLY = /^[2-5]\d{2}(?:[ -].*)?$/
 
 /** Enhanced status code (RFC 3463) right after the code, as our listeners send for 2xx/4xx/5xx. */
 export const ENHANCED = /^([245])\d{2}[ -]\1\.\d{1,3}\.\d{1,3}(?: |$)/
+
+export interface RawReply {
+  readonly command: string
+  readonly code: number
+  readonly text: string
+}
+
+const readReply = (socket: TLSSocket, buffered: { text: string }): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const complete = () => {
+      const lines = buffered.text.split("\r\n")
+      const last = lines.findIndex((line) => /^\d{3} /.test(line))
+      if (last === -1) return false
+      const reply = lines.slice(0, last + 1).join("\r\n")
+      buffered.text = lines.slice(last + 1).join("\r\n")
+      cleanup()
+      resolve(reply)
+      return true
+    }
+    const onData = (chunk: Buffer) => {
+      buffered.text += chunk.toString("utf8")
+      complete()
+    }
+    const onEnd = () => {
+      cleanup()
+      reject(new Error(`connection closed, unread: ${buffered.text}`))
+    }
+    const cleanup = () => {
+      socket.off("data", onData)
+      socket.off("end", onEnd)
+      socket.off("error", onEnd)
+    }
+    if (complete()) return
+    socket.on("data", onData)
+    socket.on("end", onEnd)
+    socket.on("error", onEnd)
+  })
+
+/** Runs `commands` (a DATA body is one command ending in `\r\n.`) and returns every reply, greeting first. */
+export const rawSmtpOverTls = async (options: {
+  readonly port: number
+  readonly ca: string
+  readonly commands: ReadonlyArray<string>
+}): Promise<ReadonlyArray<RawReply>> => {
+  const socket = tlsConnect({
+    host: "127.0.0.1",
+    port: options.port,
+    ca: options.ca,
+    servername: "relay.test",
+  })
+  const buffered = { text: "" }
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("secureConnect", () => resolve())
+      socket.once("error", reject)
+    })
+    const replies: Array<RawReply> = []
+    const record = (command: string, reply: string) =>
+      replies.push({ command, code: Number(reply.slice(0, 3)), text: reply })
+    record("(greeting)", await readReply(socket, buffered))
+    for (const command of options.commands) {
+      socket.write(Buffer.from(`${command}\r\n`, "utf8"))
+      record(command, await readReply(socket, buffered))
+    }
+    return replies
+  } finally {
+    socket.destroy()
+  }
+}
+
+export const authPlain = (user: string, pass: string): string =>
+  `AUTH PLAIN ${Buffer.from(`\0${user}\0${pass}`, "utf8").toString("base64")}`

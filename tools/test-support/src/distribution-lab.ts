@@ -10,13 +10,14 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { FleetRegistry, type RelayHeartbeat } from "@mailconnect/fleet"
-import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
+import type { RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { parsePrometheusText } from "@mailconnect/telemetry"
 import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { Effect, Either, Layer, type Scope } from "effect"
-import { makeSigner, type TestSigner } from "../../packages/policy-store/test/support/bundles"
+import { Effect, Layer, type Scope } from "effect"
+import { makeSigner, type TestSigner } from "./bundles"
+import { deletePrefix, redisLayer } from "./redis"
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 /**
  * Relays and the CLI start the way `pnpm relay` / `pnpm mailconnect` start them: through the
  * launcher (a cached single-file bundle, one process). Not the tsx CLI: it relays SIGTERM to its
@@ -47,13 +48,7 @@ export const startLab = async (): Promise<Lab> => {
   const signer = makeSigner()
   const trustedKeyFile = join(dir, "signing.pub")
   writeFileSync(trustedKeyFile, signer.publicPem)
-  const layer = () =>
-    FleetRegistry.layer.pipe(
-      Layer.provideMerge(RedisClient.layer),
-      Layer.provideMerge(
-        RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(redis.url, prefix))),
-      ),
-    )
+  const layer = () => FleetRegistry.layer.pipe(Layer.provideMerge(redisLayer(redis.url, prefix)))
   const withRedis: Lab["withRedis"] = (effect) =>
     Effect.runPromise(effect.pipe(Effect.scoped, Effect.provide(layer())))
   return {
@@ -76,12 +71,7 @@ export const startLab = async (): Promise<Lab> => {
         ),
       ),
     stop: async () => {
-      await withRedis(
-        Effect.gen(function* () {
-          const client = yield* RedisClient
-          yield* client.del(...((yield* client.call("KEYS", `{${prefix}}:*`)) as Array<string>))
-        }),
-      ).catch(() => undefined)
+      await withRedis(deletePrefix(prefix)).catch(() => undefined)
       await redis.stop()
       rmSync(dir, { recursive: true, force: true })
     },
@@ -210,13 +200,3 @@ export const cli = (
     })
     child.once("exit", (code) => resolve({ code, stdout, stderr }))
   })
-
-/** Polls until `check` holds, with a generous deadline: convergence, not a timing assertion. */
-export const eventually = async (check: () => Promise<boolean>, what: string, deadlineMs = 30_000) => {
-  const until = Date.now() + deadlineMs
-  while (Date.now() < until) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}

@@ -1,6 +1,7 @@
 /**
- * Hand-made signed bundles for tests and benches: a small valid payload, signed with a fresh
- * key, plus the classic bad variants (tampered, foreign key, unsupported schema).
+ * Signed bundles for tests and benches: a fresh signing key, a small valid payload, a policy
+ * signed as `mailconnect policy publish` would, and the classic bad variants (tampered, foreign
+ * key, unsupported schema).
  */
 import {
   canonicalize,
@@ -12,8 +13,10 @@ import {
   signBundle,
   type TrustedKey,
 } from "@mailconnect/bundle"
-import { type BundlePayload, CURRENT_SCHEMA } from "@mailconnect/policy"
+import { type BundlePayload, CURRENT_SCHEMA, type PolicySet } from "@mailconnect/policy"
+import { buildIndex } from "@mailconnect/policy-compiler"
 import { Effect } from "effect"
+import { partner, policyWith } from "./partners"
 
 export interface TestSigner {
   readonly privatePem: string
@@ -32,13 +35,6 @@ export const makeSigner = (): TestSigner => {
   }
 }
 
-const retry = {
-  schedule: [300_000, 600_000],
-  every: 3_600_000,
-  warnAfter: 14_400_000,
-  expireAfter: 864_000_000,
-}
-
 /** A valid payload; `partnerMode` lets tests tell two bundles' policies apart. */
 export const samplePayload = (
   serial: number,
@@ -48,30 +44,37 @@ export const samplePayload = (
   serial,
   createdAt: "2026-11-28T00:00:00.000Z",
   source: { commit: `c${serial}` },
-  policy: {
-    defaults: { tls: { mode: "opportunistic", minVersion: "TLSv1.2" }, retry, dsn: { languages: ["en"] } },
-    partners: {
-      bank: {
-        name: "bank",
-        domains: ["bank.example"],
+  policy: policyWith(
+    [
+      partner("bank", {
         tls: {
           mode: options.partnerMode ?? "enforce",
           minVersion: "TLSv1.2",
           verify: { trust: "pkix", names: [], pins: [] },
         },
         inbound: { requireTls: true, requireClientCertificate: false },
-        retry,
-        groups: [],
-      },
-    },
-    localDomains: {},
-    groups: {},
-  },
+      }),
+    ],
+    { localDomains: [], dsnLanguages: ["en"] },
+  ),
   index: { exact: { "bank.example": "bank" }, wildcard: {} },
 })
 
 export const signed = (signer: TestSigner, serial: number, options?: Parameters<typeof samplePayload>[1]) =>
   signBundle(samplePayload(serial, options), [signer.signing])
+
+/** `policy` as the payload of bundle `serial`, indexed and signed. */
+export const signedPolicy = (signer: TestSigner, policy: PolicySet, serial: number): string => {
+  const payload: BundlePayload = {
+    schema: CURRENT_SCHEMA,
+    serial,
+    createdAt: new Date().toISOString(),
+    source: { commit: `test-${serial}` },
+    policy,
+    index: buildIndex(policy),
+  }
+  return signBundle(payload, [signer.signing])
+}
 
 /** Changes the payload after signing, keeping the stated digest and a canonical envelope. */
 export const tampered = (bytes: string): string => {

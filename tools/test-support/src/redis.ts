@@ -1,0 +1,19 @@
+/** Redis for tests: a client layer on one key prefix, and deleting everything under it. */
+import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
+import { Effect, Either, Layer } from "effect"
+
+export const redisLayer = (
+  url: string,
+  prefix: string,
+  options: { readonly commandTimeoutMs?: number } = {},
+) =>
+  RedisClient.layerWith(options).pipe(
+    Layer.provideMerge(RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(url, prefix)))),
+  )
+
+/** Deletes every key under `prefix` (tests share one redis-server per file). */
+export const deletePrefix = (prefix: string) =>
+  Effect.gen(function* () {
+    const client = yield* RedisClient
+    yield* client.del(...((yield* client.call("KEYS", `{${prefix}}:*`)) as Array<string>))
+  })
