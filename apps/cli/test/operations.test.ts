@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process"
 import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { DeliveryQueue, PolicyView } from "@mailconnect/delivery-queue"
+import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { PolicyView } from "@mailconnect/policy"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect, Either, Layer } from "effect"
@@ -85,7 +86,7 @@ describe("mailconnect queue", () => {
       Layer.provide(
         Layer.merge(
           RedisConnectionFactory.layerFrom(config),
-          Layer.succeed(PolicyView, { current: Effect.succeed(undefined) }),
+          PolicyView.none,
         ),
       ),
     )

@@ -3,8 +3,9 @@
  * from a test server): the HTTP server on top of the page data, which reads heartbeats, the
  * policy store and the delivery queue.
  */
-import { DeliveryQueue, PolicyView } from "@mailconnect/delivery-queue"
+import { DeliveryQueue } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
+import { PolicyView } from "@mailconnect/policy"
 import { loadTrustedKeys, PolicyStore } from "@mailconnect/policy-store"
 import type { RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { Effect, Layer } from "effect"
@@ -17,7 +18,7 @@ import { DashboardServer } from "./server"
  * policy), so it needs no hot-loaded bundle; bull-board's retry/promote act on BullMQ jobs and
  * the relay's worker looks the policy up when it runs them.
  */
-export const NoPolicyView = Layer.succeed(PolicyView, { current: Effect.succeed(undefined) })
+export const NoPolicyView = PolicyView.none
 
 /** Trusted keys are read once at start: a dashboard that cannot verify bundles refuses to start. */
 const DataLayer = Layer.unwrapEffect(

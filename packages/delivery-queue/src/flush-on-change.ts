@@ -3,13 +3,11 @@
  * policy (a new pin, a fixed CA, another route…), that partner's waiting mail is promoted, so a
  * fix helps queued mail at once instead of at each message's next timeline point. Partners that
  * did not change are left alone (no thundering herd on every publish). The partner's destination
- * breakers are closed first: a breaker opened by the very failures the new policy fixes would
+ * breakers (`PartnerBreakers`) are closed first: a breaker opened by the very failures the new policy fixes would
  * otherwise defer the promoted mail again until its cooldown ends.
  */
-import type { Partner, PolicySet } from "@mailconnect/policy"
-import { ActivePolicy } from "@mailconnect/policy-store"
-import { Effect, Layer, Option, Stream } from "effect"
-import { DestinationActors } from "./actors"
+import { type Partner, type PolicySet, PolicyView } from "@mailconnect/policy"
+import { Effect, Layer, Stream } from "effect"
 import { PartnerBreakers } from "./ports"
 import { DeliveryQueue } from "./queue"
 
@@ -24,21 +22,17 @@ export const changedPartners = (before: PolicySet, after: PolicySet): ReadonlyAr
 
 export const FlushOnPolicyChange = Layer.scopedDiscard(
   Effect.gen(function* () {
-    const active = yield* ActivePolicy
+    const view = yield* PolicyView
     const queue = yield* DeliveryQueue
-    const actors = yield* DestinationActors
-    const elsewhere = yield* Effect.serviceOption(PartnerBreakers)
-    const onActivation = active.activations.pipe(
+    const breakers = yield* PartnerBreakers
+    const onActivation = view.activations.pipe(
       Stream.runForEach(({ previous, next }) =>
         Effect.gen(function* () {
-          if (Option.isNone(previous)) return
-          const partners = changedPartners(previous.value.payload.policy, next.payload.policy)
+          if (previous === undefined) return
+          const partners = changedPartners(previous.policy, next.policy)
           for (const partner of partners) {
-            if (!next.payload.policy.partners[partner]) continue
-            const breakersReset = [
-              ...(yield* actors.resetPartner(partner)),
-              ...(Option.isSome(elsewhere) ? yield* elsewhere.value.resetPartner(partner) : []),
-            ]
+            if (!next.policy.partners[partner]) continue
+            const breakersReset = yield* breakers.resetPartner(partner)
             const promoted = yield* queue.flush({ partner })
             yield* Effect.logInfo("policy change: waiting mail promoted").pipe(
               Effect.annotateLogs({ partner, promoted, breakersReset, serial: next.serial }),

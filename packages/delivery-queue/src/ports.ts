@@ -1,42 +1,12 @@
 /**
- * What the delivery worker needs from the rest of the relay, as services it can be given:
- * the active policy (hot-loaded bundle) and an SMTP deliverer (the outbound adapter). The relay
- * app binds them to `policy-store` and `smtp-outbound`; tests bind them to the same real parts.
+ * What the delivery worker needs from the rest of the relay, as ports it can be given: an SMTP
+ * deliverer and the breakers of its destinations (the outbound adapter). The policy comes
+ * through `@mailconnect/policy`'s `PolicyView`. The relay app binds them in
+ * `apps/relay/src/layers`; tests bind them to the same real parts.
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
-import {
-  type EffectivePolicy,
-  type LookupIndex,
-  makeLookup,
-  type PolicyLookup,
-  type PolicySet,
-} from "@mailconnect/policy"
-import { Context, Data, Effect, Layer } from "effect"
-
-export interface ActivePolicyView {
-  readonly serial: number
-  readonly lookup: PolicyLookup
-  /** DSN languages from the policy defaults, in order (e.g. ["de", "en"]). */
-  readonly dsnLanguages: ReadonlyArray<string>
-}
-
-export class PolicyView extends Context.Tag("@mailconnect/delivery-queue/PolicyView")<
-  PolicyView,
-  {
-    /** The bundle active right now; undefined before the first bundle is loaded. */
-    readonly current: Effect.Effect<ActivePolicyView | undefined>
-  }
->() {
-  /** A policy that never changes: for tools and tests that do not hot-load bundles. */
-  static fixed = (policy: PolicySet, index: LookupIndex, serial = 1) =>
-    Layer.succeed(PolicyView, {
-      current: Effect.succeed({
-        serial,
-        lookup: makeLookup(policy, index),
-        dsnLanguages: policy.defaults.dsn.languages,
-      }),
-    })
-}
+import type { EffectivePolicy } from "@mailconnect/policy"
+import { Context, Data, type Effect } from "effect"
 
 /** Where and how to deliver one job, decided from the policy at delivery time. */
 export interface Route {
@@ -89,9 +59,8 @@ export class Deliverer extends Context.Tag("@mailconnect/delivery-queue/Delivere
 >() {}
 
 /**
- * Circuit breakers kept outside this package (the outbound adapter's destinations), closed for a
- * partner when its policy changes, before the targeted flush. Optional: without a binding only
- * the breakers of `DestinationActors` are reset. The relay binds it in `apps/relay/src/layers`.
+ * The circuit breakers of the destinations a partner's mail used (the outbound adapter's),
+ * closed when the partner's policy changes, before the targeted flush.
  */
 export class PartnerBreakers extends Context.Tag("@mailconnect/delivery-queue/PartnerBreakers")<
   PartnerBreakers,

@@ -6,13 +6,13 @@
  *
  * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue and the spool keys.
  */
+import { PolicyView } from "@mailconnect/policy"
 import { RedisConnectionFactory } from "@mailconnect/redis-client"
 import { type Job, Queue } from "bullmq"
 import { Clock, Context, Effect, Layer } from "effect"
 import { MessageUnknown, QueueUnavailable } from "./errors"
 import { type DeliveryJobData, JOB_VERSION, jobIdFor, jobNameFor } from "./job"
 import { canonicalDomain, groupByDomain, headerBlock, newMessageId } from "./message"
-import { PolicyView } from "./ports"
 import { makeSpool, type Spool } from "./spool"
 import { type DeliveryStats, makeDeliveryStats } from "./stats"
 

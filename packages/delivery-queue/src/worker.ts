@@ -1,6 +1,7 @@
 /**
  * `DeliveryWorker`: the BullMQ consumer. Each job is one (message, recipient domain); an attempt
- * looks the policy up at delivery time, delivers through the destination's actor, records every
+ * looks the policy up at delivery time, delivers through the `Deliverer` (the outbound adapter,
+ * whose destinations hold concurrency and breakers per resolved next hop), records every
  * recipient's result in the job *before* anything else (a stalled job re-run never re-sends to a
  * recipient that already got a 250) together with the DSNs it owes, appends a line to the job log,
  * queues those DSNs and clears the debt, and then either moves the job to delayed at exactly the
@@ -12,10 +13,10 @@
  * Trusts: the active signed policy bundle. Touches: the `delivery` queue and the spool.
  */
 import { buildDsn, type DsnLanguage } from "@mailconnect/dsn"
+import { PolicyView } from "@mailconnect/policy"
 import { RedisConnectionFactory } from "@mailconnect/redis-client"
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq"
 import { Clock, Effect, Either, Layer, Option, Runtime } from "effect"
-import { DestinationActors, destinationKey } from "./actors"
 import { type Decision, decideAttempt } from "./attempt"
 import { QueueUnavailable } from "./errors"
 import {
@@ -29,7 +30,7 @@ import {
 } from "./job"
 import { domainOf } from "./message"
 import * as metrics from "./metrics"
-import { Deliverer, type DeliveryFailed, type DeliveryReport, PolicyView } from "./ports"
+import { Deliverer, type DeliveryFailed, type DeliveryReport } from "./ports"
 import { DeliveryQueue, QUEUE_NAME } from "./queue"
 import { routeFor } from "./route"
 
@@ -65,7 +66,6 @@ export const makeJobProcessor = (config: WorkerConfig) =>
     const queue = yield* DeliveryQueue
     const policy = yield* PolicyView
     const deliverer = yield* Deliverer
-    const actors = yield* DestinationActors
     const waitMs = config.waitMs ?? 30_000
 
     /** Queues the owed DSNs; one already in the queue (a re-run after a crash) is not added again. */
@@ -236,19 +236,15 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         )
         return { _tag: "Unrecoverable", reason: "message body missing from the spool" } satisfies Outcome
       }
-      const outcome = yield* actors
-        .run(
-          destinationKey(route),
-          deliverer.deliver({
-            messageId: data.messageId,
-            sender: data.sender,
-            recipients: data.pending,
-            body: spooled.value.body,
-            route,
-            serial: active.serial,
-          }),
-          route.local ? undefined : route.policy.partner?.name,
-        )
+      const outcome = yield* deliverer
+        .deliver({
+          messageId: data.messageId,
+          sender: data.sender,
+          recipients: data.pending,
+          body: spooled.value.body,
+          route,
+          serial: active.serial,
+        })
         .pipe(Effect.either)
       const decidedAt = yield* Clock.currentTimeMillis
       const decision = decideAttempt({

@@ -1,19 +1,15 @@
 /** Layers for queue tests: a real Redis (own key prefix per test), a fixed policy, a given deliverer. */
-import type { Partner, PolicySet } from "@mailconnect/policy"
+import { type Partner, type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
 import { Effect, Either, Layer } from "effect"
 import {
   Deliverer,
-  DelivererFromOutbound,
   type DeliveryFailed,
   DeliveryQueue,
   type DeliveryReport,
   type DeliveryRequest,
   DeliveryWorker,
-  DestinationActors,
-  PolicyView,
 } from "../src"
 
 const m = 60_000
@@ -86,42 +82,6 @@ export const acceptAll: Script = (request) =>
     })),
   })
 
-/**
- * Queue and worker delivering for real: the smtp-outbound adapter (no DNS: policies name their
- * servers), a fixed policy, destination actors whose breaker never opens (these tests are about
- * timelines: every attempt must really connect).
- */
-export const outboundWorkerLayer = (options: {
-  redisUrl: string
-  prefix: string
-  policy: PolicySet
-  /** Port of MX and address-literal next hops (default 25). */
-  mxPort?: number
-}) => {
-  const outbound = DelivererFromOutbound.pipe(
-    Layer.provide(OutboundDelivery.layer),
-    Layer.provide(
-      Layer.mergeAll(
-        OutboundConfig.layer({
-          ehloName: "relay.test",
-          ...(options.mxPort === undefined ? {} : { mxPort: options.mxPort }),
-        }),
-        DnsResolver.layer([]),
-        ClientCertificates.layerStatic({}),
-      ),
-    ),
-  )
-  const base = Layer.mergeAll(
-    RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))),
-    PolicyView.fixed(options.policy, buildIndex(options.policy)),
-    outbound,
-    DestinationActors.layer({ perDestination: 4, breakerThreshold: 10_000, breakerCooldownMs: 60_000 }),
-  )
-  return DeliveryWorker.layer({ concurrency: 4, reportingMta: "relay.test" }).pipe(
-    Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),
-  )
-}
-
 export const queueLayers = (options: {
   redisUrl: string
   prefix: string
@@ -130,12 +90,7 @@ export const queueLayers = (options: {
   concurrency?: number
 }) => {
   const config = Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))
-  const base = Layer.mergeAll(
-    RedisConnectionFactory.layerFrom(config),
-    options.policy,
-    options.deliverer,
-    DestinationActors.layer(),
-  )
+  const base = Layer.mergeAll(RedisConnectionFactory.layerFrom(config), options.policy, options.deliverer)
   const queue = DeliveryQueue.layer.pipe(Layer.provideMerge(base))
   const worker = DeliveryWorker.layer({
     concurrency: options.concurrency ?? 4,

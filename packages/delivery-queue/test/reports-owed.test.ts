@@ -4,6 +4,7 @@
  * owing it, and its re-run queues it exactly once, without sending again to a recipient that
  * already got its 250.
  */
+import { PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
@@ -14,9 +15,7 @@ import {
   type DeliveryJobData,
   DeliveryQueue,
   DeliveryWorker,
-  DestinationActors,
   type NewMessage,
-  PolicyView,
   QueueUnavailable,
 } from "../src"
 import { eventually, partner, policySet, recordingDeliverer, uniquePrefix } from "./harness"
@@ -56,7 +55,6 @@ const layers = (
     RedisConnectionFactory.layerFrom(config),
     PolicyView.fixed(policy, buildIndex(policy)),
     deliverer.layer,
-    DestinationActors.layer(),
   )
   const queue = failingFirstDsn(calls).pipe(
     Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),

@@ -1,5 +1,6 @@
 export * from "./client-certificate"
 export * from "./decisions"
+export * from "./enqueue"
 export * from "./envelope"
 export * from "./ingress"
 export * from "./ingress-policy"

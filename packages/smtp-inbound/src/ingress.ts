@@ -3,9 +3,9 @@
  * configured port; closing stops accepting at once and lets open sessions finish for the drain
  * time (then smtp-server answers 421 4.3.2 and closes them) — the ingress half of a graceful drain.
  */
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
 import { Effect, Runtime } from "effect"
 import type { SMTPServer } from "smtp-server"
+import { Enqueue } from "./enqueue"
 import { IngressPolicy } from "./ingress-policy"
 import {
   createListener,
@@ -46,7 +46,7 @@ const close = (server: SMTPServer) => Effect.async<void>((resume) => server.clos
 /** Starts the listeners in the current scope; returns their bound ports. */
 export const startIngress = (config: IngressConfig) =>
   Effect.gen(function* () {
-    const queue = yield* DeliveryQueue
+    const queue = yield* Enqueue
     const policy = yield* IngressPolicy
     const runtime = yield* Effect.runtime<never>()
     const log = Runtime.runFork(runtime)

@@ -13,8 +13,6 @@
  */
 import type { X509Certificate } from "node:crypto"
 import type { TLSSocket } from "node:tls"
-import type { DeliveryQueueShape } from "@mailconnect/delivery-queue"
-import { newMessageId } from "@mailconnect/delivery-queue"
 import type { TlsVersion } from "@mailconnect/policy"
 import { peerChain } from "@mailconnect/x509"
 import { Clock, Effect, Runtime } from "effect"
@@ -27,6 +25,7 @@ import {
   checkSubmissionSender,
   type SenderContext,
 } from "./decisions"
+import type { Enqueue } from "./enqueue"
 import { normalizeEnvelopeAddress } from "./envelope"
 import type { IngressPolicy } from "./ingress-policy"
 import { receivedHeader } from "./received"
@@ -72,7 +71,7 @@ export interface ListenerDeps {
   readonly hostname: string
   readonly tls: IngressTls
   readonly limits: IngressLimits
-  readonly queue: DeliveryQueueShape
+  readonly queue: Enqueue["Type"]
   readonly policy: IngressPolicy["Type"]
   readonly users: () => ReadonlyMap<string, UserRecord>
   readonly events: IngressEvents
@@ -278,7 +277,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
         run(
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
-            const messageId = newMessageId(now)
+            const messageId = yield* deps.queue.newQueueId
             const header = receivedHeader({
               heloName: session.hostNameAppearsAs ?? "",
               remoteAddress: session.remoteAddress,
@@ -293,14 +292,14 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
             })
             const body = Buffer.concat([Buffer.from(header, "latin1"), ...chunks])
             return yield* deps.queue
-              .enqueue({ messageId, sender, recipients, body, arrivalAt: now })
+              .enqueue({ queueId: messageId, sender, recipients, body, arrivalAt: now })
               .pipe(Effect.either)
           }),
         ).then(
           (result) => {
             if (result._tag === "Left") return refuse(notQueued, callback)
             deps.events.accepted(config.kind, bytes, session.secure ? (s.protocol ?? "TLS") : "plaintext")
-            callback(null, `2.0.0 Ok: queued as ${result.right.messageId}`)
+            callback(null, `2.0.0 Ok: queued as ${result.right}`)
           },
           // A defect is still no 250 (and no crash): the sender tries again later.
           () => refuse(notQueued, callback),

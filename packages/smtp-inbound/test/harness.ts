@@ -1,11 +1,31 @@
 /** Ingress under test: real listeners on loopback, real TLS (test PKI), real Redis queue. */
-import { DeliveryQueue, PolicyView } from "@mailconnect/delivery-queue"
-import type { Partner, PolicySet } from "@mailconnect/policy"
+import { DeliveryQueue, newMessageId } from "@mailconnect/delivery-queue"
+import { type Partner, type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { Effect, Either, Exit, Layer, Scope } from "effect"
+import { Clock, Effect, Either, Exit, Layer, Scope } from "effect"
 import nodemailer from "nodemailer"
-import { type IngressConfig, IngressPolicy, type RunningListener, startIngress } from "../src"
+import {
+  Enqueue,
+  type IngressConfig,
+  IngressPolicy,
+  NotQueued,
+  type RunningListener,
+  startIngress,
+} from "../src"
+
+/** The `Enqueue` port bound to the real delivery queue, as the relay binds it. */
+const enqueueIntoQueue = Layer.effect(
+  Enqueue,
+  Effect.map(DeliveryQueue, (queue) => ({
+    newQueueId: Effect.map(Clock.currentTimeMillis, newMessageId),
+    enqueue: ({ queueId, ...message }) =>
+      queue.enqueue({ ...message, messageId: queueId }).pipe(
+        Effect.map((enqueued) => enqueued.messageId),
+        Effect.mapError(({ operation, detail }) => new NotQueued({ operation, detail })),
+      ),
+  })),
+)
 
 export const retry = {
   schedule: [300_000],
@@ -68,7 +88,8 @@ export const startTestIngress = async (options: {
 }): Promise<RunningIngress> => {
   const scope = Effect.runSync(Scope.make())
   const redis = Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))
-  const layer = DeliveryQueue.layer.pipe(
+  const layer = enqueueIntoQueue.pipe(
+    Layer.provideMerge(DeliveryQueue.layer),
     Layer.provideMerge(
       Layer.mergeAll(
         RedisConnectionFactory.layerFrom(redis),

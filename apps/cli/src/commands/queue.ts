@@ -9,18 +9,14 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Args, Command, Options } from "@effect/cli"
-import {
-  DeliveryQueue,
-  type MessageView,
-  PolicyView,
-  PolicyViewFromActivePolicy,
-} from "@mailconnect/delivery-queue"
-import { SUPPORTED_SCHEMAS } from "@mailconnect/policy"
+import { DeliveryQueue, type MessageView } from "@mailconnect/delivery-queue"
+import { PolicyView, SUPPORTED_SCHEMAS } from "@mailconnect/policy"
 import {
   ActivePolicy,
   LastKnownGood,
   loadTrustedKeys,
   PolicyStore,
+  PolicyViewFromActivePolicy,
   trustedKeyFilesConfig,
 } from "@mailconnect/policy-store"
 import { RedisClient } from "@mailconnect/redis-client"
@@ -31,8 +27,7 @@ import { CliExit } from "../exit"
 const policyView = Layer.unwrapEffect(
   Effect.gen(function* () {
     const files = yield* Config.option(trustedKeyFilesConfig)
-    if (Option.isNone(files) || files.value.length === 0)
-      return Layer.succeed(PolicyView, { current: Effect.succeed(undefined) })
+    if (Option.isNone(files) || files.value.length === 0) return PolicyView.none
     const trusted = yield* loadTrustedKeys(files.value)
     const stateDir = mkdtempSync(join(tmpdir(), "mc-cli-"))
     return PolicyViewFromActivePolicy.pipe(

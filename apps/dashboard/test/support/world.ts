@@ -9,19 +9,15 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { parseTrustedKey, signBundle } from "@mailconnect/bundle"
-import {
-  DelivererFromOutbound,
-  type DeliveryJobData,
-  DeliveryQueue,
-  DeliveryWorker,
-  DestinationActors,
-  PolicyView,
-} from "@mailconnect/delivery-queue"
+import { type DeliveryJobData, DeliveryQueue, DeliveryWorker } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import type { Lab } from "@mailconnect/partner-lab"
+import { PolicyView } from "@mailconnect/policy"
 import { buildPayload, compileDirectory } from "@mailconnect/policy-compiler"
 import { PolicyStore, publishBundle } from "@mailconnect/policy-store"
+import { DelivererFromOutbound } from "@mailconnect/relay"
 import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
+import { DEFAULTS_YAML } from "@mailconnect/test-support"
 import { Effect, Layer, ManagedRuntime } from "effect"
 import { redisLayer, type Signer } from "./dashboard"
 
@@ -64,22 +60,7 @@ export const writePolicyDir = (lab: Lab): string => {
   const dir = mkdtempSync(join(tmpdir(), "mc-dash-policy-"))
   mkdirSync(join(dir, "partners"))
   mkdirSync(join(dir, "certs"))
-  writeFileSync(
-    join(dir, "defaults.yaml"),
-    `apiVersion: mailconnect/v1
-kind: Defaults
-tls:
-  mode: opportunistic
-  minVersion: TLSv1.2
-retry:
-  schedule: [5m, 10m, 20m, 40m]
-  every: 1h
-  warnAfter: 4h
-  expireAfter: 10d
-dsn:
-  languages: [de, en]
-`,
-  )
+  writeFileSync(join(dir, "defaults.yaml"), DEFAULTS_YAML)
   writeFileSync(
     join(dir, "local.yaml"),
     `apiVersion: mailconnect/v1
@@ -193,12 +174,7 @@ export const buildWorld = async (options: {
       ),
     ),
   )
-  const base = Layer.mergeAll(
-    redis,
-    PolicyView.fixed(policy, index, SERIAL),
-    outbound,
-    DestinationActors.layer(),
-  )
+  const base = Layer.mergeAll(redis, PolicyView.fixed(policy, index, SERIAL), outbound)
   const runtime = ManagedRuntime.make(
     DeliveryWorker.layer({ concurrency: 2, reportingMta: "relay.mailconnect.test" }).pipe(
       Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),

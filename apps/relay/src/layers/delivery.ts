@@ -1,35 +1,36 @@
 /**
- * Role `delivery`: BullMQ workers delivering through the outbound SMTP adapter, one destination
- * actor per next hop, and the targeted flush when a new bundle changes a partner. Closing the
- * layer closes the worker, which waits for the jobs in progress (the drain).
+ * Role `delivery`: BullMQ workers delivering through the outbound SMTP adapter (one destination
+ * per resolved next hop: concurrency, cached sessions, breaker), and the targeted flush when a
+ * new bundle changes a partner. Closing the layer closes the worker, which waits for the jobs in
+ * progress (the drain).
+ *
+ * Trusts: the active signed bundle. Touches: the delivery queue, the spool, partners' MX hosts.
  */
-import {
-  DelivererFromOutbound,
-  DeliveryWorker,
-  DestinationActors,
-  FlushOnPolicyChange,
-} from "@mailconnect/delivery-queue"
+import { DeliveryWorker, FlushOnPolicyChange } from "@mailconnect/delivery-queue"
 import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
 import { Effect, Layer } from "effect"
 import { RoleConfig } from "../smtp-config"
+import { DelivererFromOutbound } from "./outbound-deliverer"
+import { PartnerBreakersFromDestinations } from "./partner-breakers"
 
 export const DeliveryLayer = Layer.unwrapEffect(
   Effect.map(RoleConfig, (config) => {
-    const outbound = DelivererFromOutbound.pipe(
+    const outbound = Layer.merge(DelivererFromOutbound, PartnerBreakersFromDestinations).pipe(
       Layer.provide(OutboundDelivery.layer),
       Layer.provide(
         Layer.mergeAll(
-          OutboundConfig.layer({ ehloName: config.hostname, mxPort: config.mxPort }),
+          OutboundConfig.layer({
+            ehloName: config.hostname,
+            mxPort: config.mxPort,
+            perDestination: config.destinationConcurrency,
+            breakerThreshold: config.breakerThreshold,
+            breakerCooldownMs: config.breakerCooldownMs,
+          }),
           DnsResolver.layerFromEnv,
           ClientCertificates.layerFromEnv,
         ),
       ),
     )
-    const actors = DestinationActors.layer({
-      perDestination: config.destinationConcurrency,
-      breakerThreshold: config.breakerThreshold,
-      breakerCooldownMs: config.breakerCooldownMs,
-    })
     return Layer.merge(
       DeliveryWorker.layer({
         concurrency: config.deliveryConcurrency,
@@ -37,6 +38,6 @@ export const DeliveryLayer = Layer.unwrapEffect(
         lockDurationMs: config.jobLockMs,
       }),
       FlushOnPolicyChange,
-    ).pipe(Layer.provide(Layer.merge(outbound, actors)))
+    ).pipe(Layer.provide(outbound))
   }),
 )

@@ -1,7 +1,8 @@
 /**
  * Role `ingress`: the SMTP listeners (submission, submissions, inbound MX, legacy-TLS inbound MX).
  * Closing the layer stops accepting and lets open sessions finish within RELAY_DRAIN_TIMEOUT, then 421.
- * The listeners read the hot-loaded bundle through `IngressPolicy`, bound here to `ActivePolicy`.
+ * The listeners read the hot-loaded bundle through `IngressPolicy`, bound here to `ActivePolicy`,
+ * and store accepted mail through `Enqueue`, bound to the delivery queue (`ingress-enqueue.ts`).
  */
 import { type ActiveBundle, ActivePolicy } from "@mailconnect/policy-store"
 import {
@@ -14,6 +15,7 @@ import {
 } from "@mailconnect/smtp-inbound"
 import { Effect, Layer, Metric, Option, Runtime } from "effect"
 import { RoleConfig } from "../smtp-config"
+import { IngressEnqueueFromQueue } from "./ingress-enqueue"
 
 const accepted = Metric.counter("mc_smtp_accepted_total", {
   description: "Messages accepted (queued) by listener",
@@ -86,4 +88,6 @@ const Listeners = Layer.scopedDiscard(
   }),
 )
 
-export const IngressLayer = Listeners.pipe(Layer.provide(IngressPolicyFromActivePolicy))
+export const IngressLayer = Listeners.pipe(
+  Layer.provide(Layer.merge(IngressPolicyFromActivePolicy, IngressEnqueueFromQueue)),
+)

@@ -3,7 +3,8 @@
  * policy view backed by the hot-loaded bundle, and queue-depth gauges for /metrics and the
  * heartbeat.
  */
-import { DeliveryQueue, PolicyViewFromActivePolicy } from "@mailconnect/delivery-queue"
+import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { PolicyViewFromActivePolicy } from "@mailconnect/policy-store"
 import { Effect, Layer, Metric, Ref, Schedule } from "effect"
 import { RelayLifecycle } from "../lifecycle"
 import { RoleConfig } from "../smtp-config"

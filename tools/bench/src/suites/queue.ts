@@ -4,7 +4,8 @@
  * lab's `good` server under enforced TLS; plus Redis memory per queued message (4 KB body,
  * one recipient) while nothing is being delivered.
  */
-import { DeliveryQueue, PolicyView } from "@mailconnect/delivery-queue"
+import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { redisCommand } from "@mailconnect/test-redis"

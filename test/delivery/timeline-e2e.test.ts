@@ -5,13 +5,13 @@
  * timeline point and the delayed job promoted, so ten days pass in seconds.
  */
 
+import { type DeliveryJobData, DeliveryQueue } from "@mailconnect/delivery-queue"
 import { type Lab, startLab } from "@mailconnect/partner-lab"
 import { computeTimeline } from "@mailconnect/retry-timeline"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect, TestClock, TestContext } from "effect"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type DeliveryJobData, DeliveryQueue } from "../src"
 import { defaultRetry, outboundWorkerLayer, partner, policySet } from "./harness"
 
 let redis: RedisServer

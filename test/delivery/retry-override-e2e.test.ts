@@ -4,12 +4,13 @@
  * delivered over SMTP to a lab server standing in for our customer's mailbox server, then
  * parsed back with a MIME parser and their delivery-status fields checked.
  */
+
+import { DeliveryQueue } from "@mailconnect/delivery-queue"
 import { type Lab, startLab } from "@mailconnect/partner-lab"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect } from "effect"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DeliveryQueue } from "../src"
 import { eventually, outboundWorkerLayer, partner, policySet } from "./harness"
 
 let redis: RedisServer

@@ -4,12 +4,13 @@
  * address (no MX lookup) — a real SMTP server listening on ::1 and one on 127.0.0.1 — with the
  * fleet's opportunistic default, since a literal is no partner's domain.
  */
+
+import { DeliveryQueue, parseJobId } from "@mailconnect/delivery-queue"
 import { type RunningSmtpServer, startSmtpLabServer } from "@mailconnect/partner-lab"
 import { createRootCa } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DeliveryQueue, parseJobId } from "../src"
 import { eventually, outboundWorkerLayer, partner, policySet, uniquePrefix } from "./harness"
 
 let redis: RedisServer

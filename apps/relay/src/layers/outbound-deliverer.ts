@@ -1,12 +1,13 @@
 /**
- * `Deliverer` backed by the SMTP outbound adapter: turns its report into per-recipient replies
- * and its tagged failure into `DeliveryFailed` (code, retry, status, and a one-line TLS evidence
+ * The delivery queue's `Deliverer` port bound to the SMTP outbound adapter (`OutboundDelivery`,
+ * whose `Destinations` hold per-next-hop concurrency, cached sessions and breakers): turns its
+ * report into per-recipient replies and its tagged failure into `DeliveryFailed` (code, retry, status, and a one-line TLS evidence
  * summary for the job log). For a pin mismatch the detail names what the change looks like and
  * the pin that would admit it.
  */
+import { Deliverer, DeliveryFailed, type RecipientReply } from "@mailconnect/delivery-queue"
 import { type AttemptEvidence, type DeliveryError, OutboundDelivery } from "@mailconnect/smtp-outbound"
 import { Effect, Layer } from "effect"
-import { Deliverer, DeliveryFailed, type RecipientReply } from "./ports"
 
 const cn = (subject: string) => /CN=([^,]+)/.exec(subject)?.[1] ?? subject
 

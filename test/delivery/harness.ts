@@ -1,0 +1,53 @@
+/**
+ * The delivery queue wired as the relay wires it: its ports bound by the relay's own bindings
+ * (`apps/relay/src/layers`) to the real smtp-outbound adapter. The queue's builders (policies,
+ * partners, polling) are the delivery-queue test harness's.
+ */
+
+import { DeliveryQueue, DeliveryWorker } from "@mailconnect/delivery-queue"
+import { type PolicySet, PolicyView } from "@mailconnect/policy"
+import { buildIndex } from "@mailconnect/policy-compiler"
+import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
+import { DelivererFromOutbound, PartnerBreakersFromDestinations } from "@mailconnect/relay"
+import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
+import { Either, Layer } from "effect"
+
+export * from "../../packages/delivery-queue/test/harness"
+
+/**
+ * Queue and worker delivering for real: the smtp-outbound adapter (no DNS: policies name their
+ * servers), a fixed policy, destinations whose breaker never opens (these tests are about
+ * timelines: every attempt must really connect).
+ */
+export const outboundWorkerLayer = (options: {
+  redisUrl: string
+  prefix: string
+  policy: PolicySet
+  /** Port of MX and address-literal next hops (default 25). */
+  mxPort?: number
+}) => {
+  const outbound = Layer.merge(DelivererFromOutbound, PartnerBreakersFromDestinations).pipe(
+    Layer.provide(OutboundDelivery.layer),
+    Layer.provide(
+      Layer.mergeAll(
+        OutboundConfig.layer({
+          ehloName: "relay.test",
+          perDestination: 4,
+          breakerThreshold: 10_000,
+          breakerCooldownMs: 60_000,
+          ...(options.mxPort === undefined ? {} : { mxPort: options.mxPort }),
+        }),
+        DnsResolver.layer([]),
+        ClientCertificates.layerStatic({}),
+      ),
+    ),
+  )
+  const base = Layer.mergeAll(
+    RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))),
+    PolicyView.fixed(options.policy, buildIndex(options.policy)),
+    outbound,
+  )
+  return DeliveryWorker.layer({ concurrency: 4, reportingMta: "relay.test" }).pipe(
+    Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),
+  )
+}
