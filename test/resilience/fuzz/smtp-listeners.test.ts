@@ -121,7 +121,6 @@ const abuse = async (
     clearInterval(sampler)
   }
   const replies = checkReplies(transcripts.flat())
-  if (!(await fault.relay().ready())) console.log('RELAY-OUTPUT', fault.relay().output().slice(-6000))
   expect((await fault.relay().ready())?.status).toBe(200)
   await stillServing()
   rssPeak = Math.max(rssPeak, rss())
