@@ -5,9 +5,9 @@
 import { X509Certificate } from "node:crypto"
 import type { Partner, TlsVerify } from "@mailconnect/policy"
 import { type CertificateAuthority, createRootCa } from "@mailconnect/test-pki"
+import { partner } from "@mailconnect/test-support"
 import { beforeAll, describe, expect, it } from "vitest"
 import { verifyClientCertificate } from "../src/client-certificate"
-import { partner } from "./harness"
 
 let partnerCa: CertificateAuthority
 let strangerCa: CertificateAuthority

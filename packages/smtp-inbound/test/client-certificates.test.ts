@@ -13,9 +13,10 @@ import {
   misuseAsAuthority,
 } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { partner, policyWith } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fileUserDirectory } from "../src"
-import { partner, policyWith, type RunningIngress, send, startTestIngress } from "./harness"
+import { type RunningIngress, send, startTestIngress } from "./harness"
 
 let redis: RedisServer
 let ingress: RunningIngress

@@ -1,38 +1,9 @@
-import { createConnection, type Socket } from "node:net"
 import { createRootCa } from "@mailconnect/test-pki"
 import { redisCommand, startRedis } from "@mailconnect/test-redis"
+import { partner, policyWith, rawSmtp } from "@mailconnect/test-support"
 import { describe, expect, it } from "vitest"
 import { fileUserDirectory } from "../src"
-import { partner, policyWith, startTestIngress } from "./harness"
-
-/** A line-by-line SMTP client on a raw socket, to stop Redis in the middle of DATA. */
-const rawSession = (port: number) => {
-  const socket: Socket = createConnection({ host: "127.0.0.1", port })
-  let buffer = ""
-  const waiters: Array<(line: string) => void> = []
-  socket.on("data", (chunk) => {
-    buffer += chunk.toString()
-    let end = buffer.indexOf("\r\n")
-    while (end >= 0) {
-      const line = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      // Multi-line replies: only the last line (code + space) completes a reply.
-      if (/^\d{3} /.test(line)) waiters.shift()?.(line)
-      end = buffer.indexOf("\r\n")
-    }
-  })
-  const reply = () => new Promise<string>((resolve) => waiters.push(resolve))
-  return {
-    greeting: reply(),
-    command: (line: string) => {
-      const next = reply()
-      socket.write(`${line}\r\n`)
-      return next
-    },
-    write: (text: string) => socket.write(text),
-    close: () => socket.destroy(),
-  }
-}
+import { startTestIngress } from "./harness"
 
 describe("Redis going away during DATA", () => {
   it("answers 451 4.3.0, never 250, and leaves nothing half-stored", async () => {
@@ -57,17 +28,17 @@ describe("Redis going away during DATA", () => {
       },
     })
     try {
-      const smtp = rawSession(ingress.port("mx"))
-      expect(await smtp.greeting).toMatch(/^220 /)
+      const smtp = await rawSmtp(ingress.port("mx"))
+      expect(await smtp.reply()).toMatch(/^220 /)
       expect(await smtp.command("EHLO client.test")).toMatch(/^250 /)
       expect(await smtp.command("MAIL FROM:<news@shop.example>")).toMatch(/^250 /)
       expect(await smtp.command("RCPT TO:<bob@customer.example>")).toMatch(/^250 /)
       expect(await smtp.command("DATA")).toMatch(/^354 /)
-      smtp.write("Subject: during an outage\r\n\r\nfirst half\r\n")
+      smtp.send("Subject: during an outage\r\n\r\nfirst half\r\n")
       await redis.stop({ keepData: true })
-      const final = await smtp.command("second half\r\n.")
+      const final = await smtp.command("second half\r\n.", 60_000)
       expect(final).toMatch(/^451 4\.3\.0 /)
-      smtp.close()
+      smtp.destroy()
 
       await redis.restart()
       // Nothing of the refused message: no body in the spool, no delivery job.
