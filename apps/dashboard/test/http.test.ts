@@ -9,6 +9,7 @@ import { signBundle } from "@mailconnect/bundle"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { PolicyStore } from "@mailconnect/policy-store"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { waitFor } from "@mailconnect/test-support"
 import { Queue, Worker } from "bullmq"
 import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -70,12 +71,11 @@ beforeAll(async () => {
     },
     { connection, prefix: `{${PREFIX}}` },
   )
-  for (
-    let i = 0;
-    i < 400 && ((await stateOf("to-retry")) !== "failed" || (await stateOf("to-remove")) !== "failed");
-    i++
+  await waitFor(
+    "the test worker to fail to-retry and to-remove",
+    async () => (await stateOf("to-retry")) === "failed" && (await stateOf("to-remove")) === "failed",
+    { timeoutMs: 10_000, intervalMs: 25 },
   )
-    await new Promise((r) => setTimeout(r, 25))
   await worker.close()
   const page = await (await request("/queues", { auth: basic(VIEWER) })).text()
   mainScript = /static\/js\/main\.[0-9a-f]+\.js/.exec(page)?.[0] ?? ""

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { waitFor } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ADMIN, basic, makeSigner, VIEWER } from "./support/dashboard"
 
@@ -73,10 +74,14 @@ describe("the dashboard process", { timeout: 60_000 }, () => {
       DASHBOARD_ADMIN_PASSWORD: ADMIN.password,
     })
     const url = `http://127.0.0.1:${port}`
-    for (let i = 0; i < 1_200 && !run.output().includes("dashboard listening"); i++) {
-      if (run.child.exitCode !== null) throw new Error(`dashboard exited:\n${run.output()}`)
-      await new Promise((r) => setTimeout(r, 25))
-    }
+    await waitFor(
+      "dashboard listening",
+      () => {
+        if (run.child.exitCode !== null) throw new Error(`dashboard exited:\n${run.output()}`)
+        return run.output().includes("dashboard listening")
+      },
+      { timeoutMs: 30_000, intervalMs: 25, output: run.output },
+    )
     expect((await fetch(`${url}/fleet`)).status).toBe(401)
     const fleet = await fetch(`${url}/fleet`, { headers: { authorization: basic(VIEWER) } })
     expect(fleet.status).toBe(200)

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { waitFor } from "@mailconnect/test-support"
 import { Effect, Either, Layer, Option } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "../src"
@@ -31,30 +32,31 @@ beforeAll(async () => {
   )
   sentinel = spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" })
   // Sentinel answers once it has loaded its config; it learns the master on its first ping.
-  const until = Date.now() + 20_000
-  for (;;) {
-    const ok = await Effect.runPromise(
-      Effect.gen(function* () {
-        const client = yield* RedisClient
-        return yield* client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mcmaster")
-      }).pipe(
-        Effect.scoped,
-        Effect.provide(
-          RedisClient.layerWith({ commandTimeoutMs: 300 }).pipe(
-            Layer.provide(
-              RedisConnectionFactory.layerFrom(
-                Either.getOrThrow(parseRedisUrl(`redis://127.0.0.1:${sentinelPort}`, "probe")),
+  await waitFor(
+    "sentinel to answer GET-MASTER-ADDR-BY-NAME",
+    async () => {
+      const ok = await Effect.runPromise(
+        Effect.gen(function* () {
+          const client = yield* RedisClient
+          return yield* client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mcmaster")
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(
+            RedisClient.layerWith({ commandTimeoutMs: 300 }).pipe(
+              Layer.provide(
+                RedisConnectionFactory.layerFrom(
+                  Either.getOrThrow(parseRedisUrl(`redis://127.0.0.1:${sentinelPort}`, "probe")),
+                ),
               ),
             ),
           ),
+          Effect.either,
         ),
-        Effect.either,
-      ),
-    )
-    if (Either.isRight(ok) && Array.isArray(ok.right)) break
-    if (Date.now() > until) throw new Error("sentinel did not come up")
-    await new Promise((r) => setTimeout(r, 100))
-  }
+      )
+      return Either.isRight(ok) && Array.isArray(ok.right)
+    },
+    20_000,
+  )
 })
 
 afterAll(async () => {

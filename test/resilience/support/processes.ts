@@ -5,7 +5,7 @@
  * it is the spawned process itself. Looking it up covers both, and gives its RSS.
  */
 import { readdirSync, readFileSync } from "node:fs"
-import type { SmtpRelay } from "@mailconnect/test-support"
+import { type SmtpRelay, waitFor } from "@mailconnect/test-support"
 
 const environ = (pid: string): string => {
   try {
@@ -35,11 +35,14 @@ export const hardKill = async (relay: SmtpRelay, prefix: string): Promise<void> 
     }
   }
   await relay.stop("SIGKILL")
-  const deadline = Date.now() + 10_000
-  while (relayPids(relay.id, prefix).length > 0) {
-    if (Date.now() > deadline) throw new Error(`relay ${relay.id} survived SIGKILL`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  await waitFor(
+    `relay ${relay.id} to be gone after SIGKILL`,
+    () => relayPids(relay.id, prefix).length === 0,
+    {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+    },
+  )
 }
 
 /** Resident set size of the relay's largest process (the one running the relay), in bytes. */

@@ -15,6 +15,7 @@ import { parsePrometheusText } from "@mailconnect/telemetry"
 import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect, Layer, type Scope } from "effect"
 import { makeSigner, type TestSigner } from "./bundles"
+import { waitFor } from "./polling"
 import { deletePrefix, redisLayer } from "./redis"
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
@@ -157,12 +158,14 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
     },
     exited,
   }
-  const deadline = Date.now() + 30_000
-  while (!(await get(`${base}/healthz`))) {
-    if (child.exitCode !== null) throw new Error(`relay ${id} exited with ${child.exitCode}:\n${output}`)
-    if (Date.now() > deadline) throw new Error(`relay ${id} did not answer /healthz:\n${output}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  await waitFor(
+    `relay ${id} to answer /healthz`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`relay ${id} exited with ${child.exitCode}:\n${output}`)
+      return (await get(`${base}/healthz`)) !== undefined
+    },
+    { timeoutMs: 30_000, intervalMs: 50, output: () => output },
+  )
   return relay
 }
 
