@@ -5,15 +5,8 @@
  * breaker until its (here: one hour) cooldown ends.
  */
 
-import {
-  labPartner,
-  policyOf,
-  type SmtpRelay,
-  type Stack,
-  startStack,
-  submit,
-  waitFor,
-} from "@mailconnect/test-support"
+import type { SmtpRelay, Stack } from "@mailconnect/test-support"
+import { labPartner, policyOf, startStack, submit, waitFor } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 let stack: Stack

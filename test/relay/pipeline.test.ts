@@ -4,15 +4,8 @@
  * mail at once; a delivery process killed with SIGKILL mid-delivery loses nothing.
  */
 
-import {
-  labPartner,
-  policyOf,
-  type SmtpRelay,
-  type Stack,
-  startStack,
-  submit,
-  waitFor,
-} from "@mailconnect/test-support"
+import type { SmtpRelay, Stack } from "@mailconnect/test-support"
+import { labPartner, policyOf, startStack, submit, waitFor } from "@mailconnect/test-support"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 

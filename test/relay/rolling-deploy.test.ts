@@ -6,15 +6,8 @@
  * delivered, and the client must never see a 5xx.
  */
 
-import {
-  labPartner,
-  policyOf,
-  type SmtpRelay,
-  type Stack,
-  startStack,
-  submit,
-  waitFor,
-} from "@mailconnect/test-support"
+import type { SmtpRelay, Stack } from "@mailconnect/test-support"
+import { labPartner, policyOf, startStack, submit, waitFor } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const MESSAGES = 500

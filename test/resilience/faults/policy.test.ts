@@ -11,13 +11,19 @@ import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { PolicyStore } from "@mailconnect/policy-store"
 import { RedisClient } from "@mailconnect/redis-client"
-import { labPartner, policyOf, type Stack, startStack, waitFor } from "@mailconnect/test-support"
+import {
+  labPartner,
+  policyOf,
+  type Stack,
+  signedPolicy,
+  startStack,
+  waitFor,
+} from "@mailconnect/test-support"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type FaultRun, startFaultRun } from "../support/fault-run"
 import { type LoadRun, loadIdsIn, printFigures, sendSteadily, tally } from "../support/load"
 import { type FullDisk, fullDisk } from "../support/small-disk"
-import { signedBundle } from "../support/topology"
 
 const COUNT = 50
 let stack: Stack
@@ -108,7 +114,10 @@ describe("policy distribution faults", { timeout: 300_000 }, () => {
         if (i === 20) {
           // A real signed bundle with one payload byte changed and its digest recomputed: only
           // the signature gives it away.
-          const envelope = JSON.parse(signedBundle(stack, policy(), 3)) as { payload: string; digest: string }
+          const envelope = JSON.parse(signedPolicy(stack.lab.signer, policy(), 3)) as {
+            payload: string
+            digest: string
+          }
           const payload = envelope.payload.replace("customer.example", "Customer.example")
           expect(payload).not.toBe(envelope.payload)
           const digest = `sha256:${createHash("sha256").update(payload).digest("hex")}`

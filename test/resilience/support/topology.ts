@@ -3,14 +3,18 @@
  * server that gets killed…), selected only by `REDIS_URL`. Reuses the relay stack (partner lab,
  * certificates, users, relay processes) and publishes signed bundles to that Redis.
  */
-import { signBundle } from "@mailconnect/bundle"
 import type { ScenarioName } from "@mailconnect/partner-lab"
-import { type BundlePayload, CURRENT_SCHEMA, type PolicySet } from "@mailconnect/policy"
-import { buildIndex } from "@mailconnect/policy-compiler"
-import { PolicyStore, publishBundle } from "@mailconnect/policy-store"
-import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { type SmtpRelay, type Stack, startStack } from "@mailconnect/test-support"
-import { Effect, Either, Layer } from "effect"
+import type { PolicySet } from "@mailconnect/policy"
+import type { RedisClient } from "@mailconnect/redis-client"
+import {
+  publishSigned,
+  redisLayer,
+  type SmtpRelay,
+  type Stack,
+  signedPolicy,
+  startStack,
+} from "@mailconnect/test-support"
+import { Effect } from "effect"
 
 export interface TopologyStack {
   readonly stack: Stack
@@ -22,32 +26,11 @@ export interface TopologyStack {
   readonly startRelay: (id: string, env?: Record<string, string>) => Promise<SmtpRelay>
 }
 
-export const signedBundle = (stack: Stack, policy: PolicySet, serial: number): string => {
-  const payload: BundlePayload = {
-    schema: CURRENT_SCHEMA,
-    serial,
-    createdAt: new Date().toISOString(),
-    source: { commit: `resilience-${serial}` },
-    policy,
-    index: buildIndex(policy),
-  }
-  return signBundle(payload, [stack.lab.signer.signing])
-}
-
 export const withRedisAt =
   (redisUrl: string, prefix: string) =>
   <A, E>(effect: Effect.Effect<A, E, RedisClient>): Promise<A> =>
     Effect.runPromise(
-      effect.pipe(
-        Effect.scoped,
-        Effect.provide(
-          RedisClient.layerWith({ commandTimeoutMs: 5_000 }).pipe(
-            Layer.provideMerge(
-              RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(redisUrl, prefix))),
-            ),
-          ),
-        ),
-      ),
+      effect.pipe(Effect.scoped, Effect.provide(redisLayer(redisUrl, prefix, { commandTimeoutMs: 5_000 }))),
     )
 
 export interface TopologyOptions {
@@ -71,12 +54,8 @@ export const topologyStack = async (
     prefix,
     withRedis,
     publish: async (policy, serial) => {
-      const bytes = signedBundle(stack, policy, serial)
-      await withRedis(
-        publishBundle({ bytes, trusted: [stack.lab.signer.trusted], readers: [], force: false }).pipe(
-          Effect.provide(PolicyStore.layer),
-        ),
-      )
+      const { signer } = stack.lab
+      await withRedis(publishSigned(signer, signedPolicy(signer, policy, serial)))
     },
     startRelay: (id, env = {}) => stack.startRelay(id, { REDIS_URL: redisUrl, REDIS_PREFIX: prefix, ...env }),
   }

@@ -15,6 +15,7 @@ import {
 } from "@mailconnect/bundle"
 import { type BundlePayload, CURRENT_SCHEMA, type PolicySet } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
+import { PolicyStore, publishBundle } from "@mailconnect/policy-store"
 import { Effect } from "effect"
 import { partner, policyWith } from "./partners"
 
@@ -75,6 +76,12 @@ export const signedPolicy = (signer: TestSigner, policy: PolicySet, serial: numb
   }
   return signBundle(payload, [signer.signing])
 }
+
+/** Publishes `bytes` as `mailconnect policy publish` would (no force), trusting only `signer`. */
+export const publishSigned = (signer: TestSigner, bytes: string) =>
+  publishBundle({ bytes, trusted: [signer.trusted], readers: [], force: false }).pipe(
+    Effect.provide(PolicyStore.layer),
+  )
 
 /** Changes the payload after signing, keeping the stated digest and a canonical envelope. */
 export const tampered = (bytes: string): string => {

@@ -12,13 +12,11 @@ import {
   startLab as startPartnerLab,
 } from "@mailconnect/partner-lab"
 import type { Partner, PolicySet } from "@mailconnect/policy"
-import { PolicyStore, publishBundle } from "@mailconnect/policy-store"
 import { formatUsersFile, hashPassword } from "@mailconnect/smtp-inbound"
 import { createRootCa } from "@mailconnect/test-pki"
 import { freePort } from "@mailconnect/test-redis"
-import { Effect } from "effect"
 import nodemailer from "nodemailer"
-import { signedPolicy } from "./bundles"
+import { publishSigned, signedPolicy } from "./bundles"
 import { type Lab, type RelayProcess, startLab, startRelay } from "./distribution-lab"
 import { localDomain, partner, policyWith } from "./partners"
 
@@ -101,14 +99,7 @@ export const startStack = async (scenarios: ReadonlyArray<ScenarioName>): Promis
     relayCa: root.certPem,
     relayEnv,
     publish: async (policy, serial) => {
-      await lab.withRedis(
-        publishBundle({
-          bytes: signedPolicy(lab.signer, policy, serial),
-          trusted: [lab.signer.trusted],
-          readers: [],
-          force: false,
-        }).pipe(Effect.provide(PolicyStore.layer)),
-      )
+      await lab.withRedis(publishSigned(lab.signer, signedPolicy(lab.signer, policy, serial)))
     },
     startRelay: async (id, env = {}) => {
       const submissionPort = await freePort()
