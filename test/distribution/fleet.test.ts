@@ -6,13 +6,12 @@
  */
 import { PolicyStore } from "@mailconnect/policy-store"
 import { RedisConnectionFactory } from "@mailconnect/redis-client"
+import type { Lab, RelayProcess } from "@mailconnect/test-support"
 import {
   cli,
   digestIn,
   eventually,
-  type Lab,
   makeSigner,
-  type RelayProcess,
   signed,
   startLab,
   startRelay,

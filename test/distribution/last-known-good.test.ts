@@ -4,15 +4,8 @@
  */
 import { mkdirSync } from "node:fs"
 import { join } from "node:path"
-import {
-  cli,
-  eventually,
-  type Lab,
-  type RelayProcess,
-  signed,
-  startLab,
-  startRelay,
-} from "@mailconnect/test-support"
+import type { Lab, RelayProcess } from "@mailconnect/test-support"
+import { cli, eventually, signed, startLab, startRelay } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 let lab: Lab

@@ -13,14 +13,8 @@ import {
   startCluster,
   startSentinelSetup,
 } from "@mailconnect/test-redis"
-import {
-  labPartner,
-  policyOf,
-  type SmtpRelay,
-  type Stack,
-  startStack,
-  waitFor,
-} from "@mailconnect/test-support"
+import type { SmtpRelay, Stack } from "@mailconnect/test-support"
+import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { loadIdsIn, printFigures, refusalSummary, sendSteadily, tally } from "../support/load"
 import { hardKill } from "../support/processes"
