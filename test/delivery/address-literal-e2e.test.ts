@@ -5,7 +5,7 @@
  * fleet's opportunistic default, since a literal is no partner's domain.
  */
 
-import { DeliveryQueue, parseJobId } from "@mailconnect/delivery-queue"
+import { Enqueue, parseJobId, QueueAdmin } from "@mailconnect/delivery-queue"
 import { type RunningSmtpServer, startSmtpLabServer } from "@mailconnect/partner-lab"
 import { createRootCa } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
@@ -40,14 +40,15 @@ const policy = policySet([partner("numeric", ["*.1", "*.0.0.1"])])
 const deliver = (recipient: string, server: RunningSmtpServer) =>
   Effect.runPromise(
     Effect.gen(function* () {
-      const queue = yield* DeliveryQueue
+      const queue = yield* Enqueue
+      const admin = yield* QueueAdmin
       const { messageId, jobIds } = yield* queue.enqueue({
         sender: "alice@customer.example",
         recipients: [recipient],
         body: Buffer.from(`From: alice@customer.example\r\nSubject: literal ${recipient}\r\n\r\nhello\r\n`),
       })
       const view = yield* eventually(
-        queue
+        admin
           .show(messageId)
           .pipe(
             Effect.map((v) =>

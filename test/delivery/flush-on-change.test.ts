@@ -3,7 +3,7 @@
  * adapter's destinations, through the relay's `PartnerBreakers` binding — before it promotes that
  * partner's waiting mail; unchanged partners are left alone.
  */
-import { DeliveryQueue, FlushOnPolicyChange, PartnerBreakers } from "@mailconnect/delivery-queue"
+import { FlushOnPolicyChange, PartnerBreakers, QueueAdmin } from "@mailconnect/delivery-queue"
 import { activePolicyView, type PolicyActivation, type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { PartnerBreakersFromDestinations } from "@mailconnect/relay"
@@ -79,8 +79,8 @@ describe("flush on policy change", () => {
       })),
     ).pipe(Layer.provide(PartnerBreakersFromDestinations))
     const observed = Layer.effect(
-      DeliveryQueue,
-      Effect.map(DeliveryQueue, (real) => ({
+      QueueAdmin,
+      Effect.map(QueueAdmin, (real) => ({
         ...real,
         flush: (filter: Parameters<typeof real.flush>[0]) =>
           Effect.sync(() => events.push(`flush ${filter.partner}`)).pipe(Effect.zipRight(real.flush(filter))),

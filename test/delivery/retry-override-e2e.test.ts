@@ -5,7 +5,7 @@
  * parsed back with a MIME parser and their delivery-status fields checked.
  */
 
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { Enqueue, QueueAdmin } from "@mailconnect/delivery-queue"
 import { type Lab, startLab } from "@mailconnect/partner-lab"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect } from "effect"
@@ -69,7 +69,8 @@ describe("a partner's retry override in seconds", () => {
     const final = await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const queue = yield* DeliveryQueue
+          const queue = yield* Enqueue
+          const admin = yield* QueueAdmin
           const { messageId } = yield* queue.enqueue({
             sender: "alice@customer.example",
             recipients: ["bob@hasty.example"],
@@ -82,7 +83,7 @@ describe("a partner's retry override in seconds", () => {
             60_000,
           )
           return yield* eventually(
-            queue.show(messageId).pipe(Effect.map((v) => (v.bodyStored ? undefined : v))),
+            admin.show(messageId).pipe(Effect.map((v) => (v.bodyStored ? undefined : v))),
             30_000,
           )
         }).pipe(Effect.provide(layer)),

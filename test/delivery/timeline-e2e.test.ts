@@ -5,7 +5,7 @@
  * timeline point and the delayed job promoted, so ten days pass in seconds.
  */
 
-import { type DeliveryJobData, DeliveryQueue } from "@mailconnect/delivery-queue"
+import { BullBoardQueue, type DeliveryJobData, Enqueue, QueueAdmin } from "@mailconnect/delivery-queue"
 import { type Lab, startLab } from "@mailconnect/partner-lab"
 import { computeTimeline } from "@mailconnect/retry-timeline"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
@@ -54,7 +54,9 @@ describe("ten days for an unreachable partner", () => {
     const program = Effect.gen(function* () {
       const t0 = Date.now()
       yield* TestClock.setTime(t0)
-      const queue = yield* DeliveryQueue
+      const queue = yield* Enqueue
+      const admin = yield* QueueAdmin
+      const bull = yield* BullBoardQueue
       const { messageId, jobIds } = yield* queue.enqueue({
         sender: "alice@customer.example",
         recipients: ["bob@unreachable.example"],
@@ -63,7 +65,7 @@ describe("ten days for an unreachable partner", () => {
         ),
       })
       const expected = computeTimeline(t0, defaultRetry).attempts
-      const jobOf = Effect.promise(() => queue.queue.getJob(jobIds[0]!))
+      const jobOf = Effect.promise(() => bull.queue.getJob(jobIds[0]!))
       const observed: Array<number> = []
       for (let i = 0; i < expected.length; i++) {
         const job = yield* waitFor(
@@ -81,7 +83,7 @@ describe("ten days for an unreachable partner", () => {
         expect(data.attempts.at(-1)!.code).toBe("CONNECT_REFUSED")
         // Let DSN jobs finish at this point in time before the clock moves on.
         yield* waitFor(
-          queue.counts.pipe(Effect.map((c) => (c.waiting === 0 && c.active === 0 ? true : undefined))),
+          admin.counts.pipe(Effect.map((c) => (c.waiting === 0 && c.active === 0 ? true : undefined))),
         )
         if (i + 1 < expected.length) {
           expect(data.nextAttemptAt).toBe(expected[i + 1])
@@ -89,7 +91,7 @@ describe("ten days for an unreachable partner", () => {
           yield* Effect.promise(() => job!.promote())
         }
       }
-      const final = yield* queue.show(messageId)
+      const final = yield* admin.show(messageId)
       return { observed, expected, final }
     })
 

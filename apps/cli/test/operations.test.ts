@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process"
 import { readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { BullBoardQueue, DeliveryQueue, Enqueue } from "@mailconnect/delivery-queue"
 import { PolicyView } from "@mailconnect/policy"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
@@ -83,28 +83,24 @@ describe("mailconnect queue", () => {
   it("shows a queued message and flushes by domain", async () => {
     const config = Either.getOrThrow(parseRedisUrl(redis.url, "cli"))
     const layer = DeliveryQueue.layer.pipe(
-      Layer.provide(
-        Layer.merge(
-          RedisConnectionFactory.layerFrom(config),
-          PolicyView.none,
-        ),
-      ),
+      Layer.provide(Layer.merge(RedisConnectionFactory.layerFrom(config), PolicyView.none)),
     )
     const { messageId } = await Effect.runPromise(
       Effect.scoped(
         Effect.provide(
           Effect.gen(function* () {
-            const queue = yield* DeliveryQueue
+            const queue = yield* Enqueue
+            const bull = yield* BullBoardQueue
             const enqueued = yield* queue.enqueue({
               sender: "alice@customer.example",
               recipients: ["bob@bank.example"],
               body: Buffer.from("Subject: x\r\n\r\nhi\r\n"),
             })
             // Park the job as a worker would after a deferral, one hour out (no worker runs here).
-            const job = (yield* Effect.promise(() => queue.queue.getJob(enqueued.jobIds[0]!)))!
+            const job = (yield* Effect.promise(() => bull.queue.getJob(enqueued.jobIds[0]!)))!
             yield* Effect.promise(() => job.remove())
             yield* Effect.promise(() =>
-              queue.queue.add(job.name, job.data, { jobId: job.id!, delay: 3_600_000 }),
+              bull.queue.add(job.name, job.data, { jobId: job.id!, delay: 3_600_000 }),
             )
             return enqueued
           }),

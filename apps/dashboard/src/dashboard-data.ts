@@ -2,10 +2,10 @@
  * `DashboardData`: what our own pages show, read from Redis on each request — heartbeats
  * (`FleetRegistry`), the policy pointer and bundle (`PolicyStore`, verified with the trusted keys
  * exactly as a relay would, so the page never presents a forged policy as active) and the
- * per-partner delivery statistics (`DeliveryQueue.stats`). Read-only: no method here writes.
+ * per-partner delivery statistics (`DeliveryStats`). Read-only: no method here writes.
  */
 import type { TrustedKey } from "@mailconnect/bundle"
-import { DeliveryQueue, type PartnerHealth } from "@mailconnect/delivery-queue"
+import { DeliveryStats, type PartnerHealth } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { type BundlePayload, SUPPORTED_SCHEMAS, type TlsMode } from "@mailconnect/policy"
 import { checkBundle, PolicyStore } from "@mailconnect/policy-store"
@@ -48,7 +48,7 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
       Effect.gen(function* () {
         const registry = yield* FleetRegistry
         const store = yield* PolicyStore
-        const queue = yield* DeliveryQueue
+        const stats = yield* DeliveryStats
 
         const pointer = store.readCurrent.pipe(Effect.map(Option.getOrUndefined))
 
@@ -104,7 +104,7 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
 
         const health = Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
-          const figures = yield* queue.stats.health(now)
+          const figures = yield* stats.health(now)
           // Modes are decoration: statistics are still worth showing when the policy cannot be read.
           const v = yield* Effect.option(verified)
           const partners = Option.match(v, {

@@ -14,7 +14,7 @@ import { DashboardData } from "./dashboard-data"
 import { DashboardServer } from "./server"
 
 /**
- * The dashboard never enqueues or flushes (the only `DeliveryQueue` operations that consult the
+ * The dashboard never enqueues or flushes (the only queue operations that consult the
  * policy), so it needs no hot-loaded bundle; bull-board's retry/promote act on BullMQ jobs and
  * the relay's worker looks the policy up when it runs them.
  */

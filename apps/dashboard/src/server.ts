@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { BullBoardQueue } from "@mailconnect/delivery-queue"
 import { Context, Effect, Layer } from "effect"
 import { makeApp } from "./app"
 import { DashboardConfig } from "./config"
@@ -51,7 +51,7 @@ export class DashboardServer extends Context.Tag("@mailconnect/dashboard/Dashboa
     Effect.gen(function* () {
       const config = yield* DashboardConfig
       const data = yield* DashboardData
-      const delivery = yield* DeliveryQueue
+      const delivery = yield* BullBoardQueue
       const runtime = yield* Effect.runtime<never>()
       const app = makeApp({ accounts: config.accounts, queue: delivery.queue, data, runtime })
       const server = createServer(app)

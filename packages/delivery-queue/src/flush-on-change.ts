@@ -8,8 +8,8 @@
  */
 import { type Partner, type PolicySet, PolicyView } from "@mailconnect/policy"
 import { Effect, Layer, Stream } from "effect"
+import { QueueAdmin } from "./admin"
 import { PartnerBreakers } from "./ports"
-import { DeliveryQueue } from "./queue"
 
 const same = (a: Partner | undefined, b: Partner | undefined): boolean =>
   JSON.stringify(a) === JSON.stringify(b)
@@ -23,7 +23,7 @@ export const changedPartners = (before: PolicySet, after: PolicySet): ReadonlyAr
 export const FlushOnPolicyChange = Layer.scopedDiscard(
   Effect.gen(function* () {
     const view = yield* PolicyView
-    const queue = yield* DeliveryQueue
+    const queue = yield* QueueAdmin
     const breakers = yield* PartnerBreakers
     const onActivation = view.activations.pipe(
       Stream.runForEach(({ previous, next }) =>

@@ -1,4 +1,7 @@
+export * from "./admin"
 export * from "./attempt"
+export { BullBoardQueue, QUEUE_NAME, type ReplicationOptions } from "./bull-queue"
+export * from "./enqueue"
 export * from "./errors"
 export * from "./flush-on-change"
 export * from "./job"

@@ -1,6 +1,6 @@
 /**
- * The message spool: each body stored once in Redis, shared by all of its delivery jobs, and
- * removed when the last of them ends — never before. Every job id is recorded with the body;
+ * `Spool`: the message spool. Each body is stored once in Redis, shared by all of its delivery
+ * jobs, and removed when the last of them ends — never before. Every job id is recorded with the body;
  * a job's end removes its id, and the body goes with the last one. Releasing twice (a stalled
  * job re-run) is harmless.
  *
@@ -10,11 +10,14 @@
  * A safety TTL bounds orphans (a crash between storing and enqueueing) to the longest retry
  * period plus a day.
  */
-import type { RedisConnection, RedisKeys } from "@mailconnect/redis-client"
-import { Effect, Option } from "effect"
+import { type LuaScript, RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
+import { Context, Effect, Layer, Option } from "effect"
 import { QueueUnavailable } from "./errors"
 
-const STORE = `
+const STORE: LuaScript = {
+  name: "mcSpoolStore",
+  numberOfKeys: 3,
+  lua: `
 redis.call('HSET', KEYS[1], 'body', ARGV[1], 'sender', ARGV[2], 'headers', ARGV[3], 'arrivalAt', ARGV[4])
 redis.call('DEL', KEYS[2])
 for i = 7, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
@@ -22,16 +25,21 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
 redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[5])
 return 1
-`
+`,
+}
 
-const RELEASE = `
+const RELEASE: LuaScript = {
+  name: "mcSpoolRelease",
+  numberOfKeys: 2,
+  lua: `
 redis.call('SREM', KEYS[2], ARGV[1])
 if redis.call('SCARD', KEYS[2]) == 0 then
   redis.call('DEL', KEYS[1], KEYS[2])
   return 1
 end
 return 0
-`
+`,
+}
 
 export interface SpooledMessage {
   readonly body: Buffer
@@ -40,12 +48,7 @@ export interface SpooledMessage {
   readonly arrivalAt: number
 }
 
-type Scripted = RedisConnection & {
-  mcSpoolStore: (...args: ReadonlyArray<string | Buffer | number>) => Promise<number>
-  mcSpoolRelease: (...args: ReadonlyArray<string>) => Promise<number>
-}
-
-export interface Spool {
+export interface SpoolShape {
   readonly store: (
     messageId: string,
     message: SpooledMessage,
@@ -59,24 +62,22 @@ export interface Spool {
   readonly exists: (messageId: string) => Effect.Effect<boolean, QueueUnavailable>
 }
 
-const unavailable = (operation: string) => (e: unknown) =>
-  new QueueUnavailable({ operation, detail: e instanceof Error ? e.message : String(e) })
+const unavailable =
+  (operation: string) =>
+  (e: RedisCommandError): QueueUnavailable =>
+    new QueueUnavailable({ operation, detail: e.detail })
 
-export const makeSpool = (redis: RedisConnection, keys: RedisKeys): Spool => {
-  redis.defineCommand("mcSpoolStore", { numberOfKeys: 3, lua: STORE })
-  redis.defineCommand("mcSpoolRelease", { numberOfKeys: 2, lua: RELEASE })
-  const scripted = redis as Scripted
-  const bodyKey = (id: string) => keys.key("spool", id)
-  const jobsKey = (id: string) => keys.key("spool", id, "jobs")
-  const allJobsKey = (id: string) => keys.key("msgjobs", id)
+export const makeSpool = (redis: RedisClient["Type"]): SpoolShape => {
+  const bodyKey = (id: string) => redis.keys.key("spool", id)
+  const jobsKey = (id: string) => redis.keys.key("spool", id, "jobs")
+  const allJobsKey = (id: string) => redis.keys.key("msgjobs", id)
   return {
     store: (messageId, message, jobIds, ttlMs) =>
-      Effect.tryPromise({
-        try: () =>
-          scripted.mcSpoolStore(
-            bodyKey(messageId),
-            jobsKey(messageId),
-            allJobsKey(messageId),
+      redis
+        .script(
+          STORE,
+          [bodyKey(messageId), jobsKey(messageId), allJobsKey(messageId)],
+          [
             message.body,
             message.sender,
             message.headers,
@@ -84,14 +85,11 @@ export const makeSpool = (redis: RedisConnection, keys: RedisKeys): Spool => {
             String(Math.max(1, Math.round(ttlMs))),
             JSON.stringify(jobIds),
             ...jobIds,
-          ),
-        catch: unavailable("spool store"),
-      }).pipe(Effect.asVoid),
+          ],
+        )
+        .pipe(Effect.asVoid, Effect.mapError(unavailable("spool store"))),
     read: (messageId) =>
-      Effect.tryPromise({
-        try: () => redis.hmgetBuffer(bodyKey(messageId), "body", "sender", "headers", "arrivalAt"),
-        catch: unavailable("spool read"),
-      }).pipe(
+      redis.hmgetBuffer(bodyKey(messageId), ["body", "sender", "headers", "arrivalAt"]).pipe(
         Effect.map(([body, sender, headers, arrivalAt]) =>
           body && sender && headers && arrivalAt
             ? Option.some({
@@ -102,21 +100,34 @@ export const makeSpool = (redis: RedisConnection, keys: RedisKeys): Spool => {
               })
             : Option.none(),
         ),
+        Effect.mapError(unavailable("spool read")),
       ),
     release: (messageId, jobId) =>
-      Effect.tryPromise({
-        try: () => scripted.mcSpoolRelease(bodyKey(messageId), jobsKey(messageId), jobId),
-        catch: unavailable("spool release"),
-      }).pipe(Effect.map((removed) => removed === 1)),
+      redis.script(RELEASE, [bodyKey(messageId), jobsKey(messageId)], [jobId]).pipe(
+        Effect.map((removed) => removed === 1),
+        Effect.mapError(unavailable("spool release")),
+      ),
     jobIds: (messageId) =>
-      Effect.tryPromise({
-        try: () => redis.get(allJobsKey(messageId)),
-        catch: unavailable("spool job ids"),
-      }).pipe(Effect.map((text) => (text ? (JSON.parse(text) as ReadonlyArray<string>) : []))),
+      redis
+        .get(allJobsKey(messageId))
+        .pipe(
+          Effect.map(
+            Option.match({ onNone: () => [], onSome: (text) => JSON.parse(text) as ReadonlyArray<string> }),
+          ),
+          Effect.mapError(unavailable("spool job ids")),
+        ),
     exists: (messageId) =>
-      Effect.tryPromise({
-        try: () => redis.exists(bodyKey(messageId)),
-        catch: unavailable("spool exists"),
-      }).pipe(Effect.map((n) => n === 1)),
+      redis.exists(bodyKey(messageId)).pipe(Effect.mapError(unavailable("spool exists"))),
   }
+}
+
+/** While Redis is away, commands fail after one reconnect attempt or 5 s, whichever comes first. */
+export const failFast = { maxRetriesPerRequest: 1, commandTimeoutMs: 5_000, autoPipelining: true } as const
+
+export class Spool extends Context.Tag("@mailconnect/Spool")<Spool, SpoolShape>() {
+  /** On a fail-fast connection of its own: the ingress answers 451 rather than wait. */
+  static layer = Layer.scoped(
+    Spool,
+    Effect.map(RedisClient.connect({ purpose: "spool", ...failFast }), makeSpool),
+  )
 }

@@ -1,7 +1,7 @@
 /**
- * Per-partner delivery statistics for the dashboard's TLS health page: hourly buckets of
- * deliveries, deferrals and bounces by failure code (kept 26 hours), and the last attempt's TLS
- * evidence summary per partner (kept 7 days). Written best-effort by the workers — a statistics
+ * `DeliveryStats`: per-partner delivery statistics, a read model for the dashboard's TLS health
+ * page: hourly buckets of deliveries, deferrals and bounces by failure code (kept 26 hours), and
+ * the last attempt's TLS evidence summary per partner (kept 7 days). Written best-effort by the workers — a statistics
  * write never fails a delivery — and read by the dashboard.
  *
  * Keys: `{mc}:stats:h:<partner>:<hour>` hash (`delivered`, `deferred:<CODE>`, `bounced:<CODE>`),
@@ -9,9 +9,10 @@
  * Mail to domains without an agreement is counted under the partner name `-`.
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
-import type { RedisConnection, RedisKeys } from "@mailconnect/redis-client"
-import { Effect } from "effect"
+import { RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
+import { Context, Effect, Layer } from "effect"
 import { QueueUnavailable } from "./errors"
+import { failFast } from "./spool"
 
 const HOUR = 3_600_000
 const BUCKET_TTL_S = 26 * 3600
@@ -36,69 +37,91 @@ export interface PartnerHealth {
   readonly last: DeliveryRecord | undefined
 }
 
-export interface DeliveryStats {
+export interface DeliveryStatsShape {
   readonly record: (record: DeliveryRecord) => Effect.Effect<void>
   /** The last 24 hours (24 full hour buckets plus the current one) for every partner seen. */
   readonly health: (now: number) => Effect.Effect<ReadonlyArray<PartnerHealth>, QueueUnavailable>
 }
 
-const unavailable = (e: unknown) =>
-  new QueueUnavailable({ operation: "stats", detail: e instanceof Error ? e.message : String(e) })
+const unavailable = (e: RedisCommandError) => new QueueUnavailable({ operation: "stats", detail: e.detail })
 
-export const makeDeliveryStats = (redis: RedisConnection, keys: RedisKeys): DeliveryStats => {
-  const bucket = (partner: string, hour: number) => keys.key("stats", "h", partner, String(hour))
-  const last = (partner: string) => keys.key("stats", "last", partner)
-  const partners = keys.key("stats", "partners")
-  return {
-    record: (r) =>
-      Effect.tryPromise(() => {
-        const key = bucket(r.partner, Math.floor(r.at / HOUR))
-        const multi = redis.multi()
-        if (r.delivered > 0) multi.hincrby(key, "delivered", r.delivered)
-        if (r.deferred > 0) multi.hincrby(key, `deferred:${r.code ?? "SMTP_TRANSIENT"}`, r.deferred)
-        if (r.bounced > 0) multi.hincrby(key, `bounced:${r.code ?? "SMTP_PERMANENT"}`, r.bounced)
-        multi.expire(key, BUCKET_TTL_S)
-        multi.set(last(r.partner), JSON.stringify(r), "EX", LAST_TTL_S)
-        multi.sadd(partners, r.partner)
-        return multi.exec()
-      }).pipe(Effect.ignore),
-    health: (now) =>
-      Effect.gen(function* () {
-        const names = yield* Effect.tryPromise({ try: () => redis.smembers(partners), catch: unavailable })
-        const current = Math.floor(now / HOUR)
-        return yield* Effect.forEach(names.sort(), (partner) =>
-          Effect.tryPromise({
-            try: async () => {
-              const hours = Array.from({ length: 25 }, (_, i) => bucket(partner, current - i))
-              const pipeline = redis.pipeline()
-              for (const key of hours) pipeline.hgetall(key)
-              pipeline.get(last(partner))
-              const replies = (await pipeline.exec()) ?? []
-              const deferred: Record<string, number> = {}
-              const bounced: Record<string, number> = {}
-              let delivered = 0
-              for (const [, value] of replies.slice(0, hours.length)) {
-                for (const [field, count] of Object.entries((value ?? {}) as Record<string, string>)) {
-                  const n = Number(count)
-                  if (field === "delivered") delivered += n
-                  else if (field.startsWith("deferred:"))
-                    deferred[field.slice(9)] = (deferred[field.slice(9)] ?? 0) + n
-                  else if (field.startsWith("bounced:"))
-                    bounced[field.slice(8)] = (bounced[field.slice(8)] ?? 0) + n
-                }
-              }
-              const lastText = replies.at(-1)?.[1] as string | null | undefined
-              return {
-                partner,
-                delivered,
-                deferred,
-                bounced,
-                last: lastText ? (JSON.parse(lastText) as DeliveryRecord) : undefined,
-              }
-            },
-            catch: unavailable,
-          }),
-        )
-      }),
+/** Sums an hour's counters into the running totals. */
+const addBucket = (
+  totals: { delivered: number; deferred: Record<string, number>; bounced: Record<string, number> },
+  bucket: Readonly<Record<string, string>>,
+) => {
+  for (const [field, count] of Object.entries(bucket)) {
+    const n = Number(count)
+    if (field === "delivered") totals.delivered += n
+    else if (field.startsWith("deferred:"))
+      totals.deferred[field.slice(9)] = (totals.deferred[field.slice(9)] ?? 0) + n
+    else if (field.startsWith("bounced:"))
+      totals.bounced[field.slice(8)] = (totals.bounced[field.slice(8)] ?? 0) + n
   }
+}
+
+/** HGETALL replies come as flat [field, value, …] arrays through `batch`. */
+const hashOf = (reply: unknown): Record<string, string> => {
+  const flat = (reply ?? []) as ReadonlyArray<string>
+  const hash: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!
+  return hash
+}
+
+export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShape => {
+  const bucket = (partner: string, hour: number) => redis.keys.key("stats", "h", partner, String(hour))
+  const last = (partner: string) => redis.keys.key("stats", "last", partner)
+  const partners = redis.keys.key("stats", "partners")
+  const partnerHealth = (partner: string, current: number) => {
+    const hours = Array.from({ length: 25 }, (_, i) => bucket(partner, current - i))
+    return redis
+      .batch([...hours.map((key) => ["HGETALL", key] as const), ["GET", last(partner)] as const])
+      .pipe(
+        Effect.map((replies): PartnerHealth => {
+          const totals = { delivered: 0, deferred: {}, bounced: {} }
+          for (const reply of replies.slice(0, hours.length)) addBucket(totals, hashOf(reply))
+          const lastText = replies.at(-1) as string | null | undefined
+          return { partner, ...totals, last: lastText ? (JSON.parse(lastText) as DeliveryRecord) : undefined }
+        }),
+      )
+  }
+  return {
+    record: (r) => {
+      const key = bucket(r.partner, Math.floor(r.at / HOUR))
+      return redis
+        .batch(
+          [
+            ...(r.delivered > 0 ? [["HINCRBY", key, "delivered", r.delivered] as const] : []),
+            ...(r.deferred > 0
+              ? [["HINCRBY", key, `deferred:${r.code ?? "SMTP_TRANSIENT"}`, r.deferred] as const]
+              : []),
+            ...(r.bounced > 0
+              ? [["HINCRBY", key, `bounced:${r.code ?? "SMTP_PERMANENT"}`, r.bounced] as const]
+              : []),
+            ["EXPIRE", key, BUCKET_TTL_S],
+            ["SET", last(r.partner), JSON.stringify(r), "EX", LAST_TTL_S],
+            ["SADD", partners, r.partner],
+          ],
+          { atomic: true },
+        )
+        .pipe(Effect.ignore)
+    },
+    health: (now) =>
+      redis.smembers(partners).pipe(
+        Effect.flatMap((names) =>
+          Effect.forEach([...names].sort(), (partner) => partnerHealth(partner, Math.floor(now / HOUR))),
+        ),
+        Effect.mapError(unavailable),
+      ),
+  }
+}
+
+export class DeliveryStats extends Context.Tag("@mailconnect/DeliveryStats")<
+  DeliveryStats,
+  DeliveryStatsShape
+>() {
+  static layer = Layer.scoped(
+    DeliveryStats,
+    Effect.map(RedisClient.connect({ purpose: "stats", ...failFast }), makeDeliveryStats),
+  )
 }

@@ -17,7 +17,10 @@ import { PolicyView } from "@mailconnect/policy"
 import { RedisConnectionFactory } from "@mailconnect/redis-client"
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq"
 import { Clock, Effect, Either, Layer, Option, Runtime } from "effect"
+import { QueueAdmin } from "./admin"
 import { type Decision, decideAttempt } from "./attempt"
+import { QUEUE_NAME } from "./bull-queue"
+import { Enqueue } from "./enqueue"
 import { QueueUnavailable } from "./errors"
 import {
   type DeliveryJobData,
@@ -31,8 +34,9 @@ import {
 import { domainOf } from "./message"
 import * as metrics from "./metrics"
 import { Deliverer, type DeliveryFailed, type DeliveryReport } from "./ports"
-import { DeliveryQueue, QUEUE_NAME } from "./queue"
 import { routeFor } from "./route"
+import { Spool } from "./spool"
+import { DeliveryStats } from "./stats"
 
 export interface WorkerConfig {
   readonly concurrency: number
@@ -63,7 +67,10 @@ const dsnLanguages = (languages: ReadonlyArray<string>): ReadonlyArray<DsnLangua
 
 export const makeJobProcessor = (config: WorkerConfig) =>
   Effect.gen(function* () {
-    const queue = yield* DeliveryQueue
+    const queue = yield* Enqueue
+    const admin = yield* QueueAdmin
+    const spool = yield* Spool
+    const stats = yield* DeliveryStats
     const policy = yield* PolicyView
     const deliverer = yield* Deliverer
     const waitMs = config.waitMs ?? 30_000
@@ -85,14 +92,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
               data.domain,
               report.attempt,
             )
-            const queued = yield* Effect.tryPromise({
-              try: () => queue.queue.getJob(jobIdFor(dsnId, domainOf(data.sender))),
-              catch: (e) =>
-                new QueueUnavailable({
-                  operation: "dsn lookup",
-                  detail: e instanceof Error ? e.message : String(e),
-                }),
-            })
+            const queued = yield* admin.hasJob(jobIdFor(dsnId, domainOf(data.sender)))
             if (queued) return
             const dsn = buildDsn({
               kind: report.kind,
@@ -173,7 +173,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         const tls = Either.isRight(outcome) ? outcome.right.tls : outcome.left.tls
         yield* metrics.recordDelivery(partner ?? "(local)", { delivered, deferred, bounced, code, tls })
         if (partner !== undefined)
-          yield* queue.stats.record({
+          yield* stats.record({
             partner,
             at,
             delivered,
@@ -204,7 +204,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
       if ((data.reportsOwed ?? []).length > 0) {
         // An earlier run recorded its results but could not queue its DSNs: send them first.
         const active = yield* policy.current
-        const spooled = yield* queue.spool.read(data.messageId).pipe(Effect.either)
+        const spooled = yield* spool.read(data.messageId).pipe(Effect.either)
         const headers = Either.isRight(spooled)
           ? Option.match(spooled.right, { onNone: () => "", onSome: (m) => m.headers })
           : ""
@@ -218,7 +218,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
           return { _tag: "Delay", at: data.nextAttemptAt } satisfies Outcome
       }
       if (data.pending.length === 0) {
-        yield* queue.spool.release(data.messageId, jobId)
+        yield* spool.release(data.messageId, jobId)
         return { _tag: "Done", summary: "nothing pending" } satisfies Outcome
       }
       const active = yield* policy.current
@@ -229,7 +229,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         return { _tag: "Delay", at: now + waitMs } satisfies Outcome
       }
       const route = routeFor(active.lookup, data.domain)
-      const spooled = yield* queue.spool.read(data.messageId)
+      const spooled = yield* spool.read(data.messageId)
       if (Option.isNone(spooled)) {
         yield* Effect.promise(() =>
           job.log(`${new Date(now).toISOString()} | message body missing from the spool`),
@@ -283,7 +283,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         yield* record
         return { _tag: "Delay", at: decision.next.at } satisfies Outcome
       }
-      yield* Effect.all([queue.spool.release(data.messageId, jobId), record], {
+      yield* Effect.all([spool.release(data.messageId, jobId), record], {
         concurrency: "unbounded",
         discard: true,
       })

@@ -1,7 +1,15 @@
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect, Either, type Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DeliveryFailed, DeliveryQueue, JOB_VERSION } from "../src"
+import {
+  BullBoardQueue,
+  DeliveryFailed,
+  type DeliveryQueueServices,
+  DeliveryStats,
+  Enqueue,
+  JOB_VERSION,
+  QueueAdmin,
+} from "../src"
 import {
   acceptAll,
   eventually,
@@ -22,8 +30,10 @@ afterAll(() => redis.stop())
 const body = Buffer.from("From: alice@customer.example\r\nSubject: hi\r\n\r\nhello\r\n")
 const policy = policySet([partner("bank", ["bank.example"]), partner("insurer", ["*.insurer.example"])])
 
-const run = <A, E>(effect: Effect.Effect<A, E, DeliveryQueue>, layer: Layer.Layer<DeliveryQueue, unknown>) =>
-  Effect.runPromise(Effect.scoped(Effect.provide(effect, layer)))
+const run = <A, E>(
+  effect: Effect.Effect<A, E, DeliveryQueueServices>,
+  layer: Layer.Layer<DeliveryQueueServices, unknown>,
+) => Effect.runPromise(Effect.scoped(Effect.provide(effect, layer)))
 
 describe("delivery queue with a real Redis", () => {
   it("stores one body, one job per domain, delivers each and removes the body after the last", async () => {
@@ -36,7 +46,9 @@ describe("delivery queue with a real Redis", () => {
     })
     const view = await run(
       Effect.gen(function* () {
-        const queue = yield* DeliveryQueue
+        const queue = yield* Enqueue
+        const admin = yield* QueueAdmin
+        const stats = yield* DeliveryStats
         const { messageId, jobIds } = yield* queue.enqueue({
           sender: "alice@customer.example",
           recipients: ["a@bank.example", "b@bank.example", "c@eu.insurer.example"],
@@ -44,7 +56,7 @@ describe("delivery queue with a real Redis", () => {
         })
         expect(jobIds).toEqual([`${messageId}/bank.example`, `${messageId}/eu.insurer.example`])
         const view = yield* eventually(
-          queue
+          admin
             .show(messageId)
             .pipe(
               Effect.map((v) =>
@@ -52,7 +64,7 @@ describe("delivery queue with a real Redis", () => {
               ),
             ),
         )
-        const health = yield* queue.stats.health(Date.now())
+        const health = yield* stats.health(Date.now())
         expect(health.map((h) => [h.partner, h.delivered])).toEqual([
           ["bank", 2],
           ["insurer", 1],
@@ -86,13 +98,14 @@ describe("delivery queue with a real Redis", () => {
     })
     await run(
       Effect.gen(function* () {
-        const queue = yield* DeliveryQueue
+        const queue = yield* Enqueue
+        const admin = yield* QueueAdmin
         const { messageId } = yield* queue.enqueue({
           sender: "x@partner.example",
           recipients: ["bob@customer.example"],
           body,
         })
-        yield* eventually(queue.show(messageId).pipe(Effect.map((v) => (v.bodyStored ? undefined : v))))
+        yield* eventually(admin.show(messageId).pipe(Effect.map((v) => (v.bodyStored ? undefined : v))))
       }),
       worker,
     )
@@ -130,7 +143,7 @@ describe("delivery queue with a real Redis", () => {
     })
     await run(
       Effect.gen(function* () {
-        const queue = yield* DeliveryQueue
+        const queue = yield* Enqueue
         yield* queue.enqueue({ sender: "alice@customer.example", recipients: ["a@bank.example"], body })
         yield* eventually(Effect.sync(() => (deliverer.requests.length >= 2 ? true : undefined)))
         // Give a wrongly produced third DSN time to show up.
@@ -167,7 +180,8 @@ describe("delivery queue with a real Redis", () => {
     })
     const view = await run(
       Effect.gen(function* () {
-        const queue = yield* DeliveryQueue
+        const queue = yield* Enqueue
+        const admin = yield* QueueAdmin
         const { messageId, jobIds } = yield* queue.enqueue({
           sender: "alice@customer.example",
           recipients: ["a@[IPv6:2001:DB8::1]", "b@[127.0.0.1]"],
@@ -175,7 +189,7 @@ describe("delivery queue with a real Redis", () => {
         })
         expect(jobIds).toEqual([`${messageId}/[IPv6%3A2001%3Adb8%3A%3A1]`, `${messageId}/[127.0.0.1]`])
         return yield* eventually(
-          queue
+          admin
             .show(messageId)
             .pipe(
               Effect.map((v) =>
@@ -210,7 +224,7 @@ describe("delivery queue with a real Redis", () => {
     })
     const result = await run(
       Effect.gen(function* () {
-        const q = yield* DeliveryQueue
+        const q = yield* Enqueue
         yield* Effect.promise(() => own.stop())
         return yield* Effect.either(
           q.enqueue({ sender: "alice@customer.example", recipients: ["a@bank.example"], body }),
@@ -236,17 +250,18 @@ describe("delivery queue with a real Redis", () => {
     })
     const promoted = await run(
       Effect.gen(function* () {
-        const queue = yield* DeliveryQueue
+        const queue = yield* Enqueue
+        const admin = yield* QueueAdmin
         const { messageId } = yield* queue.enqueue({
           sender: "alice@customer.example",
           recipients: ["a@bank.example", "z@eu.insurer.example"],
           body,
         })
-        yield* eventually(queue.counts.pipe(Effect.map((c) => (c.delayed === 2 ? true : undefined))))
+        yield* eventually(admin.counts.pipe(Effect.map((c) => (c.delayed === 2 ? true : undefined))))
         fail = false
-        const promoted = yield* queue.flush({ partner: "bank" })
+        const promoted = yield* admin.flush({ partner: "bank" })
         yield* eventually(
-          queue
+          admin
             .show(messageId)
             .pipe(
               Effect.map((v) =>
@@ -256,7 +271,7 @@ describe("delivery queue with a real Redis", () => {
               ),
             ),
         )
-        const insurer = (yield* queue.show(messageId)).jobs.find(
+        const insurer = (yield* admin.show(messageId)).jobs.find(
           (j) => j.data.domain === "eu.insurer.example",
         )!
         expect(insurer.state).toBe("delayed")
@@ -277,9 +292,9 @@ describe("delivery queue with a real Redis", () => {
     })
     const state = await run(
       Effect.gen(function* () {
-        const queue = yield* DeliveryQueue
+        const bull = yield* BullBoardQueue
         const job = yield* Effect.promise(() =>
-          queue.queue.add("future", { v: JOB_VERSION + 1, messageId: "f1" }, { jobId: "f1/x" }),
+          bull.queue.add("future", { v: JOB_VERSION + 1, messageId: "f1" }, { jobId: "f1/x" }),
         )
         return yield* eventually(
           Effect.promise(() => job.getState()).pipe(Effect.map((s) => (s === "delayed" ? s : undefined))),

@@ -6,7 +6,7 @@ import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client
 import { type RedisServer, redisCommand, startRedis } from "@mailconnect/test-redis"
 import { Effect, Either, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { DeliveryQueue } from "../src"
+import { DeliveryQueue, Enqueue } from "../src"
 import { eventually, partner, policySet, policyViewLayer } from "./harness"
 
 let master: RedisServer
@@ -22,7 +22,7 @@ afterAll(async () => {
 const enqueueOnce = (prefix: string) =>
   Effect.runPromise(
     Effect.scoped(
-      Effect.flatMap(DeliveryQueue, (queue) =>
+      Effect.flatMap(Enqueue, (queue) =>
         Effect.either(
           queue.enqueue({
             sender: "a@customer.example",

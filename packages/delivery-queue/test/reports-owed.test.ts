@@ -11,11 +11,14 @@ import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect, Either, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
+  BullBoardQueue,
   DeliveryFailed,
   type DeliveryJobData,
   DeliveryQueue,
   DeliveryWorker,
+  Enqueue,
   type NewMessage,
+  QueueAdmin,
   QueueUnavailable,
 } from "../src"
 import { eventually, partner, policySet, recordingDeliverer, uniquePrefix } from "./harness"
@@ -32,8 +35,8 @@ const policy = policySet([partner("bank", ["bank.example"])])
 /** The real queue, whose first DSN enqueue fails as Redis going away mid-attempt would make it. */
 const failingFirstDsn = (calls: Array<NewMessage>) =>
   Layer.effect(
-    DeliveryQueue,
-    Effect.map(DeliveryQueue, (real) => ({
+    Enqueue,
+    Effect.map(Enqueue, (real) => ({
       ...real,
       enqueue: (message: NewMessage) =>
         Effect.suspend(() => {
@@ -85,7 +88,9 @@ describe("reports owed", () => {
     const calls: Array<NewMessage> = []
     const result = await Effect.runPromise(
       Effect.gen(function* () {
-        const queue = yield* DeliveryQueue
+        const queue = yield* Enqueue
+        const admin = yield* QueueAdmin
+        const bull = yield* BullBoardQueue
         const { messageId, jobIds } = yield* queue.enqueue({
           sender: "alice@customer.example",
           recipients: ["ok@bank.example", "gone@bank.example"],
@@ -95,14 +100,14 @@ describe("reports owed", () => {
         yield* eventually(Effect.sync(() => (ndrs().length >= 1 ? true : undefined)))
         const job = yield* eventually(
           Effect.promise(async () => {
-            const job = await queue.queue.getJob(jobIds[0]!)
+            const job = await bull.queue.getJob(jobIds[0]!)
             return job && (await job.getState()) === "completed" ? job : undefined
           }),
         )
         // Give a wrongly queued second NDR time to show up.
         yield* Effect.promise(() => new Promise((r) => setTimeout(r, 600)))
-        const logs = yield* Effect.promise(() => queue.queue.getJobLogs(jobIds[0]!))
-        const view = yield* queue.show(messageId)
+        const logs = yield* Effect.promise(() => bull.queue.getJobLogs(jobIds[0]!))
+        const view = yield* admin.show(messageId)
         return { messageId, data: job.data as DeliveryJobData, logs: logs.logs, ndrs: ndrs(), view }
       }).pipe(Effect.scoped, Effect.provide(layers(uniquePrefix("owed"), deliverer, calls))),
     )
@@ -144,7 +149,8 @@ describe("reports owed", () => {
     const calls: Array<NewMessage> = []
     const result = await Effect.runPromise(
       Effect.gen(function* () {
-        const queue = yield* DeliveryQueue
+        const queue = yield* Enqueue
+        const bull = yield* BullBoardQueue
         // Queued 5 hours ago: the first attempt is past the 4 h warning point.
         const { messageId, jobIds } = yield* queue.enqueue({
           sender: "alice@customer.example",
@@ -156,7 +162,7 @@ describe("reports owed", () => {
           Effect.sync(() => (deliverer.requests.some((r) => r.sender === "") ? true : undefined)),
         )
         yield* Effect.promise(() => new Promise((r) => setTimeout(r, 600)))
-        const job = (yield* Effect.promise(() => queue.queue.getJob(jobIds[0]!)))!
+        const job = (yield* Effect.promise(() => bull.queue.getJob(jobIds[0]!)))!
         return {
           messageId,
           data: job.data as DeliveryJobData,

@@ -6,7 +6,7 @@
  * Trusts: the Redis endpoint named by `REDIS_URL`. Touches: only keys the callers name.
  */
 import { Chunk, Context, Effect, Layer, Option, type Scope, Stream } from "effect"
-import { type RedisConnection, RedisConnectionFactory } from "./connection"
+import { type ConnectionOptions, type RedisConnection, RedisConnectionFactory } from "./connection"
 import { RedisCommandError, RedisSubscribeError } from "./errors"
 import type { RedisKeys } from "./keys"
 
@@ -18,6 +18,9 @@ export interface LuaScript {
 }
 
 export type RedisArg = string | number | Buffer
+
+/** One command of a batch: name and arguments, e.g. `["HINCRBY", key, field, 1]`. */
+export type RedisCommand = readonly [command: string, ...args: ReadonlyArray<RedisArg>]
 
 export interface RedisClientShape {
   readonly keys: RedisKeys
@@ -34,6 +37,22 @@ export interface RedisClientShape {
   readonly set: (key: string, value: string, ttlMs?: number) => Effect.Effect<void, RedisCommandError>
   readonly del: (...keys: ReadonlyArray<string>) => Effect.Effect<number, RedisCommandError>
   readonly hgetall: (key: string) => Effect.Effect<Readonly<Record<string, string>>, RedisCommandError>
+  /** HMGET as bytes (binary-safe bodies); a missing field is null. */
+  readonly hmgetBuffer: (
+    key: string,
+    fields: ReadonlyArray<string>,
+  ) => Effect.Effect<ReadonlyArray<Buffer | null>, RedisCommandError>
+  readonly exists: (key: string) => Effect.Effect<boolean, RedisCommandError>
+  readonly smembers: (key: string) => Effect.Effect<ReadonlyArray<string>, RedisCommandError>
+  /**
+   * Commands sent in one round trip, replies in order; `atomic` wraps them in MULTI/EXEC. On
+   * Cluster every key must share one hash slot (the `{tag}` prefix does). A command's own error
+   * fails the batch.
+   */
+  readonly batch: (
+    commands: ReadonlyArray<RedisCommand>,
+    options?: { readonly atomic?: boolean },
+  ) => Effect.Effect<ReadonlyArray<unknown>, RedisCommandError>
   readonly publish: (channel: string, message: string) => Effect.Effect<number, RedisCommandError>
   readonly script: (
     script: LuaScript,
@@ -105,6 +124,19 @@ export const makeRedisClient = (
       ).pipe(Effect.asVoid),
     del: (...list) => (list.length === 0 ? Effect.succeed(0) : run("DEL", () => connection.del(...list))),
     hgetall: (key) => run("HGETALL", () => connection.hgetall(key)),
+    hmgetBuffer: (key, fields) => run("HMGET", () => connection.hmgetBuffer(key, ...fields)),
+    exists: (key) => run("EXISTS", () => connection.exists(key)).pipe(Effect.map((n) => n === 1)),
+    smembers: (key) => run("SMEMBERS", () => connection.smembers(key)),
+    batch: (commands, options) =>
+      run(options?.atomic ? "MULTI" : "PIPELINE", async () => {
+        const batch = options?.atomic ? connection.multi() : connection.pipeline()
+        for (const [command, ...args] of commands) batch.call(command, ...args)
+        const replies = (await batch.exec()) ?? []
+        return replies.map(([error, reply]) => {
+          if (error) throw error
+          return reply
+        })
+      }),
     publish: (channel, message) => run("PUBLISH", () => connection.publish(channel, message)),
     script: (script, list, args) => run(`EVALSHA ${script.name}`, () => scriptFor(script)(...list, ...args)),
     subscribe: (channel) =>
@@ -124,6 +156,22 @@ export const makeRedisClient = (
 }
 
 export class RedisClient extends Context.Tag("@mailconnect/RedisClient")<RedisClient, RedisClientShape>() {
+  /**
+   * A client on a connection of its own, for an adapter with its own needs (e.g. the spool:
+   * fail fast while Redis is away, auto-pipelining); closed with the scope.
+   */
+  static connect = (options: ConnectionOptions) =>
+    Effect.gen(function* () {
+      const factory = yield* RedisConnectionFactory
+      const connection = yield* factory.connect(options)
+      return makeRedisClient(
+        connection,
+        factory.keys,
+        factory.connect({ purpose: `${options.purpose}-subscriber` }),
+        options.commandTimeoutMs,
+      )
+    })
+
   /**
    * The shared command connection. Commands fail after `commandTimeoutMs` (default 2 s) rather
    * than queue forever, so a caller can fall back (e.g. to the last-known-good bundle).

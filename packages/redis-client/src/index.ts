@@ -1,5 +1,10 @@
 export * from "./client"
 export * from "./config"
-export * from "./connection"
+export {
+  type ConnectionOptions,
+  ioredisOptions,
+  RedisConnectionFactory,
+  type RedisConnectionFactoryShape,
+} from "./connection"
 export * from "./errors"
 export * from "./keys"

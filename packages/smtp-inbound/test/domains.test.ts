@@ -7,7 +7,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { QueueAdmin, Spool } from "@mailconnect/delivery-queue"
 import { makeLookup } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { type CertificateAuthority, createRootCa } from "@mailconnect/test-pki"
@@ -91,7 +91,7 @@ const submit = (from: string, to: string) =>
 const queuedJobs = async (dataReply: string) => {
   const id = /queued as (\S+)/.exec(dataReply)?.[1]
   expect(id).toBeDefined()
-  const view = await ingress.run(Effect.flatMap(DeliveryQueue, (q) => q.show(id!)))
+  const view = await ingress.run(Effect.flatMap(QueueAdmin, (q) => q.show(id!)))
   return view.jobs.map((j) => j.data)
 }
 
@@ -121,7 +121,7 @@ describe("envelope domains are normalised to A-labels at submission", () => {
     const data = replies.find((r) => r.command.startsWith("From:"))!
     expect(data.text).toMatch(/^250 2\.0\.0 /)
     const id = /queued as (\S+)/.exec(data.text)![1]!
-    const spooled = await ingress.run(Effect.flatMap(DeliveryQueue, (q) => q.spool.read(id)))
+    const spooled = await ingress.run(Effect.flatMap(Spool, (q) => q.read(id)))
     expect(spooled._tag === "Some" && spooled.value.sender).toBe("alice@xn--bcher-kva.example")
   })
 

@@ -1,5 +1,11 @@
 /** Ingress under test: real listeners on loopback, real TLS (test PKI), real Redis queue. */
-import { DeliveryQueue, newMessageId } from "@mailconnect/delivery-queue"
+import {
+  DeliveryQueue,
+  newMessageId,
+  type QueueAdmin,
+  Enqueue as QueueEnqueue,
+  type Spool,
+} from "@mailconnect/delivery-queue"
 import { type Partner, type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
@@ -17,7 +23,7 @@ import {
 /** The `Enqueue` port bound to the real delivery queue, as the relay binds it. */
 const enqueueIntoQueue = Layer.effect(
   Enqueue,
-  Effect.map(DeliveryQueue, (queue) => ({
+  Effect.map(QueueEnqueue, (queue) => ({
     newQueueId: Effect.map(Clock.currentTimeMillis, newMessageId),
     enqueue: ({ queueId, ...message }) =>
       queue.enqueue({ ...message, messageId: queueId }).pipe(
@@ -75,7 +81,7 @@ export const policyWith = (partners: ReadonlyArray<Partner>): PolicySet => ({
 export interface RunningIngress {
   readonly listeners: ReadonlyArray<RunningListener>
   readonly port: (kind: RunningListener["kind"]) => number
-  readonly run: <A, E>(effect: Effect.Effect<A, E, DeliveryQueue>) => Promise<A>
+  readonly run: <A, E>(effect: Effect.Effect<A, E, QueueAdmin | Spool>) => Promise<A>
   readonly refused: Array<string>
   readonly close: () => Promise<void>
 }

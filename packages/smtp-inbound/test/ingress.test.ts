@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { QueueAdmin, Spool } from "@mailconnect/delivery-queue"
 import { type CertificateAuthority, createRootCa, type IssuedCertificate } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect } from "effect"
@@ -115,10 +115,10 @@ describe("submission", () => {
     })
     expect(result.response).toMatch(/^250 2\.0\.0 Ok: queued as /)
     const id = queuedId(result.response)!
-    const view = await ingress.run(Effect.flatMap(DeliveryQueue, (q) => q.show(id)))
+    const view = await ingress.run(Effect.flatMap(QueueAdmin, (q) => q.show(id)))
     expect(view.bodyStored).toBe(true)
     expect(view.jobs.map((j) => j.data.domain).sort()).toEqual(["bank.example", "shop.example"])
-    const spooled = await ingress.run(Effect.flatMap(DeliveryQueue, (q) => q.spool.read(id)))
+    const spooled = await ingress.run(Effect.flatMap(Spool, (q) => q.read(id)))
     const parsed = await simpleParser(spooled._tag === "Some" ? spooled.value.body : Buffer.alloc(0))
     expect(String(parsed.headers.get("received"))).toMatch(
       /by relay\.test \(mailconnect\) with ESMTPSA \(TLSv1\.3:TLS_AES_\w+\) id /,

@@ -4,7 +4,7 @@
  * partner whose agreement grants `legacyTls`, and not below that partner's agreed minimum.
  * A real TLS 1.1 client (Node/OpenSSL) on both listeners.
  */
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { Spool } from "@mailconnect/delivery-queue"
 import { type CertificateAuthority, createRootCa } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Effect } from "effect"
@@ -91,7 +91,7 @@ describe("legacy TLS inbound", () => {
     })
     expect(result.response).toMatch(/^250 2\.0\.0 Ok: queued as /)
     const id = /queued as (\S+)/.exec(result.response)![1]!
-    const spooled = await ingress.run(Effect.flatMap(DeliveryQueue, (q) => q.spool.read(id)))
+    const spooled = await ingress.run(Effect.flatMap(Spool, (q) => q.read(id)))
     const parsed = await simpleParser(spooled._tag === "Some" ? spooled.value.body : Buffer.alloc(0))
     expect(String(parsed.headers.get("received"))).toMatch(/with ESMTPS \(TLSv1\.1:/)
   })

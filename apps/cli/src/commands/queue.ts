@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Args, Command, Options } from "@effect/cli"
-import { DeliveryQueue, type MessageView } from "@mailconnect/delivery-queue"
+import { DeliveryQueue, type MessageView, QueueAdmin } from "@mailconnect/delivery-queue"
 import { PolicyView, SUPPORTED_SCHEMAS } from "@mailconnect/policy"
 import {
   ActivePolicy,
@@ -63,7 +63,7 @@ const partner = Options.text("partner").pipe(
 
 const flush = Command.make("flush", { domain, partner }, (args) =>
   Effect.gen(function* () {
-    const queue = yield* DeliveryQueue
+    const queue = yield* QueueAdmin
     const view = yield* PolicyView
     const filter = {
       ...(Option.isSome(args.domain) ? { domain: args.domain.value } : {}),
@@ -106,7 +106,7 @@ const json = Options.boolean("json").pipe(Options.withDescription("print as JSON
 
 const show = Command.make("show", { messageId, json }, (args) =>
   Effect.gen(function* () {
-    const queue = yield* DeliveryQueue
+    const queue = yield* QueueAdmin
     const view = yield* queue.show(args.messageId).pipe(
       Effect.catchTag("MessageUnknown", (e) =>
         Effect.fail(new CliExit({ code: 1, message: `unknown message ${e.messageId}` })),

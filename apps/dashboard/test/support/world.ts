@@ -9,7 +9,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { parseTrustedKey, signBundle } from "@mailconnect/bundle"
-import { type DeliveryJobData, DeliveryQueue, DeliveryWorker } from "@mailconnect/delivery-queue"
+import {
+  BullBoardQueue,
+  type DeliveryJobData,
+  DeliveryQueue,
+  DeliveryWorker,
+  Enqueue,
+} from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import type { Lab } from "@mailconnect/partner-lab"
 import { PolicyView } from "@mailconnect/policy"
@@ -181,7 +187,8 @@ export const buildWorld = async (options: {
     ),
   )
   try {
-    const queue = await runtime.runPromise(DeliveryQueue)
+    const queue = await runtime.runPromise(Enqueue)
+    const bull = await runtime.runPromise(BullBoardQueue)
     const send = (to: string, subject: string) =>
       runtime.runPromise(
         queue.enqueue({
@@ -196,7 +203,7 @@ export const buildWorld = async (options: {
     const delivered = await send("carol@fabrikam.example", "contract draft")
     const settled = async (jobId: string, want: (state: string, data: DeliveryJobData) => boolean) => {
       for (let i = 0; i < 1_200; i++) {
-        const job = await queue.queue.getJob(jobId)
+        const job = await bull.queue.getJob(jobId)
         if (job && want(await job.getState(), job.data as DeliveryJobData)) return
         await sleep(25)
       }

@@ -3,13 +3,13 @@
  * spooled and its jobs queued (and replicated when configured) before the 250; the queue's
  * `QueueUnavailable` becomes the listener's `NotQueued` (451).
  */
-import { DeliveryQueue, newMessageId } from "@mailconnect/delivery-queue"
+import { newMessageId, Enqueue as QueueEnqueue } from "@mailconnect/delivery-queue"
 import { Enqueue, NotQueued } from "@mailconnect/smtp-inbound"
 import { Clock, Effect, Layer } from "effect"
 
 export const IngressEnqueueFromQueue = Layer.effect(
   Enqueue,
-  Effect.map(DeliveryQueue, (queue) => ({
+  Effect.map(QueueEnqueue, (queue) => ({
     newQueueId: Effect.map(Clock.currentTimeMillis, newMessageId),
     enqueue: ({ queueId, ...message }) =>
       queue.enqueue({ ...message, messageId: queueId }).pipe(

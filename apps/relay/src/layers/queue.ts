@@ -3,7 +3,7 @@
  * policy view backed by the hot-loaded bundle, and queue-depth gauges for /metrics and the
  * heartbeat.
  */
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { DeliveryQueue, QueueAdmin } from "@mailconnect/delivery-queue"
 import { PolicyViewFromActivePolicy } from "@mailconnect/policy-store"
 import { Effect, Layer, Metric, Ref, Schedule } from "effect"
 import { RelayLifecycle } from "../lifecycle"
@@ -15,7 +15,7 @@ const queueJobs = Metric.gauge("mc_queue_jobs", {
 
 const QueueDepthGauges = Layer.scopedDiscard(
   Effect.gen(function* () {
-    const queue = yield* DeliveryQueue
+    const queue = yield* QueueAdmin
     const lifecycle = yield* RelayLifecycle
     const sample = queue.counts.pipe(
       Effect.tap((counts) => Ref.set(lifecycle.queueFigures, counts)),

@@ -4,7 +4,7 @@
  * lab's `good` server under enforced TLS; plus Redis memory per queued message (4 KB body,
  * one recipient) while nothing is being delivered.
  */
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { DeliveryQueue, Enqueue } from "@mailconnect/delivery-queue"
 import { PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
@@ -48,7 +48,7 @@ const suite: BenchSuite = {
     )
     const enqueue = (count: number, tag: string) =>
       runtime.runPromise(
-        Effect.flatMap(DeliveryQueue, (queue) =>
+        Effect.flatMap(Enqueue, (queue) =>
           Effect.forEach(
             Array.from({ length: count }, (_, i) => i),
             (i) =>

@@ -1,0 +1,111 @@
+/**
+ * `QueueAdmin`: the operator's view of the queue — promote waiting mail (`queue flush`, the
+ * targeted flush after a policy change), show one message's jobs (`queue show`), job counts
+ * (gauges, heartbeat), and whether a job is queued (the worker's DSN de-duplication).
+ *
+ * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue (promote only) and reads
+ * the spool's job lists.
+ */
+import { PolicyView } from "@mailconnect/policy"
+import type { Job } from "bullmq"
+import { Context, Effect, Layer } from "effect"
+import { BullQueue, unavailable } from "./bull-queue"
+import { MessageUnknown, type QueueUnavailable } from "./errors"
+import type { DeliveryJobData } from "./job"
+import { canonicalDomain } from "./message"
+import { Spool } from "./spool"
+
+export interface JobView {
+  readonly jobId: string
+  readonly state: string
+  readonly data: DeliveryJobData
+  readonly log: ReadonlyArray<string>
+}
+
+export interface MessageView {
+  readonly messageId: string
+  readonly bodyStored: boolean
+  readonly jobs: ReadonlyArray<JobView>
+}
+
+export interface FlushFilter {
+  readonly domain?: string
+  readonly partner?: string
+}
+
+export interface QueueAdminShape {
+  /** Promotes matching delayed jobs so they are tried now; returns how many. */
+  readonly flush: (filter: FlushFilter) => Effect.Effect<number, QueueUnavailable>
+  readonly show: (messageId: string) => Effect.Effect<MessageView, QueueUnavailable | MessageUnknown>
+  readonly counts: Effect.Effect<Readonly<Record<string, number>>, QueueUnavailable>
+  readonly hasJob: (jobId: string) => Effect.Effect<boolean, QueueUnavailable>
+}
+
+const PAGE = 500
+
+export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmin, QueueAdminShape>() {
+  static layer = Layer.effect(
+    QueueAdmin,
+    Effect.gen(function* () {
+      const { queue } = yield* BullQueue
+      const spool = yield* Spool
+      const policy = yield* PolicyView
+      const attempt = <A>(operation: string, f: () => Promise<A>) =>
+        Effect.tryPromise({ try: f, catch: unavailable(operation) })
+
+      /** Scan first, promote after: promoting while paging would shift the pages. */
+      const delayedMatching = (matches: (data: DeliveryJobData) => boolean) =>
+        Effect.gen(function* () {
+          const matching: Array<Job> = []
+          for (let start = 0; ; start += PAGE) {
+            const page = yield* attempt("flush", () => queue.getDelayed(start, start + PAGE - 1))
+            for (const job of page) if (job && matches(job.data as DeliveryJobData)) matching.push(job)
+            if (page.length < PAGE) return matching
+          }
+        })
+
+      const flush = Effect.fn("QueueAdmin.flush")(function* (filter: FlushFilter) {
+        const active = yield* policy.current
+        const matching = yield* delayedMatching(
+          (data) =>
+            (filter.domain === undefined || data.domain === canonicalDomain(filter.domain)) &&
+            (filter.partner === undefined || active?.lookup.partnerFor(data.domain)?.name === filter.partner),
+        )
+        const promoted = yield* Effect.forEach(matching, (job) =>
+          attempt("promote", () => job.promote()).pipe(
+            Effect.as(true),
+            // A job that left the delayed set meanwhile (it ran, or was removed) is not an error.
+            Effect.catchAll(() => Effect.succeed(false)),
+          ),
+        )
+        return promoted.filter(Boolean).length
+      })
+
+      const jobView = (jobId: string) =>
+        Effect.gen(function* () {
+          const job = yield* attempt("show", () => queue.getJob(jobId))
+          if (!job) return undefined
+          const state = yield* attempt("show", () => job.getState())
+          const logs = yield* attempt("show", () => queue.getJobLogs(jobId))
+          return { jobId, state: String(state), data: job.data as DeliveryJobData, log: logs.logs } as JobView
+        })
+
+      const show = Effect.fn("QueueAdmin.show")(function* (messageId: string) {
+        const jobIds = yield* spool.jobIds(messageId)
+        if (jobIds.length === 0) return yield* new MessageUnknown({ messageId })
+        const bodyStored = yield* spool.exists(messageId)
+        const jobs = (yield* Effect.forEach(jobIds, jobView)).filter((j): j is JobView => j !== undefined)
+        return { messageId, bodyStored, jobs }
+      })
+
+      const counts = attempt("counts", () =>
+        queue.getJobCounts("waiting", "active", "delayed", "completed", "failed", "prioritized"),
+      )
+      const hasJob = (jobId: string) =>
+        attempt("dsn lookup", () => queue.getJob(jobId)).pipe(
+          Effect.map((job) => job !== undefined && job !== null),
+        )
+      return { flush, show, counts, hasJob }
+    }),
+  )
+}

@@ -1,0 +1,111 @@
+/**
+ * `Enqueue`: stores a message for delivery. Returns only after the body and every job are in
+ * Redis (and, when configured, on a replica) — the ingress answers 250 after that and 451 on
+ * failure. Commands fail fast while Redis is away (one reconnect attempt or 5 s): a sender
+ * retrying later beats a 250 for mail that is not stored.
+ *
+ * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue and the spool keys.
+ */
+import { PolicyView } from "@mailconnect/policy"
+import { Clock, Context, Effect, Layer } from "effect"
+import { BullQueue, unavailable } from "./bull-queue"
+import type { QueueUnavailable } from "./errors"
+import { type DeliveryJobData, JOB_VERSION, jobIdFor, jobNameFor } from "./job"
+import { groupByDomain, headerBlock, newMessageId } from "./message"
+import { Spool } from "./spool"
+
+export interface NewMessage {
+  readonly messageId?: string
+  /** Envelope sender; "" for the null reverse path (DSNs). */
+  readonly sender: string
+  readonly recipients: ReadonlyArray<string>
+  readonly body: Buffer
+  readonly arrivalAt?: number
+  readonly isDsn?: boolean
+}
+
+export interface Enqueued {
+  readonly messageId: string
+  readonly jobIds: ReadonlyArray<string>
+}
+
+/** Spool safety TTL: longest sensible retry period plus margin (bodies are normally removed by refcount). */
+const SPOOL_TTL_MS = 31 * 86_400_000
+
+const jobOptions = (jobId: string) => ({
+  jobId,
+  // Timeline delays are not BullMQ retries; these only cover unexpected processor errors
+  // (e.g. Redis gone mid-attempt), retried every 30 s.
+  attempts: 10_000,
+  backoff: { type: "fixed" as const, delay: 30_000 },
+  removeOnComplete: { age: 7 * 86_400, count: 100_000 },
+  removeOnFail: { age: 30 * 86_400 },
+})
+
+/** One job per recipient domain, named for the partner the policy maps it to. */
+const jobsFor = (
+  message: NewMessage,
+  messageId: string,
+  arrivalAt: number,
+  partnerFor: (domain: string) => string | undefined,
+) =>
+  [...groupByDomain(message.recipients)].map(([domain, recipients]) => {
+    const data: DeliveryJobData = {
+      v: JOB_VERSION,
+      messageId,
+      domain,
+      sender: message.sender,
+      recipients,
+      pending: recipients,
+      queuedAt: arrivalAt,
+      isDsn: message.isDsn ?? false,
+      warned: false,
+      attemptCount: 0,
+      attempts: [],
+      results: [],
+    }
+    const jobId = jobIdFor(messageId, domain)
+    return { name: jobNameFor(messageId, domain, partnerFor(domain)), data, opts: jobOptions(jobId) }
+  })
+
+export class Enqueue extends Context.Tag("@mailconnect/delivery-queue/Enqueue")<
+  Enqueue,
+  { readonly enqueue: (message: NewMessage) => Effect.Effect<Enqueued, QueueUnavailable> }
+>() {
+  static layer = Layer.effect(
+    Enqueue,
+    Effect.gen(function* () {
+      const { queue, replicated } = yield* BullQueue
+      const spool = yield* Spool
+      const policy = yield* PolicyView
+      const enqueue = Effect.fn("Enqueue.enqueue")(function* (message: NewMessage) {
+        const now = yield* Clock.currentTimeMillis
+        const messageId = message.messageId ?? newMessageId(now)
+        const arrivalAt = message.arrivalAt ?? now
+        const active = yield* policy.current
+        const jobs = jobsFor(message, messageId, arrivalAt, (d) => active?.lookup.partnerFor(d)?.name)
+        const jobIds = jobs.map((j) => j.opts.jobId)
+        const spooled = {
+          body: message.body,
+          sender: message.sender,
+          headers: headerBlock(message.body),
+          arrivalAt,
+        }
+        yield* spool.store(messageId, spooled, jobIds, SPOOL_TTL_MS)
+        yield* Effect.tryPromise({ try: () => queue.addBulk(jobs), catch: unavailable("enqueue") }).pipe(
+          // Do not leave a body without jobs behind when we can help it; the TTL covers the rest.
+          Effect.tapError(() =>
+            Effect.forEach(jobIds, (id) => spool.release(messageId, id), { discard: true }).pipe(
+              Effect.ignore,
+            ),
+          ),
+        )
+        // Stored on the master even when the replicas do not confirm in time: the sender then
+        // gets a 4xx and may send again (a duplicate, never a loss).
+        yield* replicated
+        return { messageId, jobIds }
+      })
+      return { enqueue }
+    }),
+  )
+}
