@@ -1,6 +1,8 @@
 /**
  * The outcome of one delivery attempt, as a pure decision: which recipients are final, whether
  * a delay warning or an NDR is due, and when to try again. The worker only carries it out.
+ * Small steps, composed in `decideAttempt`: apply the replies (or the session failure), apply
+ * the timeline, the reports owed, the job data, the log line.
  */
 import type { DsnRecipient } from "@mailconnect/dsn"
 import { shouldReport } from "@mailconnect/dsn"
@@ -34,156 +36,229 @@ export interface Decision {
 
 const iso = (t: number) => new Date(t).toISOString()
 
-export const decideAttempt = ({ data, now, retry, serial, outcome }: AttemptInput): Decision => {
+/** Where the job's recipients stand after one attempt's replies (or its session failure). */
+export interface Applied {
+  readonly pending: ReadonlyArray<string>
+  readonly results: ReadonlyArray<RecipientResult>
+  /** Recipients that failed for good in this attempt: the NDR's recipients. */
+  readonly failedNow: ReadonlyArray<DsnRecipient>
+  readonly lastFailure: LastFailure | undefined
+  readonly server: string | undefined
+  readonly tls: string | undefined
+  readonly delivered: number
+}
+
+/** Step 1a: each pending recipient's reply — 2xx delivered, 5xx failed at once, else still pending. */
+export const applyReplies = (data: DeliveryJobData, report: DeliveryReport, now: number): Applied => {
+  const server = report.server
+  const replies = new Map(report.recipients.map((r) => [r.recipient, r]))
   const results: Array<RecipientResult> = [...data.results]
   const failedNow: Array<DsnRecipient> = []
-  let pending: Array<string> = [...data.pending]
-  let lastFailure: LastFailure | undefined = data.lastFailure
-  let server: string | undefined
-  let tls: string | undefined
+  const pending: Array<string> = []
+  let lastFailure = data.lastFailure
   let delivered = 0
-
-  if (Either.isRight(outcome)) {
-    const report = outcome.right
-    server = report.server
-    tls = report.tls
-    const replies = new Map(report.recipients.map((r) => [r.recipient, r]))
-    pending = []
-    for (const recipient of data.pending) {
-      const reply = replies.get(recipient)
-      if (reply?.accepted) {
-        delivered++
-        results.push({
-          recipient,
-          outcome: "delivered",
-          at: now,
-          status: reply.status,
-          reply: reply.reply,
-          server,
-        })
-      } else if (reply?.permanent) {
-        results.push({
-          recipient,
-          outcome: "failed",
-          at: now,
-          status: reply.status,
-          code: "SMTP_PERMANENT",
-          reply: reply.reply,
-          server,
-        })
-        failedNow.push({
-          address: recipient,
-          action: "failed",
-          status: reply.status,
-          code: "SMTP_PERMANENT",
-          smtpReply: reply.reply,
-          remoteMta: server,
-          lastAttemptAt: now,
-        })
-      } else {
-        pending.push(recipient)
-        lastFailure = {
-          code: "SMTP_TRANSIENT",
-          status: reply?.status ?? "4.0.0",
-          at: now,
-          server,
-          ...(reply ? { reply: reply.reply } : {}),
-        }
-      }
-    }
-  } else {
-    const f = outcome.left
-    server = f.server
-    tls = f.tls
-    lastFailure = {
-      code: f.code,
-      status: f.status,
-      at: now,
-      ...(f.server === undefined ? {} : { server: f.server }),
-      ...(f.reply === undefined ? {} : { reply: f.reply }),
-      ...(f.detail === undefined ? {} : { detail: f.detail }),
-    }
-    if (f.retry === "bounce") {
-      for (const recipient of pending) {
-        results.push({
-          recipient,
-          outcome: "failed",
-          at: now,
-          status: f.status,
-          code: f.code,
-          ...(f.reply ? { reply: f.reply } : {}),
-          ...(server ? { server } : {}),
-        })
-        failedNow.push(dsnRecipient(recipient, "failed", f.status, lastFailure, now))
-      }
-      pending = []
-    }
-  }
-
-  let next: Next = { _tag: "Done" }
-  let warned = data.warned
-  const reports: Array<DsnNeed> = []
-  const reportable = !data.isDsn && shouldReport(data.sender)
-
-  if (pending.length > 0 && lastFailure) {
-    const verdict = afterTemporaryFailure(computeTimeline(data.queuedAt, retry), now, data.warned)
-    if (verdict._tag === "Expire") {
-      const expired: LastFailure = lastFailure
-      for (const recipient of pending) {
-        results.push({
-          recipient,
-          outcome: "failed",
-          at: now,
-          status: "5.4.7",
-          code: expired.code,
-          ...(expired.reply ? { reply: expired.reply } : {}),
-          ...(expired.server ? { server: expired.server } : {}),
-        })
-        failedNow.push({
-          ...dsnRecipient(recipient, "failed", "5.4.7", expired, now),
-          detail: expiredDetail(expired, now - data.queuedAt),
-        })
-      }
-      pending = []
+  for (const recipient of data.pending) {
+    const reply = replies.get(recipient)
+    if (reply?.accepted) {
+      delivered++
+      results.push({
+        recipient,
+        outcome: "delivered",
+        at: now,
+        status: reply.status,
+        reply: reply.reply,
+        server,
+      })
+    } else if (reply?.permanent) {
+      const code = "SMTP_PERMANENT" as const
+      results.push({
+        recipient,
+        outcome: "failed",
+        at: now,
+        status: reply.status,
+        code,
+        reply: reply.reply,
+        server,
+      })
+      failedNow.push({
+        address: recipient,
+        action: "failed",
+        status: reply.status,
+        code,
+        smtpReply: reply.reply,
+        remoteMta: server,
+        lastAttemptAt: now,
+      })
     } else {
-      next = { _tag: "Delay", at: verdict.at }
-      if (verdict.warn) {
-        warned = true
-        const until = computeTimeline(data.queuedAt, retry).expireAt
-        if (reportable)
-          reports.push({
-            kind: "delay",
-            recipients: pending.map((r) => ({
-              ...dsnRecipient(r, "delayed", lastFailure!.status, lastFailure!, now),
-              willRetryUntil: until,
-            })),
-          })
+      pending.push(recipient)
+      lastFailure = {
+        code: "SMTP_TRANSIENT",
+        status: reply?.status ?? "4.0.0",
+        at: now,
+        server,
+        ...(reply ? { reply: reply.reply } : {}),
       }
     }
   }
-  if (failedNow.length > 0 && reportable) reports.push({ kind: "failure", recipients: failedNow })
+  return { pending, results, failedNow, lastFailure, server, tls: report.tls, delivered }
+}
 
-  const attemptCount = data.attemptCount + 1
-  const code = pending.length > 0 || failedNow.length > 0 ? lastFailure?.code : undefined
+/** Step 1b: a session failure — the cause is recorded; a permanent one fails every pending recipient. */
+export const applyFailure = (data: DeliveryJobData, f: DeliveryFailed, now: number): Applied => {
+  const lastFailure: LastFailure = {
+    code: f.code,
+    status: f.status,
+    at: now,
+    ...(f.server === undefined ? {} : { server: f.server }),
+    ...(f.reply === undefined ? {} : { reply: f.reply }),
+    ...(f.detail === undefined ? {} : { detail: f.detail }),
+  }
+  const unchanged = { pending: data.pending, results: data.results, failedNow: [] }
+  const bounced =
+    f.retry === "bounce"
+      ? {
+          pending: [],
+          results: [
+            ...data.results,
+            ...data.pending.map(
+              (recipient): RecipientResult => ({
+                recipient,
+                outcome: "failed",
+                at: now,
+                status: f.status,
+                code: f.code,
+                ...(f.reply ? { reply: f.reply } : {}),
+                ...(f.server ? { server: f.server } : {}),
+              }),
+            ),
+          ],
+          failedNow: data.pending.map((r) => dsnRecipient(r, "failed", f.status, lastFailure, now)),
+        }
+      : unchanged
+  return { ...bounced, lastFailure, server: f.server, tls: f.tls, delivered: 0 }
+}
+
+/** After the timeline: the recipients, and when (if ever) the job is tried again. */
+export interface Timed {
+  readonly applied: Applied
+  readonly next: Next
+  /** Set when this attempt crossed the warning point: the delay warning names this expiry. */
+  readonly warnUntil: number | undefined
+}
+
+/** Step 2: still-pending recipients wait for the next timeline point, or fail at the expiry. */
+export const applyTimeline = (
+  data: DeliveryJobData,
+  applied: Applied,
+  retry: RetryPolicy,
+  now: number,
+): Timed => {
+  const lastFailure = applied.lastFailure
+  if (applied.pending.length === 0 || !lastFailure)
+    return { applied, next: { _tag: "Done" }, warnUntil: undefined }
+  const timeline = computeTimeline(data.queuedAt, retry)
+  const verdict = afterTemporaryFailure(timeline, now, data.warned)
+  if (verdict._tag !== "Expire")
+    return {
+      applied,
+      next: { _tag: "Delay", at: verdict.at },
+      warnUntil: verdict.warn ? timeline.expireAt : undefined,
+    }
+  const expired = applied.pending.map(
+    (recipient): RecipientResult => ({
+      recipient,
+      outcome: "failed",
+      at: now,
+      status: "5.4.7",
+      code: lastFailure.code,
+      ...(lastFailure.reply ? { reply: lastFailure.reply } : {}),
+      ...(lastFailure.server ? { server: lastFailure.server } : {}),
+    }),
+  )
+  const failed = applied.pending.map((recipient) => ({
+    ...dsnRecipient(recipient, "failed", "5.4.7", lastFailure, now),
+    detail: expiredDetail(lastFailure, now - data.queuedAt),
+  }))
+  return {
+    applied: {
+      ...applied,
+      pending: [],
+      results: [...applied.results, ...expired],
+      failedNow: [...applied.failedNow, ...failed],
+    },
+    next: { _tag: "Done" },
+    warnUntil: undefined,
+  }
+}
+
+/** Step 3: the DSNs owed — a delay warning at the warning point, an NDR for recipients failed now. */
+export const reportsOwed = (
+  data: DeliveryJobData,
+  { applied, warnUntil }: Timed,
+  now: number,
+): ReadonlyArray<DsnNeed> => {
+  if (data.isDsn || !shouldReport(data.sender)) return []
+  const lastFailure = applied.lastFailure
+  const delay: ReadonlyArray<DsnNeed> =
+    warnUntil !== undefined && lastFailure
+      ? [
+          {
+            kind: "delay",
+            recipients: applied.pending.map((r) => ({
+              ...dsnRecipient(r, "delayed", lastFailure.status, lastFailure, now),
+              willRetryUntil: warnUntil,
+            })),
+          },
+        ]
+      : []
+  const failure: ReadonlyArray<DsnNeed> =
+    applied.failedNow.length > 0 ? [{ kind: "failure", recipients: applied.failedNow }] : []
+  return [...delay, ...failure]
+}
+
+/** The failure code this attempt is recorded with: none when everyone got a 250. */
+const attemptCode = ({ pending, failedNow, lastFailure }: Applied) =>
+  pending.length > 0 || failedNow.length > 0 ? lastFailure?.code : undefined
+
+/** Step 4: the job data after the attempt (results first: a re-run never re-sends). */
+export const recordAttempt = (
+  data: DeliveryJobData,
+  { applied, next, warnUntil }: Timed,
+  serial: number,
+  now: number,
+): DeliveryJobData => {
+  const code = attemptCode(applied)
   const attempt = {
     at: now,
     serial,
-    delivered,
+    delivered: applied.delivered,
     ...(code === undefined ? {} : { code }),
-    ...(server === undefined ? {} : { server }),
-    ...(tls === undefined ? {} : { tls }),
+    ...(applied.server === undefined ? {} : { server: applied.server }),
+    ...(applied.tls === undefined ? {} : { tls: applied.tls }),
   }
-  const nextData: DeliveryJobData = {
+  return {
     ...data,
-    pending,
-    results,
-    warned,
-    attemptCount,
+    pending: applied.pending,
+    results: applied.results,
+    warned: data.warned || warnUntil !== undefined,
+    attemptCount: data.attemptCount + 1,
     attempts: [...data.attempts, attempt].slice(-MAX_ATTEMPTS_KEPT),
-    ...(lastFailure === undefined ? {} : { lastFailure }),
+    ...(applied.lastFailure === undefined ? {} : { lastFailure: applied.lastFailure }),
     ...(next._tag === "Delay" ? { nextAttemptAt: next.at } : { nextAttemptAt: undefined }),
   }
-  const parts = [
+}
+
+/** Step 5: the job log line, e.g. `… | attempt 2 | serial 7 | server mx:25 | CERT_EXPIRED 4.7.5 | …`. */
+export const renderLogLine = (
+  { applied, next }: Timed,
+  reports: ReadonlyArray<DsnNeed>,
+  attemptCount: number,
+  serial: number,
+  now: number,
+): string => {
+  const { server, tls, delivered, failedNow, lastFailure } = applied
+  const code = attemptCode(applied)
+  return [
     iso(now),
     `attempt ${attemptCount}`,
     `serial ${serial}`,
@@ -196,8 +271,23 @@ export const decideAttempt = ({ data, now, retry, serial, outcome }: AttemptInpu
     ...(code && lastFailure?.detail ? [`detail ${JSON.stringify(lastFailure.detail)}`] : []),
     next._tag === "Delay" ? `next ${iso(next.at)}` : "done",
     ...reports.map((r) => (r.kind === "delay" ? "delay-dsn" : "ndr")),
-  ]
-  return { data: nextData, logLine: parts.join(" | "), reports, next }
+  ].join(" | ")
+}
+
+/** The steps composed: replies → timeline → reports owed → job data → log line. */
+export const decideAttempt = ({ data, now, retry, serial, outcome }: AttemptInput): Decision => {
+  const applied = Either.isRight(outcome)
+    ? applyReplies(data, outcome.right, now)
+    : applyFailure(data, outcome.left, now)
+  const timed = applyTimeline(data, applied, retry, now)
+  const reports = reportsOwed(data, timed, now)
+  const next = recordAttempt(data, timed, serial, now)
+  return {
+    data: next,
+    logLine: renderLogLine(timed, reports, next.attemptCount, serial, now),
+    reports,
+    next: timed.next,
+  }
 }
 
 const dsnRecipient = (

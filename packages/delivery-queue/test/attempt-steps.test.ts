@@ -1,0 +1,197 @@
+/** Each pure step of `decideAttempt` on its own: a happy-path job, one thing changed per test. */
+import { describe, expect, it } from "vitest"
+import {
+  type Applied,
+  applyFailure,
+  applyReplies,
+  applyTimeline,
+  DeliveryFailed,
+  type DeliveryJobData,
+  recordAttempt,
+  renderLogLine,
+  reportsOwed,
+  type Timed,
+} from "../src"
+
+const m = 60_000
+const h = 60 * m
+const retry = { schedule: [5 * m, 10 * m], every: h, warnAfter: 4 * h, expireAfter: 2 * 86_400_000 }
+const t0 = Date.UTC(2026, 10, 28, 9)
+const job: DeliveryJobData = {
+  v: 1,
+  messageId: "m1",
+  domain: "bank.example",
+  sender: "alice@customer.example",
+  recipients: ["a@bank.example", "b@bank.example"],
+  pending: ["a@bank.example", "b@bank.example"],
+  queuedAt: t0,
+  isDsn: false,
+  warned: false,
+  attemptCount: 0,
+  attempts: [],
+  results: [],
+}
+const untrusted = new DeliveryFailed({
+  code: "CERT_UNTRUSTED",
+  retry: "defer",
+  status: "4.7.5",
+  server: "mx.bank.example:25",
+  detail: "self-signed",
+})
+const transient = (pending: ReadonlyArray<string>): Applied => ({
+  pending,
+  results: [],
+  failedNow: [],
+  lastFailure: { code: "CERT_UNTRUSTED", status: "4.7.5", at: t0, server: "mx.bank.example:25" },
+  server: "mx.bank.example:25",
+  tls: undefined,
+  delivered: 0,
+})
+
+describe("applyReplies", () => {
+  it("delivers 2xx, fails 5xx at once with an NDR recipient, keeps a recipient without a reply pending", () => {
+    const applied = applyReplies(
+      { ...job, pending: ["a@bank.example", "b@bank.example", "c@bank.example"] },
+      {
+        server: "mx:25",
+        recipients: [
+          { recipient: "a@bank.example", accepted: true, permanent: false, status: "2.0.0", reply: "250 ok" },
+          { recipient: "b@bank.example", accepted: false, permanent: true, status: "5.1.1", reply: "550 no" },
+        ],
+        tls: "TLSv1.3",
+      },
+      t0,
+    )
+    expect(applied.delivered).toBe(1)
+    expect(applied.pending).toEqual(["c@bank.example"])
+    expect(applied.results.map((r) => [r.recipient, r.outcome])).toEqual([
+      ["a@bank.example", "delivered"],
+      ["b@bank.example", "failed"],
+    ])
+    expect(applied.failedNow).toEqual([
+      expect.objectContaining({ address: "b@bank.example", code: "SMTP_PERMANENT", status: "5.1.1" }),
+    ])
+    expect(applied.lastFailure).toEqual({ code: "SMTP_TRANSIENT", status: "4.0.0", at: t0, server: "mx:25" })
+    expect(applied.tls).toBe("TLSv1.3")
+  })
+})
+
+describe("applyFailure", () => {
+  it("records a deferrable cause and keeps every recipient pending", () => {
+    const applied = applyFailure(job, untrusted, t0)
+    expect(applied.pending).toEqual(job.pending)
+    expect(applied.failedNow).toEqual([])
+    expect(applied.lastFailure).toMatchObject({ code: "CERT_UNTRUSTED", detail: "self-signed" })
+  })
+
+  it("fails every pending recipient on a permanent cause", () => {
+    const applied = applyFailure(
+      job,
+      new DeliveryFailed({ code: "SMTP_PERMANENT", retry: "bounce", status: "5.7.1" }),
+      t0,
+    )
+    expect(applied.pending).toEqual([])
+    expect(applied.results.map((r) => r.status)).toEqual(["5.7.1", "5.7.1"])
+    expect(applied.failedNow.map((r) => r.address)).toEqual(job.pending)
+  })
+})
+
+describe("applyTimeline", () => {
+  it("is done when nothing is pending", () => {
+    expect(applyTimeline(job, { ...transient([]), lastFailure: undefined }, retry, t0).next).toEqual({
+      _tag: "Done",
+    })
+  })
+
+  it("delays a pending recipient to the next timeline point", () => {
+    const timed = applyTimeline(job, transient(["a@bank.example"]), retry, t0 + m)
+    expect(timed.next).toEqual({ _tag: "Delay", at: t0 + 5 * m })
+    expect(timed.warnUntil).toBeUndefined()
+  })
+
+  it("names the expiry when the attempt crosses the warning point", () => {
+    const timed = applyTimeline(job, transient(["a@bank.example"]), retry, t0 + 4 * h + m)
+    expect(timed.warnUntil).toBe(t0 + 2 * 86_400_000)
+  })
+
+  it("fails the pending recipients at the expiry with 5.4.7 and the last cause", () => {
+    const timed = applyTimeline(job, transient(["a@bank.example"]), retry, t0 + 3 * 86_400_000)
+    expect(timed.next).toEqual({ _tag: "Done" })
+    expect(timed.applied.pending).toEqual([])
+    expect(timed.applied.results).toEqual([
+      expect.objectContaining({ status: "5.4.7", code: "CERT_UNTRUSTED" }),
+    ])
+    expect(timed.applied.failedNow[0]?.detail).toBe("gave up after 3 days; last cause CERT_UNTRUSTED")
+  })
+})
+
+describe("reportsOwed", () => {
+  const warned: Timed = {
+    applied: transient(["a@bank.example"]),
+    next: { _tag: "Delay", at: t0 },
+    warnUntil: t0 + h,
+  }
+
+  it("owes a delay warning at the warning point", () => {
+    const [delay] = reportsOwed(job, warned, t0)
+    expect(delay?.kind).toBe("delay")
+    expect(delay?.recipients).toEqual([
+      expect.objectContaining({ action: "delayed", willRetryUntil: t0 + h }),
+    ])
+  })
+
+  it("owes an NDR for recipients failed now, after the delay warning", () => {
+    const bounced = applyFailure(
+      job,
+      new DeliveryFailed({ code: "SMTP_PERMANENT", retry: "bounce", status: "5.7.1" }),
+      t0,
+    )
+    const timed = { ...warned, applied: { ...warned.applied, failedNow: bounced.failedNow } }
+    const owed = reportsOwed(job, timed, t0)
+    expect(owed.map((r) => r.kind)).toEqual(["delay", "failure"])
+    expect(owed[1]?.recipients.map((r) => r.address)).toEqual(job.pending)
+  })
+
+  it("owes nothing for a DSN or a null sender", () => {
+    expect(reportsOwed({ ...job, isDsn: true }, warned, t0)).toEqual([])
+    expect(reportsOwed({ ...job, sender: "" }, warned, t0)).toEqual([])
+  })
+})
+
+describe("recordAttempt", () => {
+  it("counts the attempt, keeps its code and server, marks the warning and the next attempt", () => {
+    const timed: Timed = {
+      applied: transient(["a@bank.example"]),
+      next: { _tag: "Delay", at: t0 + h },
+      warnUntil: t0,
+    }
+    const data = recordAttempt(job, timed, 7, t0)
+    expect(data.attemptCount).toBe(1)
+    expect(data.attempts).toEqual([
+      { at: t0, serial: 7, delivered: 0, code: "CERT_UNTRUSTED", server: "mx.bank.example:25" },
+    ])
+    expect(data.warned).toBe(true)
+    expect(data.nextAttemptAt).toBe(t0 + h)
+  })
+
+  it("records no code when every recipient got its 250", () => {
+    const applied = { ...transient([]), delivered: 2 }
+    const data = recordAttempt(job, { applied, next: { _tag: "Done" }, warnUntil: undefined }, 7, t0)
+    expect(data.attempts[0]?.code).toBeUndefined()
+    expect(data.nextAttemptAt).toBeUndefined()
+  })
+})
+
+describe("renderLogLine", () => {
+  it("names the attempt, serial, server, cause, counts, next point and the reports", () => {
+    const timed: Timed = {
+      applied: transient(["a@bank.example"]),
+      next: { _tag: "Delay", at: t0 + h },
+      warnUntil: t0,
+    }
+    const line = renderLogLine(timed, [{ kind: "delay", recipients: [] }], 3, 7, t0)
+    expect(line).toBe(
+      `${new Date(t0).toISOString()} | attempt 3 | serial 7 | server mx.bank.example:25 | CERT_UNTRUSTED 4.7.5 | delivered 0 | next ${new Date(t0 + h).toISOString()} | delay-dsn`,
+    )
+  })
+})
