@@ -12,11 +12,11 @@ import { makeLookup } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { type CertificateAuthority, createRootCa } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { authPlain, partner, policyWith, rawSmtpOverTls } from "@mailconnect/test-support"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fileUserDirectory, formatUsersFile, hashPassword } from "../src"
-import { partner, policyWith, type RunningIngress, send, startTestIngress } from "./harness"
-import { authPlain, rawSmtpOverTls } from "./raw-smtp"
+import { type RunningIngress, send, startTestIngress } from "./harness"
 
 let redis: RedisServer
 let ingress: RunningIngress

@@ -6,7 +6,7 @@ import {
   Enqueue as QueueEnqueue,
   type Spool,
 } from "@mailconnect/delivery-queue"
-import { type Partner, type PolicySet, PolicyView } from "@mailconnect/policy"
+import { type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { Clock, Effect, Either, Exit, Layer, Scope } from "effect"
@@ -32,51 +32,6 @@ const enqueueIntoQueue = Layer.effect(
       ),
   })),
 )
-
-export const retry = {
-  schedule: [300_000],
-  every: 3_600_000,
-  warnAfter: 14_400_000,
-  expireAfter: 864_000_000,
-}
-
-export const partner = (name: string, overrides: Partial<Partner>): Partner => ({
-  name,
-  domains: [`${name}.example`],
-  tls: { mode: "enforce", minVersion: "TLSv1.2", verify: { trust: "pkix", names: [], pins: [] } },
-  inbound: { requireTls: false, requireClientCertificate: false },
-  retry,
-  groups: [],
-  ...overrides,
-})
-
-export const policyWith = (partners: ReadonlyArray<Partner>): PolicySet => ({
-  defaults: {
-    tls: { mode: "opportunistic", minVersion: "TLSv1.2" },
-    retry,
-    dsn: { languages: ["de", "en"] },
-  },
-  partners: Object.fromEntries(partners.map((p) => [p.name, p])),
-  localDomains: {
-    "customer.example": {
-      domain: "customer.example",
-      deliverTo: { host: "127.0.0.1", port: 25 },
-      groups: [],
-    },
-    "court.customer.example": {
-      domain: "court.customer.example",
-      deliverTo: { host: "127.0.0.1", port: 25 },
-      groups: ["justice"],
-    },
-  },
-  groups: {
-    justice: {
-      name: "justice",
-      members: partners.filter((p) => p.groups.includes("justice")).map((p) => p.name),
-      localDomains: ["court.customer.example"],
-    },
-  },
-})
 
 export interface RunningIngress {
   readonly listeners: ReadonlyArray<RunningListener>

@@ -7,11 +7,12 @@
 import { Spool } from "@mailconnect/delivery-queue"
 import { type CertificateAuthority, createRootCa } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { partner, policyWith } from "@mailconnect/test-support"
 import { Effect } from "effect"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fileUserDirectory } from "../src"
-import { partner, policyWith, type RunningIngress, send, startTestIngress } from "./harness"
+import { type RunningIngress, send, startTestIngress } from "./harness"
 
 let redis: RedisServer
 let ingress: RunningIngress
