@@ -14,10 +14,11 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Lab, startLab } from "@mailconnect/partner-lab"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { makeSigner } from "@mailconnect/test-support"
 import { type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CHROMIUM_ARGS, ensureChromium } from "./support/chromium"
-import { makeSigner, type RunningDashboard, startDashboard, VIEWER } from "./support/dashboard"
+import { type RunningDashboard, startDashboard, VIEWER } from "./support/dashboard"
 import { buildWorld, COMMIT, PUBLISHER, SERIAL, type World } from "./support/world"
 
 // These run inside the page; the workspace compiles without the DOM library.

@@ -9,20 +9,12 @@ import { signBundle } from "@mailconnect/bundle"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { PolicyStore } from "@mailconnect/policy-store"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { waitFor } from "@mailconnect/test-support"
+import { makeSigner, redisLayer, waitFor } from "@mailconnect/test-support"
 import { Queue, Worker } from "bullmq"
 import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CONTENT_SECURITY_POLICY } from "../src"
-import {
-  ADMIN,
-  basic,
-  makeSigner,
-  type RunningDashboard,
-  redisLayer,
-  startDashboard,
-  VIEWER,
-} from "./support/dashboard"
+import { ADMIN, basic, type RunningDashboard, startDashboard, VIEWER } from "./support/dashboard"
 
 const PREFIX = `dash${process.pid}`
 

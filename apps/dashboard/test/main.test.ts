@@ -8,9 +8,9 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { waitFor } from "@mailconnect/test-support"
+import { makeSigner, waitFor } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { ADMIN, basic, makeSigner, VIEWER } from "./support/dashboard"
+import { ADMIN, basic, VIEWER } from "./support/dashboard"
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
 

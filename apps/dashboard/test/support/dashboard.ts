@@ -7,9 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
-import { generateSigningKeyPair, parseSigningKey, type SigningKey } from "@mailconnect/bundle"
-import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { Effect, Either, Layer, ManagedRuntime, Redacted } from "effect"
+import { redisLayer, type TestSigner } from "@mailconnect/test-support"
+import { Layer, ManagedRuntime, Redacted } from "effect"
 import { DashboardConfig, DashboardServer, dashboardLayer } from "../../src"
 
 export const VIEWER = { user: "operator", password: "viewer-secret-1" }
@@ -17,21 +16,6 @@ export const ADMIN = { user: "mailadmin", password: "admin-secret-2" }
 
 export const basic = (credentials: { user: string; password: string }) =>
   `Basic ${Buffer.from(`${credentials.user}:${credentials.password}`).toString("base64")}`
-
-export interface Signer {
-  readonly signing: SigningKey
-  readonly publicPem: string
-}
-
-export const makeSigner = (): Signer => {
-  const pair = generateSigningKeyPair()
-  return { signing: Effect.runSync(parseSigningKey(pair.privatePem, "test")), publicPem: pair.publicPem }
-}
-
-export const redisLayer = (url: string, prefix: string) =>
-  RedisClient.layer.pipe(
-    Layer.provideMerge(RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(url, prefix)))),
-  )
 
 export interface RunningDashboard {
   readonly url: string
@@ -41,7 +25,7 @@ export interface RunningDashboard {
 export const startDashboard = async (options: {
   readonly redisUrl: string
   readonly prefix: string
-  readonly signer: Signer
+  readonly signer: TestSigner
 }): Promise<RunningDashboard> => {
   const dir = mkdtempSync(join(tmpdir(), "mc-dashboard-"))
   const keyFile = join(dir, "signing.pub")

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeContext } from "@effect/platform-node"
-import { parseTrustedKey, signBundle } from "@mailconnect/bundle"
+import { signBundle } from "@mailconnect/bundle"
 import {
   BullBoardQueue,
   type DeliveryJobData,
@@ -20,12 +20,10 @@ import { FleetRegistry } from "@mailconnect/fleet"
 import type { Lab } from "@mailconnect/partner-lab"
 import { PolicyView } from "@mailconnect/policy"
 import { buildPayload, compileDirectory } from "@mailconnect/policy-compiler"
-import { PolicyStore, publishBundle } from "@mailconnect/policy-store"
 import { DelivererFromOutbound } from "@mailconnect/relay"
 import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
-import { DEFAULTS_YAML } from "@mailconnect/test-support"
+import { DEFAULTS_YAML, publishSigned, redisLayer, type TestSigner } from "@mailconnect/test-support"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import { redisLayer, type Signer } from "./dashboard"
 
 export const SERIAL = 42
 export const COMMIT = "3f9c2e1d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e"
@@ -114,7 +112,7 @@ export const buildWorld = async (options: {
   readonly lab: Lab
   readonly redisUrl: string
   readonly prefix: string
-  readonly signer: Signer
+  readonly signer: TestSigner
 }): Promise<World> => {
   const dir = writePolicyDir(options.lab)
   const redis = redisLayer(options.redisUrl, options.prefix)
@@ -137,12 +135,7 @@ export const buildWorld = async (options: {
     }),
     [options.signer.signing],
   )
-  const published = await Effect.runPromise(
-    Effect.gen(function* () {
-      const key = yield* parseTrustedKey(options.signer.publicPem, "test")
-      return yield* publishBundle({ bytes, trusted: [key], readers: [], force: false })
-    }).pipe(Effect.provide(PolicyStore.layer.pipe(Layer.provide(redis)))),
-  )
+  const published = await Effect.runPromise(publishSigned(options.signer, bytes).pipe(Effect.provide(redis)))
 
   // Two relays reporting the published serial.
   await Effect.runPromise(
