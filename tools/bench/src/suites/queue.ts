@@ -9,8 +9,8 @@ import { PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { redisCommand } from "@mailconnect/test-redis"
+import { labPartner, policyOf, type SmtpRelay, startStack, waitFor } from "@mailconnect/test-support"
 import { Effect, Either, Layer, ManagedRuntime } from "effect"
-import { labPartner, policyOf, type SmtpRelay, startStack, waitFor } from "../../../../test/relay/stack"
 import { type BenchSuite, report } from "../suite"
 
 const MESSAGES = Number(process.env.BENCH_QUEUE_MESSAGES ?? 2_000)
