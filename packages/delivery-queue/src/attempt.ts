@@ -11,6 +11,7 @@ import { afterTemporaryFailure, computeTimeline } from "@mailconnect/retry-timel
 import { Either } from "effect"
 import { type DeliveryJobData, type LastFailure, MAX_ATTEMPTS_KEPT, type RecipientResult } from "./job"
 import type { DeliveryFailed, DeliveryReport } from "./ports"
+import { renderTls, type TlsRecord } from "./tls-record"
 
 export interface AttemptInput {
   readonly data: DeliveryJobData
@@ -44,7 +45,7 @@ export interface Applied {
   readonly failedNow: ReadonlyArray<DsnRecipient>
   readonly lastFailure: LastFailure | undefined
   readonly server: string | undefined
-  readonly tls: string | undefined
+  readonly tls: TlsRecord | null | undefined
   readonly delivered: number
 }
 
@@ -266,7 +267,7 @@ export const renderLogLine = (
     code ? `${code} ${lastFailure?.status ?? ""}`.trim() : "ok",
     `delivered ${delivered}`,
     ...(failedNow.length > 0 ? [`failed ${failedNow.length}`] : []),
-    ...(tls ? [`tls ${tls}`] : []),
+    ...(tls !== undefined ? [`tls ${renderTls(tls)}`] : []),
     ...(code && lastFailure?.reply ? [`reply ${JSON.stringify(lastFailure.reply)}`] : []),
     ...(code && lastFailure?.detail ? [`detail ${JSON.stringify(lastFailure.detail)}`] : []),
     next._tag === "Delay" ? `next ${iso(next.at)}` : "done",

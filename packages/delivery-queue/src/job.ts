@@ -6,12 +6,13 @@
  * The attempt history lives here, not in BullMQ's `attemptsMade`: timeline delays are not
  * BullMQ retries, and operators read this history in bull-board.
  */
-import { FAILURE_CODES } from "@mailconnect/failure-codes"
 import { Schema } from "effect"
+import { FailureCodeSchema } from "./failure-code"
+import { AttemptTls } from "./tls-record"
 
 export const JOB_VERSION = 1
 
-export const FailureCodeSchema = Schema.Literal(...FAILURE_CODES)
+export { FailureCodeSchema } from "./failure-code"
 
 export const LastFailure = Schema.Struct({
   code: FailureCodeSchema,
@@ -30,8 +31,8 @@ export const Attempt = Schema.Struct({
   code: Schema.optional(FailureCodeSchema),
   server: Schema.optional(Schema.String),
   delivered: Schema.Number,
-  /** e.g. `TLSv1.3 TLS_AES_256_GCM_SHA384 CN=mx.partner.example verified`. */
-  tls: Schema.optional(Schema.String),
+  /** The session's TLS evidence (`null`: no TLS); a one-line summary in older job data. */
+  tls: Schema.optional(AttemptTls),
 })
 export type Attempt = typeof Attempt.Type
 

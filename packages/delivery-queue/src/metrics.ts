@@ -1,6 +1,7 @@
 /** Delivery metrics (Effect Metric; the relay renders them on /metrics). */
 import type { FailureCode } from "@mailconnect/failure-codes"
 import { Effect, Metric } from "effect"
+import { type TlsRecord, tlsProtocolLabel } from "./tls-record"
 
 export const deliveries = Metric.counter("mc_deliveries_total", {
   description: "Recipients per delivery attempt outcome, by partner, result and failure code",
@@ -31,7 +32,7 @@ export const recordDelivery = (
     deferred: number
     bounced: number
     code: FailureCode | undefined
-    tls: string | undefined
+    tls: TlsRecord | null | undefined
   },
 ) =>
   Effect.all(
@@ -39,8 +40,8 @@ export const recordDelivery = (
       count(partner, "delivered", "ok", r.delivered),
       count(partner, "deferred", r.code ?? "SMTP_TRANSIENT", r.deferred),
       count(partner, "bounced", r.code ?? "SMTP_PERMANENT", r.bounced),
-      r.tls
-        ? Metric.increment(Metric.tagged(tlsNegotiated, "protocol", r.tls.split(" ")[0] ?? "unknown"))
+      r.tls !== undefined
+        ? Metric.increment(Metric.tagged(tlsNegotiated, "protocol", tlsProtocolLabel(r.tls)))
         : Effect.void,
     ],
     { discard: true },

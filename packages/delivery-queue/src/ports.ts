@@ -7,6 +7,7 @@
 import type { FailureCode } from "@mailconnect/failure-codes"
 import type { EffectivePolicy } from "@mailconnect/policy"
 import { Context, Data, type Effect } from "effect"
+import type { TlsRecord } from "./tls-record"
 
 /** Where and how to deliver one job, decided from the policy at delivery time. */
 export interface Route {
@@ -38,8 +39,8 @@ export interface RecipientReply {
 export interface DeliveryReport {
   readonly server: string
   readonly recipients: ReadonlyArray<RecipientReply>
-  /** One-line TLS evidence summary for the job log. */
-  readonly tls?: string
+  /** The session's TLS evidence; `null` without TLS; absent when no session was opened. */
+  readonly tls?: TlsRecord | null
 }
 
 /** No recipient got a reply: the session failed before RCPT (or the server refused DATA). */
@@ -50,7 +51,7 @@ export class DeliveryFailed extends Data.TaggedError("DeliveryFailed")<{
   readonly server?: string
   readonly reply?: string
   readonly detail?: string
-  readonly tls?: string
+  readonly tls?: TlsRecord | null
 }> {}
 
 export class Deliverer extends Context.Tag("@mailconnect/delivery-queue/Deliverer")<

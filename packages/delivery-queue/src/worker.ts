@@ -37,6 +37,7 @@ import { Deliverer, type DeliveryFailed, type DeliveryReport } from "./ports"
 import { routeFor } from "./route"
 import { Spool } from "./spool"
 import { DeliveryStats } from "./stats"
+import { renderTls } from "./tls-record"
 
 export interface WorkerConfig {
   readonly concurrency: number
@@ -181,7 +182,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
             bounced,
             code,
             server: attempt?.server,
-            tls,
+            tls: tls === undefined ? undefined : renderTls(tls),
           })
       })
 

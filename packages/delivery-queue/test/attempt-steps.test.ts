@@ -58,7 +58,7 @@ describe("applyReplies", () => {
           { recipient: "a@bank.example", accepted: true, permanent: false, status: "2.0.0", reply: "250 ok" },
           { recipient: "b@bank.example", accepted: false, permanent: true, status: "5.1.1", reply: "550 no" },
         ],
-        tls: "TLSv1.3",
+        tls: { protocol: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384" },
       },
       t0,
     )
@@ -72,7 +72,7 @@ describe("applyReplies", () => {
       expect.objectContaining({ address: "b@bank.example", code: "SMTP_PERMANENT", status: "5.1.1" }),
     ])
     expect(applied.lastFailure).toEqual({ code: "SMTP_TRANSIENT", status: "4.0.0", at: t0, server: "mx:25" })
-    expect(applied.tls).toBe("TLSv1.3")
+    expect(applied.tls).toEqual({ protocol: "TLSv1.3", cipher: "TLS_AES_256_GCM_SHA384" })
   })
 })
 

@@ -44,7 +44,11 @@ describe("one delivery attempt", () => {
       serial: 3,
       outcome: report({
         server: "mx.bank.example:25",
-        tls: "TLSv1.3 verified",
+        tls: {
+          protocol: "TLSv1.3",
+          cipher: "TLS_AES_256_GCM_SHA384",
+          verification: { ok: true, findings: [] },
+        },
         recipients: [
           {
             recipient: "a@bank.example",

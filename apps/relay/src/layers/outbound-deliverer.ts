@@ -1,35 +1,48 @@
 /**
  * The delivery queue's `Deliverer` port bound to the SMTP outbound adapter (`OutboundDelivery`,
  * whose `Destinations` hold per-next-hop concurrency, cached sessions and breakers): turns its
- * report into per-recipient replies and its tagged failure into `DeliveryFailed` (code, retry, status, and a one-line TLS evidence
- * summary for the job log). For a pin mismatch the detail names what the change looks like and
+ * report into per-recipient replies and its tagged failure into `DeliveryFailed` (code, retry, status), each with the last
+ * attempt's TLS evidence as a record (`TlsRecord`) for the job data. For a pin mismatch the detail names what the change looks like and
  * the pin that would admit it.
  */
-import { Deliverer, DeliveryFailed, type RecipientReply } from "@mailconnect/delivery-queue"
+import { Deliverer, DeliveryFailed, type RecipientReply, type TlsRecord } from "@mailconnect/delivery-queue"
 import { type AttemptEvidence, type DeliveryError, OutboundDelivery } from "@mailconnect/smtp-outbound"
 import { Effect, Layer } from "effect"
 
-const cn = (subject: string) => /CN=([^,]+)/.exec(subject)?.[1] ?? subject
-
-/** e.g. `TLSv1.3 TLS_AES_256_GCM_SHA384 peer=mx.bank.example verified pin=sha256/…` */
-export const tlsSummary = (attempt: AttemptEvidence | undefined): string | undefined => {
-  const tls = attempt?.tls
-  if (!tls) return attempt ? "plaintext" : undefined
-  const verification = tls.verification
-  const verdict = !verification
-    ? "unverified"
-    : verification.ok
-      ? "verified"
-      : `failed:${verification.failure}`
-  return [
-    tls.protocol ?? "?",
-    tls.cipher,
-    ...(tls.peer ? [`peer=${cn(tls.peer.subject)}`, `notAfter=${tls.peer.notAfter}`] : []),
-    verdict,
-    ...(tls.peer ? [`pin=${tls.peer.spkiPin}`] : []),
-    ...(tls.resumed ? ["resumed"] : []),
-    ...(tls.clientCertificate ? [`client=${tls.clientCertificate}`] : []),
-  ].join(" ")
+/** The job's record of an attempt's TLS: `null` for a session without TLS, absent without a session. */
+export const tlsRecordOf = (attempt: AttemptEvidence | undefined): TlsRecord | null | undefined => {
+  if (!attempt) return undefined
+  const tls = attempt.tls
+  if (!tls) return null
+  const { peer, verification } = tls
+  return {
+    protocol: tls.protocol,
+    cipher: tls.cipher,
+    ...(tls.resumed ? { resumed: true } : {}),
+    ...(tls.clientCertificate ? { clientCertificate: tls.clientCertificate } : {}),
+    ...(peer
+      ? {
+          peer: {
+            subject: peer.subject,
+            issuer: peer.issuer,
+            subjectAltNames: peer.subjectAltNames,
+            notAfter: peer.notAfter,
+            spkiPin: peer.spkiPin,
+          },
+        }
+      : {}),
+    ...(verification
+      ? {
+          verification: {
+            ok: verification.ok,
+            findings: verification.findings,
+            ...(verification.failure ? { failure: verification.failure } : {}),
+            ...(verification.matchedName ? { matchedName: verification.matchedName } : {}),
+            ...(verification.matchedPin ? { matchedPin: verification.matchedPin } : {}),
+          },
+        }
+      : {}),
+  }
 }
 
 const detailOf = (error: DeliveryError): string => {
@@ -40,7 +53,7 @@ const detailOf = (error: DeliveryError): string => {
 
 const failed = (error: DeliveryError): DeliveryFailed => {
   const reply = "reply" in error && error.reply ? `${error.reply.code} ${error.reply.text}` : undefined
-  const tls = tlsSummary(error.attempts.at(-1))
+  const tls = tlsRecordOf(error.attempts.at(-1))
   return new DeliveryFailed({
     code: error.code,
     retry: error.retry,
@@ -48,7 +61,7 @@ const failed = (error: DeliveryError): DeliveryFailed => {
     server: error.server,
     detail: detailOf(error),
     ...(reply ? { reply } : {}),
-    ...(tls ? { tls } : {}),
+    ...(tls === undefined ? {} : { tls }),
   })
 }
 
@@ -86,7 +99,7 @@ export const DelivererFromOutbound = Layer.effect(
                       reply: r.error.reply ? `${r.error.reply.code} ${r.error.reply.text}` : r.error.detail,
                     },
             ),
-            ...(report.attempts.length > 0 ? { tls: tlsSummary(report.attempts.at(-1)) ?? "" } : {}),
+            ...(report.attempts.length > 0 ? { tls: tlsRecordOf(report.attempts.at(-1)) ?? null } : {}),
           })),
           Effect.mapError(failed),
         ),
