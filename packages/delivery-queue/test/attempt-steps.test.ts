@@ -12,24 +12,13 @@ import {
   reportsOwed,
   type Timed,
 } from "../src"
+import { h, m, t0, job as threeRecipients } from "./attempt-fixtures"
 
-const m = 60_000
-const h = 60 * m
 const retry = { schedule: [5 * m, 10 * m], every: h, warnAfter: 4 * h, expireAfter: 2 * 86_400_000 }
-const t0 = Date.UTC(2026, 10, 28, 9)
 const job: DeliveryJobData = {
-  v: 1,
-  messageId: "m1",
-  domain: "bank.example",
-  sender: "alice@customer.example",
+  ...threeRecipients,
   recipients: ["a@bank.example", "b@bank.example"],
   pending: ["a@bank.example", "b@bank.example"],
-  queuedAt: t0,
-  isDsn: false,
-  warned: false,
-  attemptCount: 0,
-  attempts: [],
-  results: [],
 }
 const untrusted = new DeliveryFailed({
   code: "CERT_UNTRUSTED",

@@ -1,29 +1,13 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { DeliveryFailed, type DeliveryJobData, type DeliveryReport, decideAttempt } from "../src"
+import { h, job, m, t0 } from "./attempt-fixtures"
 
-const m = 60_000
-const h = 60 * m
 const retry = {
   schedule: [5 * m, 10 * m, 20 * m, 40 * m],
   every: h,
   warnAfter: 4 * h,
   expireAfter: 10 * 86_400_000,
-}
-const t0 = Date.UTC(2026, 10, 28, 9)
-const job: DeliveryJobData = {
-  v: 1,
-  messageId: "m1",
-  domain: "bank.example",
-  sender: "alice@customer.example",
-  recipients: ["a@bank.example", "b@bank.example", "c@bank.example"],
-  pending: ["a@bank.example", "b@bank.example", "c@bank.example"],
-  queuedAt: t0,
-  isDsn: false,
-  warned: false,
-  attemptCount: 0,
-  attempts: [],
-  results: [],
 }
 const expired = new DeliveryFailed({
   code: "CERT_EXPIRED",

@@ -6,7 +6,8 @@
 import { Context, Data, type Effect } from "effect"
 
 export interface InboundMessage {
-  readonly queueId: string
+  /** The queue id (from `newQueueId`), named in the Received header and the 250 reply. */
+  readonly messageId: string
   /** Envelope sender; "" for the null reverse path. */
   readonly sender: string
   readonly recipients: ReadonlyArray<string>
@@ -15,7 +16,7 @@ export interface InboundMessage {
 }
 
 /** The message is not stored: the listener answers 451 and the sender tries again later. */
-export class NotQueued extends Data.TaggedError("NotQueued")<{
+export class QueueUnavailable extends Data.TaggedError("QueueUnavailable")<{
   readonly operation: string
   readonly detail: string
 }> {}
@@ -25,7 +26,9 @@ export class Enqueue extends Context.Tag("@mailconnect/smtp-inbound/Enqueue")<
   {
     /** A new queue id, unique across the fleet. */
     readonly newQueueId: Effect.Effect<string>
-    /** Stores the message and its delivery jobs; returns its queue id. */
-    readonly enqueue: (message: InboundMessage) => Effect.Effect<string, NotQueued>
+    /** Stores the message and its delivery jobs. */
+    readonly enqueue: (
+      message: InboundMessage,
+    ) => Effect.Effect<{ readonly messageId: string }, QueueUnavailable>
   }
 >() {}

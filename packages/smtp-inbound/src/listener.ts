@@ -292,14 +292,14 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
             })
             const body = Buffer.concat([Buffer.from(header, "latin1"), ...chunks])
             return yield* deps.queue
-              .enqueue({ queueId: messageId, sender, recipients, body, arrivalAt: now })
+              .enqueue({ messageId, sender, recipients, body, arrivalAt: now })
               .pipe(Effect.either)
           }),
         ).then(
           (result) => {
             if (result._tag === "Left") return refuse(notQueued, callback)
             deps.events.accepted(config.kind, bytes, session.secure ? (s.protocol ?? "TLS") : "plaintext")
-            callback(null, `2.0.0 Ok: queued as ${result.right}`)
+            callback(null, `2.0.0 Ok: queued as ${result.right.messageId}`)
           },
           // A defect is still no 250 (and no crash): the sender tries again later.
           () => refuse(notQueued, callback),

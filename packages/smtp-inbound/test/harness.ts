@@ -15,7 +15,6 @@ import {
   Enqueue,
   type IngressConfig,
   IngressPolicy,
-  NotQueued,
   type RunningListener,
   startIngress,
 } from "../src"
@@ -25,11 +24,7 @@ const enqueueIntoQueue = Layer.effect(
   Enqueue,
   Effect.map(QueueEnqueue, (queue) => ({
     newQueueId: Effect.map(Clock.currentTimeMillis, newMessageId),
-    enqueue: ({ queueId, ...message }) =>
-      queue.enqueue({ ...message, messageId: queueId }).pipe(
-        Effect.map((enqueued) => enqueued.messageId),
-        Effect.mapError(({ operation, detail }) => new NotQueued({ operation, detail })),
-      ),
+    enqueue: queue.enqueue,
   })),
 )
 
