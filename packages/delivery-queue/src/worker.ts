@@ -33,7 +33,7 @@ import {
 } from "./job"
 import { domainOf } from "./message"
 import * as metrics from "./metrics"
-import { Deliverer, type DeliveryFailed, type DeliveryReport } from "./ports"
+import { Deliverer, type DeliveryFailed, type DeliveryReport, type Route } from "./ports"
 import { routeFor } from "./route"
 import { Spool } from "./spool"
 import { DeliveryStats } from "./stats"
@@ -186,6 +186,101 @@ export const makeJobProcessor = (config: WorkerConfig) =>
           })
       })
 
+    /** Records the decision, queues the DSNs it owes, and says what happens to the job next. */
+    const carryOut = (
+      job: Job,
+      data: DeliveryJobData,
+      decision: Decision,
+      route: Route,
+      languages: ReadonlyArray<string>,
+      headers: string,
+      outcome: Either.Either<DeliveryReport, DeliveryFailed>,
+      decidedAt: number,
+    ) =>
+      Effect.gen(function* () {
+        const jobId = job.id ?? ""
+        // The recipients' results are in Redis before anything else happens to the job: a re-run
+        // after a crash never sends again to a recipient that already got its 250. The DSNs this
+        // attempt decided on are recorded in the same write, as owed, and settled after.
+        const owed: ReadonlyArray<OwedReport> = decision.reports.map((need) => ({
+          kind: need.kind,
+          attempt: decision.data.attemptCount,
+          createdAt: decidedAt,
+          recipients: need.recipients,
+        }))
+        const recorded: DeliveryJobData =
+          owed.length > 0 ? { ...decision.data, reportsOwed: owed } : decision.data
+        yield* Effect.promise(() => Promise.all([job.updateData(recorded), job.log(decision.logLine)]))
+        const settled = yield* settleReports(job, recorded, languages, headers).pipe(Effect.either)
+        const record = recordOutcome(
+          route.local ? undefined : (route.policy.partner?.name ?? "-"),
+          decision,
+          outcome,
+          decidedAt,
+        )
+        if (Either.isLeft(settled)) {
+          yield* record
+          return yield* reportsOwedLater(job, settled.left, decidedAt)
+        }
+        if (decision.next._tag === "Delay") {
+          yield* record
+          return { _tag: "Delay", at: decision.next.at } satisfies Outcome
+        }
+        yield* Effect.all([spool.release(data.messageId, jobId), record], {
+          concurrency: "unbounded",
+          discard: true,
+        })
+        return { _tag: "Done", summary: decision.logLine } satisfies Outcome
+      })
+
+    /** One delivery attempt for a job with pending recipients: deliver, decide, carry it out. */
+    const attemptDelivery = (job: Job, data: DeliveryJobData, now: number) =>
+      Effect.gen(function* () {
+        const active = yield* policy.current
+        if (!active) {
+          yield* Effect.promise(() =>
+            job.log(`${new Date(now).toISOString()} | no policy bundle active yet; waiting`),
+          )
+          return { _tag: "Delay", at: now + waitMs } satisfies Outcome
+        }
+        const route = routeFor(active.lookup, data.domain)
+        const spooled = yield* spool.read(data.messageId)
+        if (Option.isNone(spooled)) {
+          yield* Effect.promise(() =>
+            job.log(`${new Date(now).toISOString()} | message body missing from the spool`),
+          )
+          return { _tag: "Unrecoverable", reason: "message body missing from the spool" } satisfies Outcome
+        }
+        const outcome = yield* deliverer
+          .deliver({
+            messageId: data.messageId,
+            sender: data.sender,
+            recipients: data.pending,
+            body: spooled.value.body,
+            route,
+            serial: active.serial,
+          })
+          .pipe(Effect.either)
+        const decidedAt = yield* Clock.currentTimeMillis
+        const decision = decideAttempt({
+          data,
+          now: decidedAt,
+          retry: route.policy.retry,
+          serial: active.serial,
+          outcome,
+        })
+        return yield* carryOut(
+          job,
+          data,
+          decision,
+          route,
+          active.dsnLanguages,
+          spooled.value.headers,
+          outcome,
+          decidedAt,
+        )
+      })
+
     return Effect.fn("DeliveryWorker.process")(function* (job: Job) {
       const now = yield* Clock.currentTimeMillis
       const version = jobVersionOf(job.data)
@@ -222,73 +317,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         yield* spool.release(data.messageId, jobId)
         return { _tag: "Done", summary: "nothing pending" } satisfies Outcome
       }
-      const active = yield* policy.current
-      if (!active) {
-        yield* Effect.promise(() =>
-          job.log(`${new Date(now).toISOString()} | no policy bundle active yet; waiting`),
-        )
-        return { _tag: "Delay", at: now + waitMs } satisfies Outcome
-      }
-      const route = routeFor(active.lookup, data.domain)
-      const spooled = yield* spool.read(data.messageId)
-      if (Option.isNone(spooled)) {
-        yield* Effect.promise(() =>
-          job.log(`${new Date(now).toISOString()} | message body missing from the spool`),
-        )
-        return { _tag: "Unrecoverable", reason: "message body missing from the spool" } satisfies Outcome
-      }
-      const outcome = yield* deliverer
-        .deliver({
-          messageId: data.messageId,
-          sender: data.sender,
-          recipients: data.pending,
-          body: spooled.value.body,
-          route,
-          serial: active.serial,
-        })
-        .pipe(Effect.either)
-      const decidedAt = yield* Clock.currentTimeMillis
-      const decision = decideAttempt({
-        data,
-        now: decidedAt,
-        retry: route.policy.retry,
-        serial: active.serial,
-        outcome,
-      })
-      // The recipients' results are in Redis before anything else happens to the job: a re-run
-      // after a crash never sends again to a recipient that already got its 250. The DSNs this
-      // attempt decided on are recorded in the same write, as owed, and settled after.
-      const owed: ReadonlyArray<OwedReport> = decision.reports.map((need) => ({
-        kind: need.kind,
-        attempt: decision.data.attemptCount,
-        createdAt: decidedAt,
-        recipients: need.recipients,
-      }))
-      const recorded: DeliveryJobData =
-        owed.length > 0 ? { ...decision.data, reportsOwed: owed } : decision.data
-      yield* Effect.promise(() => Promise.all([job.updateData(recorded), job.log(decision.logLine)]))
-      const settled = yield* settleReports(job, recorded, active.dsnLanguages, spooled.value.headers).pipe(
-        Effect.either,
-      )
-      const record = recordOutcome(
-        route.local ? undefined : (route.policy.partner?.name ?? "-"),
-        decision,
-        outcome,
-        decidedAt,
-      )
-      if (Either.isLeft(settled)) {
-        yield* record
-        return yield* reportsOwedLater(job, settled.left, decidedAt)
-      }
-      if (decision.next._tag === "Delay") {
-        yield* record
-        return { _tag: "Delay", at: decision.next.at } satisfies Outcome
-      }
-      yield* Effect.all([spool.release(data.messageId, jobId), record], {
-        concurrency: "unbounded",
-        discard: true,
-      })
-      return { _tag: "Done", summary: decision.logLine } satisfies Outcome
+      return yield* attemptDelivery(job, data, now)
     })
   })
 
