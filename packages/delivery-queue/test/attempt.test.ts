@@ -1,6 +1,6 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { DeliveryFailed, type DeliveryJobData, type DeliveryReport, decideAttempt } from "../src"
+import { DeliveryFailed, type DeliveryReport, decideAttempt } from "../src"
 import { h, job, m, t0 } from "./attempt-fixtures"
 
 const retry = {

@@ -16,7 +16,7 @@ import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { partner, policyWith } from "@mailconnect/test-support"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fileUserDirectory } from "../src"
-import { type RunningIngress, send, startTestIngress } from "./harness"
+import { type RunningIngress, send, startTestIngress, testIngressConfig } from "./harness"
 
 let redis: RedisServer
 let ingress: RunningIngress
@@ -108,18 +108,11 @@ beforeAll(async () => {
     redisUrl: redis.url,
     prefix: "client-certificates",
     policy: policy(),
-    config: {
-      hostname: "relay.test",
-      listeners: [{ kind: "mx", host: "127.0.0.1", port: 0 }],
-      tls: { key: relayCert.keyPem, cert: relayCert.chainPem, minVersion: "TLSv1.2" },
-      limits: {
-        maxMessageBytes: 64 * 1024,
-        maxRecipients: 5,
-        socketTimeoutMs: 30_000,
-        drainTimeoutMs: 2_000,
-      },
-      users: fileUserDirectory(undefined, () => undefined),
-    },
+    config: testIngressConfig(
+      relayCert,
+      [{ kind: "mx", host: "127.0.0.1", port: 0 }],
+      fileUserDirectory(undefined, () => undefined),
+    ),
   })
 })
 

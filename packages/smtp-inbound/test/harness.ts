@@ -11,13 +11,7 @@ import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { Clock, Effect, Either, Exit, Layer, Scope } from "effect"
 import nodemailer from "nodemailer"
-import {
-  Enqueue,
-  type IngressConfig,
-  IngressPolicy,
-  type RunningListener,
-  startIngress,
-} from "../src"
+import { Enqueue, type IngressConfig, IngressPolicy, type RunningListener, startIngress } from "../src"
 
 /** The `Enqueue` port bound to the real delivery queue, as the relay binds it. */
 const enqueueIntoQueue = Layer.effect(
@@ -27,6 +21,22 @@ const enqueueIntoQueue = Layer.effect(
     enqueue: queue.enqueue,
   })),
 )
+
+/**
+ * The ingress configuration every test uses (relay.test, TLS ≥ 1.2, 64 KiB, 5 recipients), with
+ * its own listeners and users.
+ */
+export const testIngressConfig = (
+  relayCert: { readonly keyPem: string; readonly chainPem: string },
+  listeners: IngressConfig["listeners"],
+  users: IngressConfig["users"],
+): Omit<IngressConfig, "events"> => ({
+  hostname: "relay.test",
+  listeners,
+  tls: { key: relayCert.keyPem, cert: relayCert.chainPem, minVersion: "TLSv1.2" },
+  limits: { maxMessageBytes: 64 * 1024, maxRecipients: 5, socketTimeoutMs: 30_000, drainTimeoutMs: 2_000 },
+  users,
+})
 
 export interface RunningIngress {
   readonly listeners: ReadonlyArray<RunningListener>

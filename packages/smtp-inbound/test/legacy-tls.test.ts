@@ -12,7 +12,7 @@ import { Effect } from "effect"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fileUserDirectory } from "../src"
-import { type RunningIngress, send, startTestIngress } from "./harness"
+import { type RunningIngress, send, startTestIngress, testIngressConfig } from "./harness"
 
 let redis: RedisServer
 let ingress: RunningIngress
@@ -43,21 +43,14 @@ beforeAll(async () => {
     redisUrl: redis.url,
     prefix: "legacy-tls",
     policy,
-    config: {
-      hostname: "relay.test",
-      listeners: [
+    config: testIngressConfig(
+      relayCert,
+      [
         { kind: "mx", host: "127.0.0.1", port: 0 },
         { kind: "mx-legacy", host: "127.0.0.1", port: 0 },
       ],
-      tls: { key: relayCert.keyPem, cert: relayCert.chainPem, minVersion: "TLSv1.2" },
-      limits: {
-        maxMessageBytes: 64 * 1024,
-        maxRecipients: 5,
-        socketTimeoutMs: 30_000,
-        drainTimeoutMs: 2_000,
-      },
-      users: fileUserDirectory(undefined, () => undefined),
-    },
+      fileUserDirectory(undefined, () => undefined),
+    ),
   })
 })
 
