@@ -4,7 +4,7 @@
  * change that crosses a forbidden edge fails here, naming the file and the import.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs"
-import { join, relative } from "node:path"
+import { dirname, join, relative, resolve } from "node:path"
 import { describe, expect, it } from "vitest"
 
 const ROOT = join(import.meta.dirname, "..", "..")
@@ -200,4 +200,49 @@ describe("the package graph (docs/architecture.md)", () => {
     )
     expect(violations).toEqual([])
   })
+
+  it("keeps vitest out of what runs outside a test runner (the bench, test-support's main entry)", () => {
+    const entries = ["tools/bench/src/main.ts", "tools/test-support/src/index.ts"]
+    const violations = entries.flatMap((entry) =>
+      reachable(join(ROOT, entry))
+        .flatMap((file) => runtimeImports(readFileSync(file, "utf8")).map((s) => [file, s] as const))
+        .filter(([, s]) => packageOf(s) === "vitest" || packageOf(s) === "@effect/vitest")
+        .map(([file, s]) => `${relative(ROOT, file)}: ${s} (reached from ${entry})`),
+    )
+    expect(violations).toEqual([])
+  })
 })
+
+/**
+ * Source files reachable from `entry` by relative imports, and through workspace packages' main
+ * entries (`@mailconnect/x` → its `src/index.ts`); the bench loads its suites dynamically, so every
+ * file of a `suites/` folder next to an entry counts as reached.
+ */
+const reachable = (entry: string): ReadonlyArray<string> => {
+  const seen = new Set<string>()
+  const visit = (file: string) => {
+    if (seen.has(file)) return
+    seen.add(file)
+    const suites = join(dirname(file), "suites")
+    if (file.endsWith("main.ts")) for (const suite of sourceFiles(suites)) visit(suite)
+    for (const specifier of runtimeImports(readFileSync(file, "utf8"))) {
+      const target = specifier.startsWith(".")
+        ? resolveSource(resolve(dirname(file), specifier))
+        : byName.has(specifier)
+          ? resolveSource(join(ROOT, byName.get(specifier)!.dir, "src", "index"))
+          : undefined
+      if (target) visit(target)
+    }
+  }
+  visit(entry)
+  return [...seen]
+}
+
+const resolveSource = (path: string): string | undefined =>
+  [path, `${path}.ts`, join(path, "index.ts")].find((candidate) => {
+    try {
+      return statSync(candidate).isFile()
+    } catch {
+      return false
+    }
+  })

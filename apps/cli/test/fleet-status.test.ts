@@ -2,7 +2,7 @@
 import { Command } from "@effect/cli"
 import { NodeContext } from "@effect/platform-node"
 import { FleetRegistry, type RelayHeartbeat } from "@mailconnect/fleet"
-import { fleetRegistryRedis } from "@mailconnect/test-support"
+import { fleetRegistryRedis } from "@mailconnect/test-support/vitest"
 import { ConfigProvider, Effect, Either } from "effect"
 import { describe, expect, it } from "vitest"
 import { fleetCommand } from "../src/commands/fleet"

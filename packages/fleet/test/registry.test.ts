@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import { RedisClient } from "@mailconnect/redis-client"
-import { fleetRegistryRedis } from "@mailconnect/test-support"
+import { fleetRegistryRedis } from "@mailconnect/test-support/vitest"
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { FleetRegistry, type RelayHeartbeat } from "../src"
