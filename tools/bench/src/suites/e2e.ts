@@ -31,84 +31,88 @@ const suite: BenchSuite = {
   name: "end to end (submission → relay → enforced TLS partner)",
   run: async () => {
     const stack = await startStack(["good"])
-    const good = stack.partners.scenario("good")
-    await stack.publish(
-      policyOf([labPartner(stack.partners, "bank", "good")], { host: good.host, port: good.port }),
-      1,
-    )
-    const tuning = { RELAY_DELIVERY_CONCURRENCY: "64", RELAY_DESTINATION_CONCURRENCY: "16" }
-    // Split roles: one ingress-only and one delivery-only process, so each side's CPU shows.
-    const relay = await stack.startRelay("bench-relay", {
-      ...tuning,
-      ...(SPLIT ? { RELAY_ROLES: "ingress" } : {}),
-    })
-    const worker = SPLIT
-      ? await stack.startRelay("bench-worker", { ...tuning, RELAY_ROLES: "delivery" })
-      : undefined
+    // Stopped also when a relay fails to start: the stack's Redis and lab must not outlive the run.
     try {
-      await waitFor("relay ready", async () => (await relay.ready())?.status === 200)
-      if (worker) await waitFor("worker ready", async () => (await worker.ready())?.status === 200)
-      const beats = await stack.lab.heartbeats()
-      const pid = beats.find((h) => h.relayId === "bench-relay")!.pid
-      const workerPid = worker ? beats.find((h) => h.relayId === "bench-worker")!.pid : undefined
-      const transport = nodemailer.createTransport({
-        pool: true,
-        maxConnections: CONNECTIONS,
-        maxMessages: Number.POSITIVE_INFINITY,
-        host: "127.0.0.1",
-        port: relay.submissionPort,
-        requireTLS: true,
-        tls: { ca: stack.relayCa, servername: "relay.test" },
-        auth: { user: "alice", pass: "a long test password" },
+      const good = stack.partners.scenario("good")
+      await stack.publish(
+        policyOf([labPartner(stack.partners, "bank", "good")], { host: good.host, port: good.port }),
+        1,
+      )
+      const tuning = { RELAY_DELIVERY_CONCURRENCY: "64", RELAY_DESTINATION_CONCURRENCY: "16" }
+      // Split roles: one ingress-only and one delivery-only process, so each side's CPU shows.
+      const relay = await stack.startRelay("bench-relay", {
+        ...tuning,
+        ...(SPLIT ? { RELAY_ROLES: "ingress" } : {}),
       })
-      const before = good.recorder.messages().length
-      const cpuBefore = cpuSeconds(pid)
-      const workerCpuBefore = workerPid ? cpuSeconds(workerPid) : 0
-      const latencies: Array<number> = []
-      let failures = 0
-      const started = performance.now()
-      let next = 0
-      const sender = async () => {
-        while (next < MESSAGES) {
-          const i = next++
-          const t = performance.now()
-          try {
-            await transport.sendMail({
-              envelope: { from: "alice@customer.example", to: [`user${i}@bank.example`] },
-              raw: `From: alice@customer.example\r\nTo: user${i}@bank.example\r\nSubject: bench ${i}\r\n\r\n${BODY}`,
-            })
-            latencies.push(performance.now() - t)
-          } catch {
-            failures++
+      const worker = SPLIT
+        ? await stack.startRelay("bench-worker", { ...tuning, RELAY_ROLES: "delivery" })
+        : undefined
+      try {
+        await waitFor("relay ready", async () => (await relay.ready())?.status === 200)
+        if (worker) await waitFor("worker ready", async () => (await worker.ready())?.status === 200)
+        const beats = await stack.lab.heartbeats()
+        const pid = beats.find((h) => h.relayId === "bench-relay")!.pid
+        const workerPid = worker ? beats.find((h) => h.relayId === "bench-worker")!.pid : undefined
+        const transport = nodemailer.createTransport({
+          pool: true,
+          maxConnections: CONNECTIONS,
+          maxMessages: Number.POSITIVE_INFINITY,
+          host: "127.0.0.1",
+          port: relay.submissionPort,
+          requireTLS: true,
+          tls: { ca: stack.relayCa, servername: "relay.test" },
+          auth: { user: "alice", pass: "a long test password" },
+        })
+        const before = good.recorder.messages().length
+        const cpuBefore = cpuSeconds(pid)
+        const workerCpuBefore = workerPid ? cpuSeconds(workerPid) : 0
+        const latencies: Array<number> = []
+        let failures = 0
+        const started = performance.now()
+        let next = 0
+        const sender = async () => {
+          while (next < MESSAGES) {
+            const i = next++
+            const t = performance.now()
+            try {
+              await transport.sendMail({
+                envelope: { from: "alice@customer.example", to: [`user${i}@bank.example`] },
+                raw: `From: alice@customer.example\r\nTo: user${i}@bank.example\r\nSubject: bench ${i}\r\n\r\n${BODY}`,
+              })
+              latencies.push(performance.now() - t)
+            } catch {
+              failures++
+            }
           }
         }
+        await Promise.all(Array.from({ length: CONNECTIONS * 2 }, sender))
+        const accepted = performance.now() - started
+        await waitFor(
+          "all delivered",
+          () => (good.recorder.messages().length - before >= MESSAGES - failures ? true : undefined),
+          600_000,
+        )
+        const total = performance.now() - started
+        const cpu = cpuSeconds(pid) - cpuBefore
+        const workerCpu = workerPid ? cpuSeconds(workerPid) - workerCpuBefore : 0
+        transport.close()
+        report("messages (4 KB)", MESSAGES)
+        report("client connections", CONNECTIONS)
+        report("refused or failed submissions", failures)
+        report("acceptance rate", (MESSAGES / accepted) * 1000, "msg/s")
+        report("end-to-end rate (first submit → last delivery)", (MESSAGES / total) * 1000, "msg/s")
+        report("acceptance latency p50", percentile(latencies, 50), "ms")
+        report("acceptance latency p99", percentile(latencies, 99), "ms")
+        if (workerPid) {
+          report("ingress relay CPU per message", (cpu / MESSAGES) * 1000, "ms")
+          report("delivery relay CPU per message", (workerCpu / MESSAGES) * 1000, "ms")
+        } else report("relay CPU per message (ingress + delivery)", (cpu / MESSAGES) * 1000, "ms")
+        report("relay peak RSS", peakRss(pid), "MiB")
+      } finally {
+        await relay.stop("SIGTERM")
+        await worker?.stop("SIGTERM")
       }
-      await Promise.all(Array.from({ length: CONNECTIONS * 2 }, sender))
-      const accepted = performance.now() - started
-      await waitFor(
-        "all delivered",
-        () => (good.recorder.messages().length - before >= MESSAGES - failures ? true : undefined),
-        600_000,
-      )
-      const total = performance.now() - started
-      const cpu = cpuSeconds(pid) - cpuBefore
-      const workerCpu = workerPid ? cpuSeconds(workerPid) - workerCpuBefore : 0
-      transport.close()
-      report("messages (4 KB)", MESSAGES)
-      report("client connections", CONNECTIONS)
-      report("refused or failed submissions", failures)
-      report("acceptance rate", (MESSAGES / accepted) * 1000, "msg/s")
-      report("end-to-end rate (first submit → last delivery)", (MESSAGES / total) * 1000, "msg/s")
-      report("acceptance latency p50", percentile(latencies, 50), "ms")
-      report("acceptance latency p99", percentile(latencies, 99), "ms")
-      if (workerPid) {
-        report("ingress relay CPU per message", (cpu / MESSAGES) * 1000, "ms")
-        report("delivery relay CPU per message", (workerCpu / MESSAGES) * 1000, "ms")
-      } else report("relay CPU per message (ingress + delivery)", (cpu / MESSAGES) * 1000, "ms")
-      report("relay peak RSS", peakRss(pid), "MiB")
     } finally {
-      await relay.stop("SIGTERM")
-      await worker?.stop("SIGTERM")
       await stack.stop()
     }
   },

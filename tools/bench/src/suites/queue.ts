@@ -28,74 +28,78 @@ const suite: BenchSuite = {
   name: "delivery queue (enqueue → delivered, enforced TLS)",
   run: async () => {
     const stack = await startStack(["good"])
-    const good = stack.partners.scenario("good")
-    const policy = policyOf([labPartner(stack.partners, "bank", "good")], {
-      host: good.host,
-      port: good.port,
-    })
-    await stack.publish(policy, 1)
-    const runtime = ManagedRuntime.make(
-      DeliveryQueue.layer.pipe(
-        Layer.provide(
-          Layer.merge(
-            RedisConnectionFactory.layerFrom(
-              Either.getOrThrow(parseRedisUrl(stack.lab.redis.url, stack.lab.prefix)),
+    // Stopped also when a relay fails to start: the stack's Redis and lab must not outlive the run.
+    try {
+      const good = stack.partners.scenario("good")
+      const policy = policyOf([labPartner(stack.partners, "bank", "good")], {
+        host: good.host,
+        port: good.port,
+      })
+      await stack.publish(policy, 1)
+      const runtime = ManagedRuntime.make(
+        DeliveryQueue.layer.pipe(
+          Layer.provide(
+            Layer.merge(
+              RedisConnectionFactory.layerFrom(
+                Either.getOrThrow(parseRedisUrl(stack.lab.redis.url, stack.lab.prefix)),
+              ),
+              PolicyView.fixed(policy, buildIndex(policy)),
             ),
-            PolicyView.fixed(policy, buildIndex(policy)),
-          ),
-        ),
-      ),
-    )
-    const enqueue = (count: number, tag: string) =>
-      runtime.runPromise(
-        Effect.flatMap(Enqueue, (queue) =>
-          Effect.forEach(
-            Array.from({ length: count }, (_, i) => i),
-            (i) =>
-              queue.enqueue({
-                sender: "a@customer.example",
-                recipients: [`${tag}${i}@bank.example`],
-                body: BODY,
-              }),
-            { concurrency: 32, discard: true },
           ),
         ),
       )
-    try {
-      report("messages per run (4 KB, one recipient)", MESSAGES)
-      for (const processes of [1, 2]) {
-        const before = good.recorder.messages().length
-        const relays: Array<SmtpRelay> = []
-        for (let p = 0; p < processes; p++)
-          relays.push(
-            await stack.startRelay(`worker-${processes}-${p}`, {
-              RELAY_ROLES: "delivery",
-              RELAY_DELIVERY_CONCURRENCY: "64",
-              RELAY_DESTINATION_CONCURRENCY: "16",
-            }),
-          )
-        for (const r of relays)
-          await waitFor("delivery relay ready", async () => (await r.ready())?.status === 200)
-        const started = performance.now()
-        await enqueue(MESSAGES, `p${processes}-`)
-        const enqueued = performance.now() - started
-        await waitFor(
-          "all delivered",
-          () => (good.recorder.messages().length - before >= MESSAGES ? true : undefined),
-          600_000,
+      const enqueue = (count: number, tag: string) =>
+        runtime.runPromise(
+          Effect.flatMap(Enqueue, (queue) =>
+            Effect.forEach(
+              Array.from({ length: count }, (_, i) => i),
+              (i) =>
+                queue.enqueue({
+                  sender: "a@customer.example",
+                  recipients: [`${tag}${i}@bank.example`],
+                  body: BODY,
+                }),
+              { concurrency: 32, discard: true },
+            ),
+          ),
         )
-        const total = performance.now() - started
-        report(`${processes} delivery process(es): enqueue rate`, (MESSAGES / enqueued) * 1000, "msg/s")
-        report(`${processes} delivery process(es): enqueue → delivered`, (MESSAGES / total) * 1000, "msg/s")
-        await Promise.all(relays.map((r) => r.stop("SIGTERM")))
+      try {
+        report("messages per run (4 KB, one recipient)", MESSAGES)
+        for (const processes of [1, 2]) {
+          const before = good.recorder.messages().length
+          const relays: Array<SmtpRelay> = []
+          for (let p = 0; p < processes; p++)
+            relays.push(
+              await stack.startRelay(`worker-${processes}-${p}`, {
+                RELAY_ROLES: "delivery",
+                RELAY_DELIVERY_CONCURRENCY: "64",
+                RELAY_DESTINATION_CONCURRENCY: "16",
+              }),
+            )
+          for (const r of relays)
+            await waitFor("delivery relay ready", async () => (await r.ready())?.status === 200)
+          const started = performance.now()
+          await enqueue(MESSAGES, `p${processes}-`)
+          const enqueued = performance.now() - started
+          await waitFor(
+            "all delivered",
+            () => (good.recorder.messages().length - before >= MESSAGES ? true : undefined),
+            600_000,
+          )
+          const total = performance.now() - started
+          report(`${processes} delivery process(es): enqueue rate`, (MESSAGES / enqueued) * 1000, "msg/s")
+          report(`${processes} delivery process(es): enqueue → delivered`, (MESSAGES / total) * 1000, "msg/s")
+          await Promise.all(relays.map((r) => r.stop("SIGTERM")))
+        }
+        const base = await usedMemory(stack.lab.redis.port)
+        await enqueue(MEMORY_SAMPLE, "mem-")
+        const perMessage = ((await usedMemory(stack.lab.redis.port)) - base) / MEMORY_SAMPLE
+        report("Redis memory per queued message (4 KB body)", perMessage, "bytes")
+        report("  of which overhead beyond the body", perMessage - BODY.length, "bytes")
+      } finally {
+        await runtime.dispose()
       }
-      const base = await usedMemory(stack.lab.redis.port)
-      await enqueue(MEMORY_SAMPLE, "mem-")
-      const perMessage = ((await usedMemory(stack.lab.redis.port)) - base) / MEMORY_SAMPLE
-      report("Redis memory per queued message (4 KB body)", perMessage, "bytes")
-      report("  of which overhead beyond the body", perMessage - BODY.length, "bytes")
     } finally {
-      await runtime.dispose()
       await stack.stop()
     }
   },
