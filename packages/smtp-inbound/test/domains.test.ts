@@ -118,6 +118,19 @@ describe("envelope domains are normalised to A-labels at submission", () => {
     expect(spooled._tag === "Some" && spooled.value.sender).toBe("alice@xn--bcher-kva.example")
   })
 
+  it.each([
+    ["an IPv6 literal", "u@[IPv6:2001:DB8::1]", "[IPv6:2001:db8::1]"],
+    ["an IPv4 literal", "u@[192.0.2.1]", "[192.0.2.1]"],
+  ])("queues a recipient at %s under its literal, in one spelling", async (_, recipient, domain) => {
+    const replies = await submit("alice@customer.example", recipient)
+    expect(replies.find((r) => r.command.startsWith("RCPT"))!.text).toMatch(/^250 /)
+    const data = replies.find((r) => r.command.startsWith("From:"))!
+    expect(data.text).toMatch(/^250 2\.0\.0 Ok: queued as /)
+    const jobs = await queuedJobs(data.text)
+    expect(jobs.map((j) => j.domain)).toEqual([domain])
+    expect(lookup.effective(domain).partner).toBeUndefined()
+  })
+
   it("refuses a domain that is no host name after IDNA processing with 553", async () => {
     const hyphen = await submit("alice@customer.example", "info@-bank.example")
     expect(hyphen.find((r) => r.command.startsWith("RCPT"))!.text).toMatch(
