@@ -5,6 +5,7 @@
  * attempt's evidence. The report carries per-recipient results and the evidence of every attempt;
  * a failure is the tagged error of the last attempt, with all attempts attached.
  */
+import { createHash } from "node:crypto"
 import type { Readable } from "node:stream"
 import type { EffectivePolicy, PartnerTls } from "@mailconnect/policy"
 import { Clock, Context, Effect, Either, Layer, Option } from "effect"
@@ -61,7 +62,21 @@ const destinationKey = (
   tls: PartnerTls,
   accept: AcceptedNames,
   client: string | undefined,
-) => JSON.stringify([hop.host, address, hop.port, tls, accept, client ?? ""])
+) => JSON.stringify([hop.host, address, hop.port, policyDigest(tls), accept, client ?? ""])
+
+/**
+ * A digest of the whole TLS policy (its CA PEM included), computed once per policy object: a
+ * bundle's objects live as long as the bundle, so the per-message key stays short.
+ */
+const policyDigests = new WeakMap<PartnerTls, string>()
+const policyDigest = (tls: PartnerTls): string => {
+  let digest = policyDigests.get(tls)
+  if (digest === undefined) {
+    digest = createHash("sha256").update(JSON.stringify(tls)).digest("base64")
+    policyDigests.set(tls, digest)
+  }
+  return digest
+}
 
 interface Target {
   readonly hop: NextHop
