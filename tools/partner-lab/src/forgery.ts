@@ -5,7 +5,7 @@
  * These are what the pin-smuggling scenarios present.
  */
 import type { CertificateAuthority, IssuedCertificate, KeyPair } from "@mailconnect/test-pki"
-import { generateKeyPair, spkiPin, x509 } from "@mailconnect/test-pki"
+import { generateKeyPair, issuedCertificate, x509 } from "@mailconnect/test-pki"
 
 const ECDSA_P256 = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const
 const DAY = 86_400_000
@@ -59,7 +59,7 @@ export const opensslStyleSelfSigned = async (name: string): Promise<IssuedCertif
       await x509.SubjectKeyIdentifierExtension.create(keyPair.keys.publicKey),
     ],
   })
-  return asIssued(cert, keyPair, [name], pem(cert))
+  return issuedCertificate(cert, keyPair, [name], "")
 }
 
 /**
@@ -74,7 +74,7 @@ export const smuggleBehindLeaf = async (
 ): Promise<IssuedCertificate> => {
   const attacker = await generateKeyPair()
   const leaf = await attackerLeaf(name, { subject: genuine.subject, keyPair: genuine.keyPair }, attacker)
-  return asIssued(leaf, attacker, [name], pem(leaf) + genuine.certPem)
+  return issuedCertificate(leaf, attacker, [name], genuine.certPem)
 }
 
 /**
@@ -104,26 +104,4 @@ export const smuggleBesideValidChain = async (
     ],
   })
   return { ...issued, chainPem: issued.certPem + pem(forged) }
-}
-
-const asIssued = (
-  cert: x509.X509Certificate,
-  keyPair: KeyPair,
-  names: ReadonlyArray<string>,
-  chainPem: string,
-): IssuedCertificate => {
-  const certPem = pem(cert)
-  return {
-    certPem,
-    chainPem,
-    keyPem: keyPair.privateKeyPem,
-    keyPair,
-    pin: spkiPin(certPem),
-    serialNumber: cert.serialNumber,
-    subject: cert.subject,
-    issuer: cert.issuer,
-    names,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-  }
 }

@@ -88,7 +88,8 @@ const randomSerial = (): string => {
   return Buffer.from(bytes).toString("hex")
 }
 
-const describe = (
+/** The issued-certificate record of a generated certificate; `parentsPem` follows it in `chainPem`. */
+export const issuedCertificate = (
   cert: x509.X509Certificate,
   keyPair: KeyPair,
   names: ReadonlyArray<string>,
@@ -165,7 +166,7 @@ const makeAuthority = (issued: IssuedCertificate, leafChain: string): Certificat
         await x509.AuthorityKeyIdentifierExtension.create(issued.keyPair.keys.publicKey),
       ],
     })
-    return describe(cert, keyPair, options.names, leafChain)
+    return issuedCertificate(cert, keyPair, options.names, leafChain)
   }
   return {
     ...issued,
@@ -192,7 +193,7 @@ export const createRootCa = async (
     signingAlgorithm: ECDSA_P256,
     extensions: await leafExtensions("ca", [], keyPair.keys),
   })
-  return makeAuthority(describe(cert, keyPair, [], ""), "")
+  return makeAuthority(issuedCertificate(cert, keyPair, [], ""), "")
 }
 
 /** A certificate signed by its own key: what a partner without a CA (trust: pins) presents. */
@@ -207,7 +208,7 @@ export const createSelfSigned = async (options: CertificateOptions): Promise<Iss
     signingAlgorithm: ECDSA_P256,
     extensions: await leafExtensions("server", options.names, keyPair.keys, options.extendedKeyUsage),
   })
-  return describe(cert, keyPair, options.names, "")
+  return issuedCertificate(cert, keyPair, options.names, "")
 }
 
 /**
