@@ -6,6 +6,7 @@
  */
 import type { DsnRecipient } from "@mailconnect/dsn"
 import { shouldReport } from "@mailconnect/dsn"
+import { describeReason } from "@mailconnect/failure-codes"
 import type { RetryPolicy } from "@mailconnect/policy"
 import { afterTemporaryFailure, computeTimeline } from "@mailconnect/retry-timeline"
 import { Either } from "effect"
@@ -113,6 +114,7 @@ export const applyFailure = (data: DeliveryJobData, f: DeliveryFailed, now: numb
     ...(f.server === undefined ? {} : { server: f.server }),
     ...(f.reply === undefined ? {} : { reply: f.reply }),
     ...(f.detail === undefined ? {} : { detail: f.detail }),
+    ...(f.reason === undefined ? {} : { reason: f.reason }),
   }
   const unchanged = { pending: data.pending, results: data.results, failedNow: [] }
   const bounced =
@@ -269,7 +271,9 @@ export const renderLogLine = (
     ...(failedNow.length > 0 ? [`failed ${failedNow.length}`] : []),
     ...(tls !== undefined ? [`tls ${renderTls(tls)}`] : []),
     ...(code && lastFailure?.reply ? [`reply ${JSON.stringify(lastFailure.reply)}`] : []),
-    ...(code && lastFailure?.detail ? [`detail ${JSON.stringify(lastFailure.detail)}`] : []),
+    ...(code && lastFailure && failureText(lastFailure)
+      ? [`detail ${JSON.stringify(failureText(lastFailure))}`]
+      : []),
     next._tag === "Delay" ? `next ${iso(next.at)}` : "done",
     ...reports.map((r) => (r.kind === "delay" ? "delay-dsn" : "ndr")),
   ].join(" | ")
@@ -297,18 +301,27 @@ const dsnRecipient = (
   status: string,
   failure: LastFailure,
   now: number,
-): DsnRecipient => ({
-  address,
-  action,
-  status,
-  code: failure.code,
-  lastAttemptAt: now,
-  ...(failure.server === undefined ? {} : { remoteMta: failure.server }),
-  ...(failure.reply === undefined ? {} : { smtpReply: failure.reply }),
-  ...(failure.detail === undefined ? {} : { detail: failure.detail }),
-})
+): DsnRecipient =>
+  withDetail(failureText(failure), {
+    address,
+    action,
+    status,
+    code: failure.code,
+    lastAttemptAt: now,
+    ...(failure.server === undefined ? {} : { remoteMta: failure.server }),
+    ...(failure.reply === undefined ? {} : { smtpReply: failure.reply }),
+  })
+
+const withDetail = (detail: string | undefined, r: DsnRecipient): DsnRecipient =>
+  detail === undefined ? r : { ...r, detail }
+
+/** The failure's own words, then what its structured reason adds (e.g. a pin diagnosis). */
+export const failureText = (failure: LastFailure): string | undefined => {
+  const added = failure.reason ? describeReason(failure.reason) : undefined
+  return [failure.detail, added].filter((part) => part !== undefined && part !== "").join("; ") || undefined
+}
 
 const expiredDetail = (failure: LastFailure, ageMs: number): string => {
   const days = Math.round((ageMs / 86_400_000) * 10) / 10
-  return `gave up after ${days} days; last cause ${failure.code}${failure.detail ? `: ${failure.detail}` : ""}`
+  return `gave up after ${days} days; last cause ${failure.code}${failureText(failure) ? `: ${failureText(failure)}` : ""}`
 }

@@ -6,6 +6,7 @@
  * The attempt history lives here, not in BullMQ's `attemptsMade`: timeline delays are not
  * BullMQ retries, and operators read this history in bull-board.
  */
+import { FailureReason } from "@mailconnect/failure-codes"
 import { Schema } from "effect"
 import { FailureCodeSchema } from "./failure-code"
 import { AttemptTls } from "./tls-record"
@@ -20,7 +21,10 @@ export const LastFailure = Schema.Struct({
   at: Schema.Number,
   server: Schema.optional(Schema.String),
   reply: Schema.optional(Schema.String),
+  /** The server's or library's own words. */
   detail: Schema.optional(Schema.String),
+  /** What varies within the cause, as data (absent in older job data). */
+  reason: Schema.optional(FailureReason),
 })
 export type LastFailure = typeof LastFailure.Type
 

@@ -4,7 +4,7 @@
  * through `@mailconnect/policy`'s `PolicyView`. The relay app binds them in
  * `apps/relay/src/layers`; tests bind them to the same real parts.
  */
-import type { FailureCode } from "@mailconnect/failure-codes"
+import { FAILURE_CAUSES, type FailureCode, type FailureReason } from "@mailconnect/failure-codes"
 import type { EffectivePolicy } from "@mailconnect/policy"
 import { Context, Data, type Effect } from "effect"
 import type { TlsRecord } from "./tls-record"
@@ -43,16 +43,29 @@ export interface DeliveryReport {
   readonly tls?: TlsRecord | null
 }
 
-/** No recipient got a reply: the session failed before RCPT (or the server refused DATA). */
+/**
+ * No recipient got a reply: the session failed before RCPT (or the server refused DATA). The
+ * cause's code, its structured `reason` (a pin diagnosis, the names expected and presented, an
+ * open circuit breaker) and the attempt's TLS evidence, as data; the retry class is the catalog's.
+ */
 export class DeliveryFailed extends Data.TaggedError("DeliveryFailed")<{
   readonly code: FailureCode
-  readonly retry: "defer" | "bounce"
+  /** Enhanced status: the catalog's, or the server's own for a refused DATA. */
   readonly status: string
   readonly server?: string
   readonly reply?: string
+  /** The server's or library's own words. */
   readonly detail?: string
+  readonly reason?: FailureReason
   readonly tls?: TlsRecord | null
-}> {}
+}> {
+  /** defer: retried on the timeline; bounce: fails the recipients now. A breaker always defers. */
+  get retry(): "defer" | "bounce" {
+    return this.reason?._tag === "CircuitOpen" || FAILURE_CAUSES[this.code].retry !== "bounce"
+      ? "defer"
+      : "bounce"
+  }
+}
 
 export class Deliverer extends Context.Tag("@mailconnect/delivery-queue/Deliverer")<
   Deliverer,

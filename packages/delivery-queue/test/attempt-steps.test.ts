@@ -7,6 +7,7 @@ import {
   applyTimeline,
   DeliveryFailed,
   type DeliveryJobData,
+  decodeJobData,
   recordAttempt,
   renderLogLine,
   reportsOwed,
@@ -22,7 +23,6 @@ const job: DeliveryJobData = {
 }
 const untrusted = new DeliveryFailed({
   code: "CERT_UNTRUSTED",
-  retry: "defer",
   status: "4.7.5",
   server: "mx.bank.example:25",
   detail: "self-signed",
@@ -74,11 +74,7 @@ describe("applyFailure", () => {
   })
 
   it("fails every pending recipient on a permanent cause", () => {
-    const applied = applyFailure(
-      job,
-      new DeliveryFailed({ code: "SMTP_PERMANENT", retry: "bounce", status: "5.7.1" }),
-      t0,
-    )
+    const applied = applyFailure(job, new DeliveryFailed({ code: "SMTP_PERMANENT", status: "5.7.1" }), t0)
     expect(applied.pending).toEqual([])
     expect(applied.results.map((r) => r.status)).toEqual(["5.7.1", "5.7.1"])
     expect(applied.failedNow.map((r) => r.address)).toEqual(job.pending)
@@ -130,11 +126,7 @@ describe("reportsOwed", () => {
   })
 
   it("owes an NDR for recipients failed now, after the delay warning", () => {
-    const bounced = applyFailure(
-      job,
-      new DeliveryFailed({ code: "SMTP_PERMANENT", retry: "bounce", status: "5.7.1" }),
-      t0,
-    )
+    const bounced = applyFailure(job, new DeliveryFailed({ code: "SMTP_PERMANENT", status: "5.7.1" }), t0)
     const timed = { ...warned, applied: { ...warned.applied, failedNow: bounced.failedNow } }
     const owed = reportsOwed(job, timed, t0)
     expect(owed.map((r) => r.kind)).toEqual(["delay", "failure"])
@@ -182,5 +174,67 @@ describe("renderLogLine", () => {
     expect(line).toBe(
       `${new Date(t0).toISOString()} | attempt 3 | serial 7 | server mx.bank.example:25 | CERT_UNTRUSTED 4.7.5 | delivered 0 | next ${new Date(t0 + h).toISOString()} | delay-dsn`,
     )
+  })
+})
+
+describe("a failure's structured reason", () => {
+  const pinMismatch = new DeliveryFailed({
+    code: "CERT_PIN_MISMATCH",
+    status: "4.7.5",
+    server: "mx.bank.example:25",
+    detail: "no configured pin matches",
+    reason: {
+      _tag: "PinMismatch",
+      observedPin: "sha256/new",
+      configuredPins: ["sha256/old"],
+      looksLike: "same-key-renewed",
+      comparedWith: "previous-certificate",
+      pinToAdd: "sha256/new",
+    },
+  })
+
+  it("is kept as data in the last failure, and rendered into the DSN text and the log line from its fields", () => {
+    const applied = applyFailure(job, pinMismatch, t0)
+    expect(applied.lastFailure?.reason).toEqual(pinMismatch.reason)
+    const timed = applyTimeline(job, applied, retry, t0 + 4 * h + m)
+    const [delay] = reportsOwed(job, timed, t0 + 4 * h + m)
+    expect(delay?.recipients[0]?.detail).toBe(
+      "no configured pin matches; looks like same-key-renewed; if legitimate add pin sha256/new",
+    )
+    expect(renderLogLine(timed, [], 1, 7, t0)).toContain(
+      '| detail "no configured pin matches; looks like same-key-renewed; if legitimate add pin sha256/new" |',
+    )
+  })
+
+  it("takes the retry class from the catalog, and an open breaker always defers", () => {
+    expect(pinMismatch.retry).toBe("defer")
+    expect(new DeliveryFailed({ code: "SMTP_PERMANENT", status: "5.7.1" }).retry).toBe("bounce")
+    const open = new DeliveryFailed({
+      code: "CONNECT_REFUSED",
+      status: "4.4.1",
+      reason: { _tag: "CircuitOpen", openUntil: t0 + m, consecutiveFailures: 5 },
+    })
+    expect(open.retry).toBe("defer")
+    expect(applyFailure(job, open, t0).lastFailure?.reason).toEqual(open.reason)
+  })
+
+  it("survives the job data's schema (what bull-board and the CLI read back)", () => {
+    const data = recordAttempt(
+      job,
+      {
+        applied: applyFailure(job, pinMismatch, t0),
+        next: { _tag: "Delay", at: t0 + h },
+        warnUntil: undefined,
+      },
+      7,
+      t0,
+    )
+    const decoded = decodeJobData(JSON.parse(JSON.stringify(data)))
+    expect(decoded._tag === "Right" && decoded.right.lastFailure?.reason).toEqual(pinMismatch.reason)
+    const forged = {
+      ...data,
+      lastFailure: { ...data.lastFailure, reason: { _tag: "PinMismatch", pinToAdd: 1 } },
+    }
+    expect(decodeJobData(forged)._tag).toBe("Left")
   })
 })

@@ -11,7 +11,6 @@ const retry = {
 }
 const expired = new DeliveryFailed({
   code: "CERT_EXPIRED",
-  retry: "defer",
   status: "4.7.5",
   server: "mx.bank.example:25",
   detail: "expired 2026-11-01",
@@ -127,7 +126,6 @@ describe("one delivery attempt", () => {
   it("bounces at once on a permanent session failure", () => {
     const permanent = new DeliveryFailed({
       code: "SMTP_PERMANENT",
-      retry: "bounce",
       status: "5.7.1",
       reply: "554 5.7.1 no",
     })

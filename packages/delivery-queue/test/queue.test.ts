@@ -121,7 +121,6 @@ describe("delivery queue with a real Redis", () => {
         ? Either.left(
             new DeliveryFailed({
               code: "SMTP_PERMANENT",
-              retry: "bounce",
               status: "5.1.1",
               reply: "550 5.1.1 no such user",
             }),
@@ -129,7 +128,6 @@ describe("delivery queue with a real Redis", () => {
         : Either.left(
             new DeliveryFailed({
               code: "SMTP_PERMANENT",
-              retry: "bounce",
               status: "5.7.1",
               reply: "554 5.7.1 refused",
             }),
@@ -165,7 +163,6 @@ describe("delivery queue with a real Redis", () => {
         ? Either.left(
             new DeliveryFailed({
               code: "SMTP_PERMANENT",
-              retry: "bounce",
               status: "5.1.1",
               reply: "550 5.1.1 no such user",
             }),
@@ -239,7 +236,7 @@ describe("delivery queue with a real Redis", () => {
     let fail = true
     const deliverer = recordingDeliverer((request) =>
       fail
-        ? Either.left(new DeliveryFailed({ code: "CERT_PIN_MISMATCH", retry: "defer", status: "4.7.5" }))
+        ? Either.left(new DeliveryFailed({ code: "CERT_PIN_MISMATCH", status: "4.7.5" }))
         : acceptAll(request),
     )
     const { worker } = queueLayers({

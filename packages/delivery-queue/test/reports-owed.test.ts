@@ -140,7 +140,6 @@ describe("reports owed", () => {
       Either.left(
         new DeliveryFailed({
           code: "CERT_EXPIRED",
-          retry: "defer",
           status: "4.7.5",
           server: "mx.bank.example:25",
         }),

@@ -299,3 +299,5 @@ export const FAILURE_CAUSES: Readonly<Record<FailureCode, FailureCause>> = {
 
 export const isFailureCode = (value: string): value is FailureCode =>
   (FAILURE_CODES as ReadonlyArray<string>).includes(value)
+
+export * from "./reason"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { FAILURE_CAUSES, FAILURE_CODES, isFailureCode } from "../src"
+import { describeReason, FAILURE_CAUSES, FAILURE_CODES, isFailureCode } from "../src"
 
 describe("failure code catalog", () => {
   it("describes every code, in both languages, under its own key", () => {
@@ -23,5 +23,22 @@ describe("failure code catalog", () => {
   it("recognizes codes", () => {
     expect(isFailureCode("CERT_EXPIRED")).toBe(true)
     expect(isFailureCode("cert_expired")).toBe(false)
+  })
+})
+
+describe("describeReason", () => {
+  it("adds the pin diagnosis and the pin to add; adds nothing where the failure's words say it all", () => {
+    expect(
+      describeReason({
+        _tag: "PinMismatch",
+        observedPin: "sha256/x",
+        configuredPins: [],
+        looksLike: "different-issuer-or-names",
+        comparedWith: "policy",
+        pinToAdd: "sha256/x",
+      }),
+    ).toBe("looks like different-issuer-or-names; if legitimate add pin sha256/x")
+    expect(describeReason({ _tag: "NameMismatch", expected: ["a"], presented: ["b"] })).toBeUndefined()
+    expect(describeReason({ _tag: "CircuitOpen", openUntil: 0, consecutiveFailures: 3 })).toBeUndefined()
   })
 })

@@ -4,7 +4,7 @@
  * failure catalog (@mailconnect/failure-codes), the one source of those facts. Variation lives in
  * literal fields (`phase`, `form`, `diagnosis.kind`), never in text.
  */
-import { FAILURE_CAUSES, type FailureCode } from "@mailconnect/failure-codes"
+import { FAILURE_CAUSES, type FailureCode, type PIN_DIAGNOSIS_KINDS } from "@mailconnect/failure-codes"
 import { Data } from "effect"
 import type { AttemptEvidence, SmtpReply, TlsEvidence } from "./evidence"
 
@@ -134,7 +134,7 @@ export class CertNameMismatch extends Data.TaggedError("CertNameMismatch")<
   readonly status = statusOf(this.code)
 }
 
-export type PinDiagnosisKind = "same-key-renewed" | "new-key-same-names-issuer" | "different-issuer-or-names"
+export type PinDiagnosisKind = (typeof PIN_DIAGNOSIS_KINDS)[number]
 
 export interface PinDiagnosis {
   readonly kind: PinDiagnosisKind

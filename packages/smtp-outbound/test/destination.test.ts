@@ -10,6 +10,7 @@ import {
   ConnectRefused,
   Destinations,
   type DestinationsConfig,
+  reasonOf,
   SmtpTransient,
 } from "../src/index"
 
@@ -82,6 +83,12 @@ describe("destinations", () => {
         expect(result.whileOpen._tag === "Left" && result.whileOpen.left.error.detail).toMatch(
           /^circuit open until .* after 2 consecutive failures; last: ECONNREFUSED$/,
         )
+        // The job keeps it as data under its own tag, never read back from the detail text.
+        expect(result.whileOpen._tag === "Left" && reasonOf(result.whileOpen.left.error)).toEqual({
+          _tag: "CircuitOpen",
+          openUntil: expect.any(Number),
+          consecutiveFailures: 2,
+        })
         expect(result.other._tag).toBe("Right")
         expect(result.probe._tag).toBe("Right")
         expect(result.states.find((s) => s.key === "mx:bank.example")).toMatchObject({

@@ -1,12 +1,17 @@
 /**
  * The delivery queue's `Deliverer` port bound to the SMTP outbound adapter (`OutboundDelivery`,
  * whose `Destinations` hold per-next-hop concurrency, cached sessions and breakers): turns its
- * report into per-recipient replies and its tagged failure into `DeliveryFailed` (code, retry, status), each with the last
- * attempt's TLS evidence as a record (`TlsRecord`) for the job data. For a pin mismatch the detail names what the change looks like and
- * the pin that would admit it.
+ * report into per-recipient replies and its tagged failure into `DeliveryFailed` — code, status, the
+ * structured reason (`reasonOf`: a pin diagnosis, the names expected and presented, an open breaker)
+ * — each with the last attempt's TLS evidence as a record (`TlsRecord`) for the job data.
  */
 import { Deliverer, DeliveryFailed, type RecipientReply, type TlsRecord } from "@mailconnect/delivery-queue"
-import { type AttemptEvidence, type DeliveryError, OutboundDelivery } from "@mailconnect/smtp-outbound"
+import {
+  type AttemptEvidence,
+  type DeliveryError,
+  OutboundDelivery,
+  reasonOf,
+} from "@mailconnect/smtp-outbound"
 import { Effect, Layer } from "effect"
 
 /** The job's record of an attempt's TLS: `null` for a session without TLS, absent without a session. */
@@ -45,21 +50,16 @@ export const tlsRecordOf = (attempt: AttemptEvidence | undefined): TlsRecord | n
   }
 }
 
-const detailOf = (error: DeliveryError): string => {
-  if (error._tag === "CertPinMismatch")
-    return `${error.detail}; looks like ${error.diagnosis.kind}; if legitimate add pin ${error.diagnosis.pinToAdd}`
-  return error.detail
-}
-
 const failed = (error: DeliveryError): DeliveryFailed => {
   const reply = "reply" in error && error.reply ? `${error.reply.code} ${error.reply.text}` : undefined
   const tls = tlsRecordOf(error.attempts.at(-1))
+  const reason = reasonOf(error)
   return new DeliveryFailed({
     code: error.code,
-    retry: error.retry,
     status: error.status,
     server: error.server,
-    detail: detailOf(error),
+    detail: error.detail,
+    ...(reason ? { reason } : {}),
     ...(reply ? { reply } : {}),
     ...(tls === undefined ? {} : { tls }),
   })
