@@ -1,7 +1,7 @@
 /**
  * The delivery queue wired as the relay wires it: its ports bound by the relay's own bindings
- * (`apps/relay/src/layers`) to the real smtp-outbound adapter. The queue's builders (policies,
- * partners, polling) are the delivery-queue test harness's.
+ * (`apps/relay/src/layers`) to the real smtp-outbound adapter. The queue's test layers and builders
+ * (policies, partners, polling) are the delivery-queue's own (`@mailconnect/delivery-queue/testing`).
  */
 
 import { DeliveryQueue, DeliveryWorker } from "@mailconnect/delivery-queue"
@@ -12,7 +12,7 @@ import { DelivererFromOutbound, PartnerBreakersFromDestinations } from "@mailcon
 import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
 import { Either, Layer } from "effect"
 
-export * from "../../packages/delivery-queue/test/harness"
+export * from "@mailconnect/delivery-queue/testing"
 
 /**
  * Queue and worker delivering for real: the smtp-outbound adapter (no DNS: policies name their

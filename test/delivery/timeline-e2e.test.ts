@@ -9,6 +9,7 @@ import { BullBoardQueue, type DeliveryJobData, Enqueue, QueueAdmin } from "@mail
 import { type Lab, startLab } from "@mailconnect/partner-lab"
 import { computeTimeline } from "@mailconnect/retry-timeline"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { pollEffect } from "@mailconnect/test-support"
 import { Effect, TestClock, TestContext } from "effect"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -25,17 +26,7 @@ afterAll(async () => {
   await redis?.stop()
 })
 
-const realSleep = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
-
-const waitFor = <A>(check: Effect.Effect<A | undefined, unknown>) =>
-  Effect.gen(function* () {
-    for (let i = 0; i < 2_000; i++) {
-      const value = yield* check
-      if (value !== undefined) return value
-      yield* realSleep(10)
-    }
-    return yield* Effect.die(new Error("condition not reached"))
-  })
+const waitFor = <A>(check: Effect.Effect<A | undefined, unknown>) => pollEffect("the worker", check, 20_000)
 
 describe("ten days for an unreachable partner", () => {
   it("attempts exactly at the timeline points, warns once at 4 h, bounces at 10 d, removes the body", async () => {

@@ -2,6 +2,7 @@
 import { type Partner, type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
+import { partner as basePartner, localDomain, policyWith, pollEffect } from "@mailconnect/test-support"
 import { Effect, Either, Layer } from "effect"
 import {
   Deliverer,
@@ -12,6 +13,8 @@ import {
   DeliveryWorker,
 } from "../src"
 
+export { uniquePrefix } from "@mailconnect/test-support"
+
 const m = 60_000
 export const defaultRetry = {
   schedule: [5 * m, 10 * m, 20 * m, 40 * m],
@@ -20,36 +23,19 @@ export const defaultRetry = {
   expireAfter: 10 * 86_400_000,
 }
 
+/** An enforce partner for `domains`, on the ten-day timeline (the shared builder's, one field overridden). */
 export const partner = (
   name: string,
   domains: ReadonlyArray<string>,
   overrides: Partial<Partner> = {},
-): Partner => ({
-  name,
-  domains,
-  tls: { mode: "enforce", minVersion: "TLSv1.2", verify: { trust: "pkix", names: [], pins: [] } },
-  inbound: { requireTls: false, requireClientCertificate: false },
-  retry: defaultRetry,
-  groups: [],
-  ...overrides,
-})
+): Partner => basePartner(name, { domains, retry: defaultRetry, ...overrides })
 
-export const policySet = (partners: ReadonlyArray<Partner>, sinkPort = 2525): PolicySet => ({
-  defaults: {
-    tls: { mode: "opportunistic", minVersion: "TLSv1.2" },
+/** The partners, and `customer.example` delivered to the local sink on `sinkPort`. */
+export const policySet = (partners: ReadonlyArray<Partner>, sinkPort = 2525): PolicySet =>
+  policyWith(partners, {
+    localDomains: [localDomain("customer.example", { host: "127.0.0.1", port: sinkPort })],
     retry: defaultRetry,
-    dsn: { languages: ["de", "en"] },
-  },
-  partners: Object.fromEntries(partners.map((p) => [p.name, p])),
-  localDomains: {
-    "customer.example": {
-      domain: "customer.example",
-      deliverTo: { host: "127.0.0.1", port: sinkPort },
-      groups: [],
-    },
-  },
-  groups: {},
-})
+  })
 
 export const policyViewLayer = (policy: PolicySet, serial = 1) =>
   PolicyView.fixed(policy, buildIndex(policy), serial)
@@ -100,17 +86,6 @@ export const queueLayers = (options: {
   return { queue, worker }
 }
 
-let counter = 0
-export const uniquePrefix = (name: string) => `t${process.pid}-${name}-${counter++}`
-
-/** Polls `check` until it returns a value, real time, with a generous deadline (never asserted as a limit). */
-export const eventually = <A>(check: Effect.Effect<A | undefined, unknown>, timeoutMs = 20_000) =>
-  Effect.gen(function* () {
-    const deadline = Date.now() + timeoutMs
-    while (Date.now() < deadline) {
-      const value = yield* check
-      if (value !== undefined) return value
-      yield* Effect.promise(() => new Promise((r) => setTimeout(r, 25)))
-    }
-    return yield* Effect.die(new Error("condition not reached in time"))
-  })
+/** Polls `check` until it returns a value (real time, a generous deadline, never asserted as a limit). */
+export const eventually = <A, E, R>(check: Effect.Effect<A | undefined, E, R>, timeoutMs = 20_000) =>
+  pollEffect("the condition", check, timeoutMs)

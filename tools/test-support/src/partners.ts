@@ -3,7 +3,14 @@
  * field overridden per test, local domains, and a policy set whose closed groups follow from the
  * groups its partners and local domains name.
  */
-import type { ClosedGroup, LocalDomain, Partner, PolicySet, ServerAddress } from "@mailconnect/policy"
+import type {
+  ClosedGroup,
+  LocalDomain,
+  Partner,
+  PolicySet,
+  RetryPolicy,
+  ServerAddress,
+} from "@mailconnect/policy"
 
 export const retry = {
   schedule: [300_000, 600_000],
@@ -40,6 +47,8 @@ export const policyWith = (
   options: {
     readonly localDomains?: ReadonlyArray<LocalDomain>
     readonly dsnLanguages?: ReadonlyArray<string>
+    /** The defaults' retry policy (what local domains and unknown domains get). */
+    readonly retry?: RetryPolicy
   } = {},
 ): PolicySet => {
   const localDomains = options.localDomains ?? customerDomains
@@ -52,7 +61,7 @@ export const policyWith = (
   return {
     defaults: {
       tls: { mode: "opportunistic", minVersion: "TLSv1.2" },
-      retry,
+      retry: options.retry ?? retry,
       dsn: { languages: options.dsnLanguages ?? ["de", "en"] },
     },
     partners: Object.fromEntries(partners.map((p) => [p.name, p])),

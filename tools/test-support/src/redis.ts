@@ -17,3 +17,7 @@ export const deletePrefix = (prefix: string) =>
     const client = yield* RedisClient
     yield* client.del(...((yield* client.call("KEYS", `{${prefix}}:*`)) as Array<string>))
   })
+
+let prefixes = 0
+/** A Redis key prefix of this test process alone: `t<pid>-<name>-<n>`. */
+export const uniquePrefix = (name: string): string => `t${process.pid}-${name}-${prefixes++}`
