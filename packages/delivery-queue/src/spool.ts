@@ -122,7 +122,7 @@ export const makeSpool = (redis: RedisClient["Type"]): SpoolShape => {
 }
 
 /** While Redis is away, commands fail after one reconnect attempt or 5 s, whichever comes first. */
-export const failFast = { maxRetriesPerRequest: 1, commandTimeoutMs: 5_000 } as const
+export const failFast = { maxRetriesPerRequest: 1, commandTimeoutMs: 5_000, autoPipelining: true } as const
 
 export class Spool extends Context.Tag("@mailconnect/Spool")<Spool, SpoolShape>() {
   /** On a fail-fast connection of its own: the ingress answers 451 rather than wait. */

@@ -5,12 +5,13 @@
  *
  * Trusts: the Redis endpoint named by `REDIS_URL`. Touches: only keys the callers name.
  */
+import { createHash } from "node:crypto"
 import { Chunk, Context, Effect, Layer, Option, type Scope, Stream } from "effect"
 import { type ConnectionOptions, type RedisConnection, RedisConnectionFactory } from "./connection"
 import { RedisCommandError, RedisSubscribeError } from "./errors"
 import type { RedisKeys } from "./keys"
 
-/** A Lua script registered once per connection with ioredis `defineCommand` (EVALSHA, EVAL fallback). */
+/** A Lua script, run by its SHA1 (EVALSHA) with EVAL as the fallback when Redis does not have it yet. */
 export interface LuaScript {
   readonly name: string
   readonly numberOfKeys: number
@@ -78,9 +79,17 @@ const classify = (command: string, error: unknown): RedisCommandError => {
   return new RedisCommandError({ command, reason, detail })
 }
 
-const defined = new WeakMap<RedisConnection, Set<string>>()
+const shas = new WeakMap<LuaScript, string>()
+const shaOf = (script: LuaScript): string => {
+  let sha = shas.get(script)
+  if (sha === undefined) {
+    sha = createHash("sha1").update(script.lua).digest("hex")
+    shas.set(script, sha)
+  }
+  return sha
+}
 
-type Callable = Record<string, (...args: ReadonlyArray<RedisArg>) => Promise<unknown>>
+const isNoScript = (e: unknown) => e instanceof Error && e.message.startsWith("NOSCRIPT")
 
 export const makeRedisClient = (
   connection: RedisConnection,
@@ -104,15 +113,21 @@ export const makeRedisClient = (
     bound(command, Effect.tryPromise({ try: f, catch: (e) => classify(command, e) })).pipe(
       Effect.withSpan(`redis.${command}`),
     )
-  const scriptFor = (script: LuaScript): Callable[string] => {
-    const names = defined.get(connection) ?? new Set<string>()
-    defined.set(connection, names)
-    if (!names.has(script.name)) {
-      connection.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua })
-      names.add(script.name)
+  // Scripts run as plain EVALSHA, then EVAL when the server does not know the script yet — not
+  // through ioredis `defineCommand`: an auto-pipeline opened before a script was defined lacks
+  // the script's method, and ioredis then throws an uncaught "results[i] is not iterable"
+  // (redis/ioredis#1931), leaving every command of that pipeline unsettled.
+  const evalScript = async (
+    script: LuaScript,
+    list: ReadonlyArray<string>,
+    args: ReadonlyArray<RedisArg>,
+  ) => {
+    try {
+      return await connection.evalsha(shaOf(script), script.numberOfKeys, ...list, ...args)
+    } catch (e) {
+      if (!isNoScript(e)) throw e
+      return await connection.eval(script.lua, script.numberOfKeys, ...list, ...args)
     }
-    const fn = (connection as unknown as Callable)[script.name]!
-    return fn.bind(connection)
   }
   return {
     keys,
@@ -141,7 +156,7 @@ export const makeRedisClient = (
         })
       }),
     publish: (channel, message) => run("PUBLISH", () => connection.publish(channel, message)),
-    script: (script, list, args) => run(`EVALSHA ${script.name}`, () => scriptFor(script)(...list, ...args)),
+    script: (script, list, args) => run(`EVALSHA ${script.name}`, () => evalScript(script, list, args)),
     subscribe: (channel) =>
       Stream.asyncScoped<string, RedisSubscribeError>((emit) =>
         Effect.gen(function* () {

@@ -94,3 +94,29 @@ describe("RedisClient", () => {
     expect(error).toMatchObject({ _tag: "RedisCommandError", reason: "reply" })
   })
 })
+
+describe("RedisClient with auto-pipelining", () => {
+  it("runs a script first used in the same tick as other commands (a pipeline opened before the script existed)", async () => {
+    prefix = `t${randomBytes(4).toString("hex")}`
+    const SET_TO = { name: "testSetTo", numberOfKeys: 1, lua: "redis.call('SET', KEYS[1], ARGV[1]) return 1" }
+    const result = await Effect.runPromise(
+      Effect.gen(function* () {
+        const client = yield* RedisClient.connect({ purpose: "autopipelined", autoPipelining: true })
+        const key = client.keys.key("tick")
+        // One tick: GET opens the auto-pipeline, then the script is called for the first time.
+        const [before, set, other] = yield* Effect.all(
+          [client.get(key), client.script(SET_TO, [key], ["x"]), client.exists(client.keys.key("none"))],
+          { concurrency: "unbounded" },
+        )
+        return { before, set, other, later: yield* client.get(key) }
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(redis.url, prefix)))),
+      ),
+    )
+    expect(result.before).toEqual(Option.none())
+    expect(result.set).toBe(1)
+    expect(result.other).toBe(false)
+    expect(result.later).toEqual(Option.some("x"))
+  })
+})

@@ -111,23 +111,29 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
   const port = await freePort()
   const stateDir = options.stateDir ?? join(lab.dir, "state", id)
   mkdirSync(stateDir, { recursive: true })
-  const child: ChildProcess = spawn(process.execPath, [LAUNCH, "relay"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      REDIS_URL: options.redisUrl ?? lab.redis.url,
-      REDIS_PREFIX: lab.prefix,
-      RELAY_ID: id,
-      RELAY_HTTP_PORT: String(port),
-      RELAY_STATE_DIR: stateDir,
-      MAILCONNECT_TRUSTED_KEYS: lab.trustedKeyFile,
-      RELAY_POLICY_POLL_INTERVAL: "1s",
-      RELAY_HEARTBEAT_INTERVAL: "1s",
-      RELAY_HEARTBEAT_TTL: "5s",
-      ...options.env,
+  // BENCH_CPU_PROFILE_DIR=<dir>: each relay writes a V8 CPU profile there when it exits (pnpm bench e2e).
+  const profile = process.env.BENCH_CPU_PROFILE_DIR
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), LAUNCH, "relay"],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        REDIS_URL: options.redisUrl ?? lab.redis.url,
+        REDIS_PREFIX: lab.prefix,
+        RELAY_ID: id,
+        RELAY_HTTP_PORT: String(port),
+        RELAY_STATE_DIR: stateDir,
+        MAILCONNECT_TRUSTED_KEYS: lab.trustedKeyFile,
+        RELAY_POLICY_POLL_INTERVAL: "1s",
+        RELAY_HEARTBEAT_INTERVAL: "1s",
+        RELAY_HEARTBEAT_TTL: "5s",
+        ...options.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
     },
-    stdio: ["ignore", "pipe", "pipe"],
-  })
+  )
   let output = ""
   child.stdout?.on("data", (c) => {
     output = (output + c.toString()).slice(-20_000)

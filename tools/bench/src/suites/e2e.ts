@@ -5,6 +5,7 @@
  * The client keeps a pool of SMTP connections, as a busy mail program or upstream MTA would.
  * Compare: a Postfix tuned with TLS connection reuse relays about 220 messages/s of 4 KB here.
  */
+import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
 import nodemailer from "nodemailer"
@@ -19,6 +20,16 @@ const BODY = `${"x".repeat(78)}\r\n`.repeat(50)
 const cpuSeconds = (pid: number): number => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Calls per Redis command so far (`INFO commandstats`), read with redis-cli. */
+const commandStats = (host: string, port: number): Map<string, number> => {
+  const info = execFileSync("redis-cli", ["-h", host, "-p", String(port), "INFO", "commandstats"], {
+    encoding: "utf8",
+  })
+  const stats = new Map<string, number>()
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) stats.set(match[1]!, Number(match[2]))
+  return stats
 }
 
 /** Peak resident set size of a process (Linux VmHWM), in MiB. */
@@ -64,6 +75,8 @@ const suite: BenchSuite = {
           auth: { user: "alice", pass: "a long test password" },
         })
         const before = good.recorder.messages().length
+        const { host: redisHost, port: redisPort } = stack.lab.redis
+        const commandsBefore = commandStats(redisHost, redisPort)
         const cpuBefore = cpuSeconds(pid)
         const workerCpuBefore = workerPid ? cpuSeconds(workerPid) : 0
         const latencies: Array<number> = []
@@ -95,6 +108,10 @@ const suite: BenchSuite = {
         const total = performance.now() - started
         const cpu = cpuSeconds(pid) - cpuBefore
         const workerCpu = workerPid ? cpuSeconds(workerPid) - workerCpuBefore : 0
+        const commands = [...commandStats(redisHost, redisPort)]
+          .map(([name, calls]) => [name, calls - (commandsBefore.get(name) ?? 0)] as const)
+          .filter(([, calls]) => calls > 0)
+          .sort((a, b) => b[1] - a[1])
         transport.close()
         report("messages (4 KB)", MESSAGES)
         report("client connections", CONNECTIONS)
@@ -108,6 +125,16 @@ const suite: BenchSuite = {
           report("delivery relay CPU per message", (workerCpu / MESSAGES) * 1000, "ms")
         } else report("relay CPU per message (ingress + delivery)", (cpu / MESSAGES) * 1000, "ms")
         report("relay peak RSS", peakRss(pid), "MiB")
+        // Includes the heartbeats and policy polls of the run, a few per second.
+        const perMessage = (n: number) => Math.round((n / MESSAGES) * 100) / 100
+        report("Redis commands per message", perMessage(commands.reduce((sum, [, calls]) => sum + calls, 0)))
+        report(
+          "  of which",
+          commands
+            .slice(0, 8)
+            .map(([name, calls]) => `${name} ${perMessage(calls)}`)
+            .join(", "),
+        )
       } finally {
         await relay.stop("SIGTERM")
         await worker?.stop("SIGTERM")
