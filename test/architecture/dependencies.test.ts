@@ -26,6 +26,7 @@ const LAYERS: Readonly<Record<string, Layer>> = {
   "@mailconnect/smtp-inbound": "adapter",
   "@mailconnect/smtp-outbound": "adapter",
   "@mailconnect/fleet": "adapter",
+  "@mailconnect/mta-sts": "adapter",
   "@mailconnect/telemetry": "adapter",
   "@mailconnect/relay": "app",
   "@mailconnect/dashboard": "app",
@@ -41,6 +42,7 @@ const WRAPPED_BY: Readonly<Record<string, ReadonlyArray<string>>> = {
   "node:net": ["@mailconnect/smtp-outbound"],
   "node:tls": ["@mailconnect/smtp-outbound", "@mailconnect/smtp-inbound"],
   "node:dgram": [],
+  "node:https": ["@mailconnect/mta-sts"],
 }
 
 /** Adapters may build on the infrastructure adapters, never on each other's services. */

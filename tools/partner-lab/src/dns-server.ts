@@ -1,6 +1,6 @@
 /**
- * A tiny authoritative DNS server on loopback UDP for MX/A/AAAA look-ups in tests: names it does
- * not know get NXDOMAIN, known names without the asked type get an empty NOERROR answer.
+ * A tiny authoritative DNS server on loopback UDP for MX/A/AAAA/TXT look-ups in tests: names it
+ * does not know get NXDOMAIN, known names without the asked type get an empty NOERROR answer.
  */
 import { createSocket, type RemoteInfo } from "node:dgram"
 import { once } from "node:events"
@@ -11,6 +11,11 @@ export type LabRecord =
   | { readonly type: "A"; readonly address: string }
   | { readonly type: "AAAA"; readonly address: string }
   | { readonly type: "MX"; readonly preference: number; readonly exchange: string }
+  /**
+   * One TXT record. A string longer than 255 bytes is sent as consecutive character-strings of
+   * 255 (as a zone file would); a list is sent as those character-strings, to test concatenation.
+   */
+  | { readonly type: "TXT"; readonly data: string | ReadonlyArray<string> }
 
 export interface LabDns {
   readonly host: string
@@ -26,6 +31,15 @@ export interface LabDns {
 }
 
 const key = (name: string) => name.toLowerCase().replace(/\.$/, "")
+
+/** The character-strings of a TXT record: at most 255 bytes each. */
+const characterStrings = (data: string | ReadonlyArray<string>): Array<Buffer> => {
+  if (typeof data !== "string") return data.map((part) => Buffer.from(part))
+  const bytes = Buffer.from(data)
+  const parts: Array<Buffer> = []
+  for (let at = 0; at < bytes.length; at += 255) parts.push(bytes.subarray(at, at + 255))
+  return parts.length > 0 ? parts : [Buffer.alloc(0)]
+}
 
 export const startLabDns = async (host = "127.0.0.1"): Promise<LabDns> => {
   const zone = new Map<string, ReadonlyArray<LabRecord>>()
@@ -47,6 +61,8 @@ export const startLabDns = async (host = "127.0.0.1"): Promise<LabDns> => {
           ttl: 60,
           data: { preference: record.preference, exchange: record.exchange },
         })
+      } else if (record.type === "TXT") {
+        answers.push({ type: "TXT", name: question.name, ttl: 60, data: characterStrings(record.data) })
       } else {
         answers.push({ type: record.type, name: question.name, ttl: 60, data: record.address })
       }
