@@ -159,3 +159,5 @@ export const allowsClientAuth = (certificate: X509Certificate): boolean => {
   const usages = extendedKeyUsage(certificate)
   return usages === undefined || usages.includes(CLIENT_AUTH_OID)
 }
+
+export * from "./tlsa"
