@@ -17,6 +17,9 @@ export const FAILURE_CODES = [
   "CERT_NAME_MISMATCH",
   "CERT_PIN_MISMATCH",
   "CLIENT_CERT_REJECTED",
+  "DANE_TLSA_MISMATCH",
+  "DNSSEC_BOGUS",
+  "MTA_STS_MX_MISMATCH",
   "SMTP_TRANSIENT",
   "SMTP_PERMANENT",
   "EXPIRED",
@@ -242,6 +245,57 @@ export const FAILURE_CAUSES: Readonly<Record<FailureCode, FailureCause>> = {
     action: {
       en: "Operator: send the partner our current client certificate; partner: install it.",
       de: "Betrieb: dem Partner unser aktuelles Client-Zertifikat senden; Partner: es einspielen.",
+    },
+  }),
+  DANE_TLSA_MISMATCH: cause({
+    code: "DANE_TLSA_MISMATCH",
+    retry: "defer",
+    status: "4.7.5",
+    meaning: {
+      en: "The server's certificate matches none of the DANE (TLSA) records its DNSSEC-signed zone publishes.",
+      de: "Das Zertifikat des Servers passt zu keinem der DANE-Einträge (TLSA), die seine DNSSEC-signierte Zone veröffentlicht.",
+    },
+    typicalCause: {
+      en: "The recipient replaced its certificate or key without updating its TLSA records first, or a man-in-the-middle presenting its own certificate.",
+      de: "Der Empfänger hat Zertifikat oder Schlüssel gewechselt, ohne vorher seine TLSA-Einträge anzupassen, oder ein Angreifer legt sein eigenes Zertifikat vor.",
+    },
+    action: {
+      en: "Recipient: publish TLSA records for the new key before deploying it (RFC 7671 §8.1), or restore the old certificate. Operator: compare with `mailconnect probe <domain>`.",
+      de: "Empfänger: TLSA-Einträge für den neuen Schlüssel veröffentlichen, bevor er eingesetzt wird (RFC 7671 §8.1), oder das alte Zertifikat wiederherstellen. Betrieb: mit `mailconnect probe <Domain>` vergleichen.",
+    },
+  }),
+  DNSSEC_BOGUS: cause({
+    code: "DNSSEC_BOGUS",
+    retry: "defer",
+    status: "4.4.3",
+    meaning: {
+      en: "The validating resolver found the recipient domain's DNSSEC signatures invalid (bogus).",
+      de: "Der validierende Resolver hat die DNSSEC-Signaturen der Empfängerdomain als ungültig erkannt (bogus).",
+    },
+    typicalCause: {
+      en: "Expired signatures or a broken key rollover at the recipient's DNS provider, or forged DNS answers.",
+      de: "Abgelaufene Signaturen oder ein fehlerhafter Schlüsselwechsel beim DNS-Anbieter des Empfängers, oder gefälschte DNS-Antworten.",
+    },
+    action: {
+      en: "Recipient: fix the zone's DNSSEC signing. Operator: check the validating resolver's logs and clock; mail waits on the timeline.",
+      de: "Empfänger: die DNSSEC-Signierung der Zone reparieren. Betrieb: Protokoll und Uhr des validierenden Resolvers prüfen; die Mail wartet gemäß Zeitplan.",
+    },
+  }),
+  MTA_STS_MX_MISMATCH: cause({
+    code: "MTA_STS_MX_MISMATCH",
+    retry: "defer",
+    status: "4.7.5",
+    meaning: {
+      en: "The recipient domain's MTA-STS policy (enforce) lists none of the mail servers DNS returned.",
+      de: "Die MTA-STS-Policy (enforce) der Empfängerdomain nennt keinen der Mailserver, die das DNS liefert.",
+    },
+    typicalCause: {
+      en: "The recipient moved its mail servers without updating its MTA-STS policy, or forged MX records.",
+      de: "Der Empfänger hat seine Mailserver umgezogen, ohne die MTA-STS-Policy anzupassen, oder gefälschte MX-Einträge.",
+    },
+    action: {
+      en: "Recipient: add the new MX hosts to the `mx:` lines of its policy and change the `id` in `_mta-sts` TXT.",
+      de: "Empfänger: die neuen MX-Hosts in den `mx:`-Zeilen der Policy eintragen und die `id` im `_mta-sts`-TXT-Eintrag ändern.",
     },
   }),
   SMTP_TRANSIENT: cause({
