@@ -61,6 +61,8 @@ export const makeLookup = (policy: PolicySet, index: LookupIndex): PolicyLookup 
     mode: policy.defaults.tls.mode,
     minVersion: policy.defaults.tls.minVersion,
     ...(policy.defaults.tls.ciphers === undefined ? {} : { ciphers: policy.defaults.tls.ciphers }),
+    ...(policy.defaults.tls.dane === undefined ? {} : { dane: policy.defaults.tls.dane }),
+    ...(policy.defaults.tls.mtaSts === undefined ? {} : { mtaSts: policy.defaults.tls.mtaSts }),
     verify: { trust: "pkix", names: [], pins: [] },
   }
 

@@ -89,6 +89,14 @@ export const CertificateReview = Schema.Struct({
 })
 export type CertificateReview = typeof CertificateReview.Type
 
+/**
+ * Whether DANE (RFC 7672) and MTA-STS (RFC 8461) may authenticate a domain that has no enforced
+ * agreement: `on` unless the policy says `off`. An enforce/mtls partner's own verification always
+ * wins; these matter for opportunistic partners and the defaults.
+ */
+export const StandardSwitch = Schema.Literal("on", "off")
+export type StandardSwitch = typeof StandardSwitch.Type
+
 export const PartnerTls = Schema.Struct({
   mode: TlsMode,
   minVersion: TlsVersion,
@@ -98,6 +106,9 @@ export const PartnerTls = Schema.Struct({
   /** mtls: name of the relay client certificate (key material lives in relay configuration). */
   clientCertificate: Schema.optional(Schema.String),
   review: Schema.optional(CertificateReview),
+  /** Absent: on. Bundles compiled before the field existed have neither. */
+  dane: Schema.optional(StandardSwitch),
+  mtaSts: Schema.optional(StandardSwitch),
 })
 export type PartnerTls = typeof PartnerTls.Type
 
@@ -143,7 +154,13 @@ export const ClosedGroup = Schema.Struct({
 export type ClosedGroup = typeof ClosedGroup.Type
 
 export const DefaultPolicy = Schema.Struct({
-  tls: Schema.Struct({ mode: TlsMode, minVersion: TlsVersion, ciphers: Schema.optional(Schema.String) }),
+  tls: Schema.Struct({
+    mode: TlsMode,
+    minVersion: TlsVersion,
+    ciphers: Schema.optional(Schema.String),
+    dane: Schema.optional(StandardSwitch),
+    mtaSts: Schema.optional(StandardSwitch),
+  }),
   retry: RetryPolicy,
   dsn: Schema.Struct({ languages: Schema.Array(Schema.String) }),
 })
