@@ -28,6 +28,7 @@ const LAYERS: Readonly<Record<string, Layer>> = {
   "@mailconnect/fleet": "adapter",
   "@mailconnect/mta-sts": "adapter",
   "@mailconnect/telemetry": "adapter",
+  "@mailconnect/dns-secure": "adapter",
   "@mailconnect/relay": "app",
   "@mailconnect/dashboard": "app",
   "@mailconnect/cli": "app",
@@ -39,9 +40,10 @@ const WRAPPED_BY: Readonly<Record<string, ReadonlyArray<string>>> = {
   bullmq: ["@mailconnect/delivery-queue"],
   "smtp-server": ["@mailconnect/smtp-inbound"],
   nodemailer: ["@mailconnect/smtp-outbound"],
-  "node:net": ["@mailconnect/smtp-outbound"],
+  "node:net": ["@mailconnect/smtp-outbound", "@mailconnect/dns-secure"],
   "node:tls": ["@mailconnect/smtp-outbound", "@mailconnect/smtp-inbound"],
-  "node:dgram": [],
+  "node:dgram": ["@mailconnect/dns-secure"],
+  "dns-packet": ["@mailconnect/dns-secure"],
   "node:https": ["@mailconnect/mta-sts"],
 }
 
