@@ -8,15 +8,19 @@
 import { createHash } from "node:crypto"
 import type { Readable } from "node:stream"
 import type { EffectivePolicy, PartnerTls } from "@mailconnect/policy"
+import type { TlsaRecord } from "@mailconnect/x509"
 import { Clock, Context, Effect, Either, Layer, Option } from "effect"
+import { type HopAuthority, planHops } from "./authority"
 import { ClientCertificates } from "./client-certificates"
+import { describeTlsa } from "./dane-verify"
 import { type CachedSession, type Destination, Destinations } from "./destination"
 import { type AttemptFailure, ClientCertRejected, type DeliveryError, withAttempts } from "./errors"
 import type { AttemptEvidence, CertificateEvidence, TlsEvidence, TranscriptLine } from "./evidence"
-import { DnsResolver, type NextHop, resolveNextHops } from "./next-hops"
+import { DnsResolver, type NextHop } from "./next-hops"
 import { OutboundConfig } from "./options"
 import { makeProbe, type ProbeReport, type ProbeRequest } from "./probe"
 import { type ClientCertificate, openSession } from "./session"
+import { TlsStandards, type TlsStandardsShape } from "./standards"
 import { type RecipientResult, resetSession, sendMessage } from "./transaction"
 import { type AcceptedNames, acceptedNames } from "./verify"
 
@@ -49,6 +53,7 @@ export interface OutboundDeliveryShape {
 }
 
 const TLS_PHASES = new Set(["tls", "verify"])
+const NO_STANDARDS: TlsStandardsShape = { dns: undefined, mtaSts: undefined }
 const TRANSACTION_PHASES = new Set(["mail", "rcpt", "data", "rset"])
 
 /**
@@ -56,13 +61,19 @@ const TRANSACTION_PHASES = new Set(["mail", "rcpt", "data", "rset"])
  * recipient domain routed to the same MX host by DNS never reuses a session verified for another
  * domain's names, and a TLS ticket is resumed only under the same client certificate and trust.
  */
-const destinationKey = (
-  hop: NextHop,
-  address: string,
-  tls: PartnerTls,
-  accept: AcceptedNames,
-  client: string | undefined,
-) => JSON.stringify([hop.host, address, hop.port, policyDigest(tls), accept, client ?? ""])
+const destinationKey = (target: Target, client: string | undefined) => {
+  const { hop, address, accept, authority } = target
+  const standard = authority.tlsa ? authority.tlsa.map(describeTlsa) : (authority.mtaSts ?? null)
+  return JSON.stringify([
+    hop.host,
+    address,
+    hop.port,
+    policyDigest(authority.tls),
+    accept,
+    standard,
+    client ?? "",
+  ])
+}
 
 /**
  * A digest of the whole TLS policy (its CA PEM included), computed once per policy object: a
@@ -83,6 +94,12 @@ interface Target {
   readonly address: string
   readonly server: string
   readonly accept: AcceptedNames
+  /** Who authenticates this hop, and the TLS policy it is held to (`planHops`). */
+  readonly authority: HopAuthority
+  /** DANE hops: the TLSA records, and the DANE-TA reference names (MX host, next-hop domain). */
+  readonly dane:
+    | { readonly tlsa: ReadonlyArray<TlsaRecord>; readonly names: ReadonlyArray<string> }
+    | undefined
 }
 
 /** What one address took: the recipients' results over a session with this TLS evidence. */
@@ -97,6 +114,7 @@ export const makeOutboundDelivery = Effect.gen(function* () {
   const dns = yield* DnsResolver
   const certificates = yield* ClientCertificates
   const destinations = yield* Destinations
+  const standards = Option.getOrElse(yield* Effect.serviceOption(TlsStandards), () => NO_STANDARDS)
   /** The last certificate each host presented that passed: the pin-mismatch diagnosis compares with it. */
   const history = new Map<string, CertificateEvidence>()
 
@@ -135,6 +153,7 @@ export const makeOutboundDelivery = Effect.gen(function* () {
         address: target.address,
         port: target.hop.port,
         tls,
+        ...(target.dane ? { dane: target.dane } : {}),
         ehloName: settings.ehloName,
         timeouts: settings.timeouts,
         clientCertificate: client,
@@ -174,7 +193,7 @@ export const makeOutboundDelivery = Effect.gen(function* () {
     now: Date,
   ): Effect.Effect<Sent, AttemptFailure> =>
     Effect.gen(function* () {
-      const tls = request.policy.tls
+      const tls = target.authority.tls
       let cached = yield* destination.takeSession
       let reused = false
       if (cached) {
@@ -211,14 +230,14 @@ export const makeOutboundDelivery = Effect.gen(function* () {
   /** The attempt at one address, through its destination, as evidence. */
   const tryAddress = (request: DeliveryRequest, target: Target, now: Date) =>
     Effect.gen(function* () {
-      const tls = request.policy.tls
+      const tls = target.authority.tls
       const transcript: Array<TranscriptLine> = []
       const outcome = yield* Effect.either(
         Effect.gen(function* () {
           const client = yield* clientCertificateFor(tls, target.server).pipe(
             Effect.mapError((error): AttemptFailure => ({ error, tls: undefined })),
           )
-          const key = destinationKey(target.hop, target.address, tls, target.accept, client?.name)
+          const key = destinationKey(target, client?.name)
           return yield* destinations.run(key, request.policy.partner?.name, (destination) =>
             sendVia(request, target, client, destination, transcript, now),
           )
@@ -230,6 +249,8 @@ export const makeOutboundDelivery = Effect.gen(function* () {
         port: target.hop.port,
         address: target.address,
         mode: tls.mode,
+        source: target.authority.source,
+        ...(target.authority.mtaSts ? { mtaSts: target.authority.mtaSts } : {}),
         startedAt: now.toISOString(),
         bundleSerial: request.bundleSerial,
         tls: Either.isRight(outcome) ? outcome.right.tls : outcome.left.tls,
@@ -241,18 +262,20 @@ export const makeOutboundDelivery = Effect.gen(function* () {
 
   const deliver = Effect.fn("OutboundDelivery.deliver")(function* (request: DeliveryRequest) {
     const now = request.now ?? new Date(yield* Clock.currentTimeMillis)
-    const hops = yield* resolveNextHops(request.domain, request.policy.servers, settings.mxPort).pipe(
-      Effect.provideService(DnsResolver, dns),
-    )
-    const targets = hops
-      .flatMap((hop) => hop.addresses.map((address) => ({ hop, address })))
+    const planned = yield* planHops(request.policy, dns, standards, settings.mxPort)
+    const targets = planned
+      .flatMap(({ hop, authority }) => hop.addresses.map((address) => ({ hop, authority, address })))
       .slice(0, settings.maxAddresses)
-      .map(({ hop, address }) => ({
-        hop,
-        address,
-        server: `${hop.host}:${hop.port}`,
-        accept: acceptedNames(request.policy.tls, hop, request.domain),
-      }))
+      .map(
+        ({ hop, authority, address }): Target => ({
+          hop,
+          address,
+          authority,
+          server: `${hop.host}:${hop.port}`,
+          accept: acceptedNames(authority.tls, hop, request.domain),
+          dane: authority.tlsa ? { tlsa: authority.tlsa, names: [hop.host, request.domain] } : undefined,
+        }),
+      )
     const attempts: Array<AttemptEvidence> = []
     let lastError: DeliveryError | undefined
     for (const target of targets) {
@@ -274,7 +297,7 @@ export const makeOutboundDelivery = Effect.gen(function* () {
     return yield* Effect.fail(withAttempts(lastError!, attempts))
   })
 
-  const probe = makeProbe({ settings, dns, history, certificateFor: clientCertificateFor })
+  const probe = makeProbe({ settings, dns, standards, history, certificateFor: clientCertificateFor })
 
   return { deliver, probe } satisfies OutboundDeliveryShape
 })

@@ -174,6 +174,44 @@ export class ClientCertRejected extends Data.TaggedError("ClientCertRejected")<
   readonly status = statusOf(this.code)
 }
 
+/**
+ * DANE (RFC 7672): the MX host's DNSSEC-validated TLSA records admit none of what the peer sent.
+ * `problem` is the most specific reason (`@mailconnect/x509` `verifyDane`).
+ */
+export class DaneTlsaMismatch extends Data.TaggedError("DaneTlsaMismatch")<
+  Common & {
+    readonly problem: "NO_MATCH" | "TA_CHAIN" | "TA_NAME" | "TA_EXPIRED"
+    /** The usable records, as `usage selector matchingType hex`. */
+    readonly records: ReadonlyArray<string>
+  }
+> {
+  readonly code = "DANE_TLSA_MISMATCH" as const satisfies FailureCode
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
+}
+
+/** The validating resolver answered SERVFAIL for a lookup DANE depends on (RFC 7672 §2.1.1). */
+export class DnssecBogus extends Data.TaggedError("DnssecBogus")<
+  Common & { readonly name: string; readonly type: "MX" | "A" | "AAAA" | "TLSA" }
+> {
+  readonly code = "DNSSEC_BOGUS" as const satisfies FailureCode
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
+}
+
+/** MTA-STS `enforce`: no MX host of the domain matches the policy's `mx` patterns (RFC 8461 §4.1). */
+export class MtaStsMxMismatch extends Data.TaggedError("MtaStsMxMismatch")<
+  Common & {
+    readonly policyId: string
+    readonly patterns: ReadonlyArray<string>
+    readonly hosts: ReadonlyArray<string>
+  }
+> {
+  readonly code = "MTA_STS_MX_MISMATCH" as const satisfies FailureCode
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
+}
+
 interface ReplyFailure extends Common {
   /** undefined: the connection was lost without a reply. */
   readonly reply: SmtpReply | undefined
@@ -221,6 +259,9 @@ export type DeliveryError =
   | CertNameMismatch
   | CertPinMismatch
   | ClientCertRejected
+  | DaneTlsaMismatch
+  | DnssecBogus
+  | MtaStsMxMismatch
   | SmtpTransient
   | SmtpPermanent
   | CircuitOpen

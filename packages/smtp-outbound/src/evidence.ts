@@ -4,6 +4,7 @@
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
 import type { TlsMode, TrustModel } from "@mailconnect/policy"
+import type { DaneMatch, DaneProblem } from "@mailconnect/x509"
 
 export interface SmtpReply {
   readonly code: number
@@ -30,10 +31,11 @@ export interface VerificationEvidence {
   readonly failure: FailureCode | undefined
   /** Every check that failed, most fundamental first (untrusted, expired, name, pin). */
   readonly findings: ReadonlyArray<FailureCode>
-  readonly trust: TrustModel
-  /** `valid`, OpenSSL's verdict on the chain, or `not-consulted` (trust: pins). */
+  /** `dane`: the host's TLSA records decided (RFC 7672), not a CA or pins. */
+  readonly trust: TrustModel | "dane"
+  /** `valid`, OpenSSL's verdict on the chain, `tlsa` (DANE), or `not-consulted` (trust: pins). */
   readonly chain: string
-  readonly anchor: "public-roots" | "partner-ca"
+  readonly anchor: "public-roots" | "partner-ca" | "tlsa"
   /** The accepted names; `.domain` stands for any subdomain of `domain`. */
   readonly expectedNames: ReadonlyArray<string>
   readonly matchedName: string | undefined
@@ -43,6 +45,8 @@ export interface VerificationEvidence {
   readonly expired: boolean
   readonly notYetValid: boolean
   readonly daysUntilExpiry: number
+  /** DANE only: how many TLSA records were usable, and what matched (or why nothing did). */
+  readonly dane?: { readonly usable: number; readonly match?: DaneMatch; readonly problem?: DaneProblem }
 }
 
 export interface TlsEvidence {
@@ -69,6 +73,10 @@ export interface AttemptEvidence {
   /** The IP address actually connected to. */
   readonly address: string | undefined
   readonly mode: TlsMode
+  /** Who authenticated this hop: the partner policy, DANE, MTA-STS, or none (opportunistic). */
+  readonly source: "partner" | "dane" | "mta-sts" | "none"
+  /** MTA-STS hops: the policy's mode and id. */
+  readonly mtaSts?: { readonly mode: "enforce" | "testing"; readonly id: string }
   readonly startedAt: string
   readonly bundleSerial: number | undefined
   readonly tls: TlsEvidence | undefined

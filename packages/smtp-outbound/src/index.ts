@@ -15,6 +15,7 @@
  * resolvers (RELAY_DNS_SERVERS), the client-certificate directory (read only). The only package
  * that imports nodemailer or node:net/node:tls for delivery.
  */
+export * from "./authority"
 export * from "./certificate"
 export * from "./client-certificates"
 export * from "./delivery"
@@ -27,5 +28,6 @@ export * from "./options"
 export * from "./probe"
 export * from "./reason"
 export type { ClientCertificate } from "./session"
+export * from "./standards"
 export type { Message, RecipientResult } from "./transaction"
 export * from "./verify"

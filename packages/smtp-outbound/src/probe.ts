@@ -5,11 +5,13 @@
 import type { FailureCode } from "@mailconnect/failure-codes"
 import type { PartnerTls } from "@mailconnect/policy"
 import { Clock, Effect, Either } from "effect"
+import { planHops } from "./authority"
 import type { DeliveryError } from "./errors"
 import type { AttemptEvidence, CertificateEvidence, TranscriptLine } from "./evidence"
-import { type DnsLookup, DnsResolver, type NextHop, resolveNextHops } from "./next-hops"
+import type { DnsLookup } from "./next-hops"
 import type { OutboundSettings } from "./options"
 import { type ClientCertificate, openSession, type SessionFailure } from "./session"
+import type { TlsStandardsShape } from "./standards"
 import { quitSession } from "./transaction"
 import { acceptedNames } from "./verify"
 
@@ -21,6 +23,8 @@ export interface ProbeRequest {
   readonly bundleSerial?: number
   /** Route servers from the policy (for a domain target); absent: DNS MX. */
   readonly servers?: ReadonlyArray<{ readonly host: string; readonly port: number }>
+  /** The partner whose policy `tls` is (absent: the defaults). */
+  readonly partner?: string
 }
 
 export interface ProbeFailure {
@@ -72,6 +76,7 @@ export const describeFailure = (error: DeliveryError): ProbeFailure => ({
 interface ProbeDeps {
   readonly settings: OutboundSettings
   readonly dns: DnsLookup
+  readonly standards: TlsStandardsShape
   readonly history: Map<string, CertificateEvidence>
   readonly certificateFor: (
     tls: PartnerTls,
@@ -92,37 +97,50 @@ export const makeProbe = (deps: ProbeDeps) =>
       evidence: undefined,
       suggestedPins: [],
     })
-    const hopsResult = yield* Effect.either(
-      resolveNextHops(
-        "domain" in request.target ? request.target.domain : request.target.host,
-        "domain" in request.target ? request.servers : [request.target],
+    const planned = yield* Effect.either(
+      planHops(
+        {
+          domain: "domain" in request.target ? request.target.domain : request.target.host,
+          servers: "domain" in request.target ? request.servers : [request.target],
+          tls: request.tls,
+          partner: request.partner === undefined ? undefined : { name: request.partner },
+        },
+        deps.dns,
+        deps.standards,
         deps.settings.mxPort,
-      ).pipe(Effect.provideService(DnsResolver, deps.dns)),
+      ),
     )
-    if (hopsResult._tag === "Left") return { target, ok: false, servers: [failed(target, hopsResult.left)] }
-    const hops: ReadonlyArray<NextHop> = hopsResult.right
+    if (planned._tag === "Left") return { target, ok: false, servers: [failed(target, planned.left)] }
 
     const servers: Array<ProbeServerResult> = []
-    for (const hop of hops) {
+    for (const { hop, authority } of planned.right) {
+      const hopTls = authority.tls
+      const dane = authority.tlsa
+        ? {
+            tlsa: authority.tlsa,
+            names: [hop.host, "domain" in request.target ? request.target.domain : hop.host],
+          }
+        : undefined
       for (const address of hop.addresses) {
         const server = `${hop.host}:${hop.port}`
         const transcript: Array<TranscriptLine> = []
         const outcome = yield* Effect.either(
           Effect.gen(function* () {
             const client = yield* deps
-              .certificateFor(request.tls, server)
+              .certificateFor(hopTls, server)
               .pipe(Effect.mapError((error): SessionFailure => ({ error, tls: undefined })))
             return yield* openSession({
               server,
               host: hop.host,
               accept: acceptedNames(
-                request.tls,
+                hopTls,
                 hop,
                 "domain" in request.target ? request.target.domain : hop.host,
               ),
               address,
               port: hop.port,
-              tls: request.tls,
+              tls: hopTls,
+              ...(dane ? { dane } : {}),
               ehloName: deps.settings.ehloName,
               timeouts: deps.settings.timeouts,
               clientCertificate: client,
@@ -143,7 +161,9 @@ export const makeProbe = (deps: ProbeDeps) =>
           host: hop.host,
           port: hop.port,
           address,
-          mode: request.tls.mode,
+          mode: hopTls.mode,
+          source: authority.source,
+          ...(authority.mtaSts ? { mtaSts: authority.mtaSts } : {}),
           startedAt: now.toISOString(),
           bundleSerial: request.bundleSerial,
           tls,

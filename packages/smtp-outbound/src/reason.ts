@@ -34,6 +34,12 @@ export const reasonOf = (error: DeliveryError): FailureReason | undefined => {
       }
     case "DnsNoRoute":
       return { _tag: "NoRoute", reason: error.reason }
+    case "DaneTlsaMismatch":
+      return { _tag: "Dane", problem: error.problem, records: error.records }
+    case "DnssecBogus":
+      return { _tag: "DnssecBogus", name: error.name, type: error.type }
+    case "MtaStsMxMismatch":
+      return { _tag: "MtaStsMx", policyId: error.policyId, patterns: error.patterns, hosts: error.hosts }
     case "CircuitOpen":
       return {
         _tag: "CircuitOpen",

@@ -10,9 +10,11 @@
  */
 import type { Socket } from "node:net"
 import { type PartnerTls, type TlsVersion, tlsVersionRank } from "@mailconnect/policy"
+import type { TlsaRecord } from "@mailconnect/x509"
 import { Effect } from "effect"
 import { describeCertificate } from "./certificate"
 import { type ClassifyContext, classifyReply } from "./classify"
+import { verifyDanePeer } from "./dane-verify"
 import {
   type AttemptFailure,
   type DeliveryError,
@@ -47,6 +49,8 @@ export interface SessionRequest {
   readonly address: string
   readonly port: number
   readonly tls: PartnerTls
+  /** A DANE hop: its validated TLSA records and DANE-TA reference names decide, not `tls.verify`. */
+  readonly dane?: { readonly tlsa: ReadonlyArray<TlsaRecord>; readonly names: ReadonlyArray<string> }
   readonly ehloName: string
   readonly timeouts: Timeouts
   readonly clientCertificate: ClientCertificate | undefined
@@ -193,14 +197,17 @@ const overTls = (
       context(request, "tls"),
     ).pipe(Effect.mapError(withoutTls))
     const { chain, authorizationError } = peerOf(secure, request.tlsSession)
-    const verdict = verifyPeer({
-      peer: { chain, authorizationError },
-      tls: request.tls,
-      accept: request.accept,
-      server: request.server,
-      now: request.now,
-      previous: request.previousCertificate,
-    })
+    const peer = { chain, authorizationError }
+    const verdict = request.dane
+      ? verifyDanePeer({ peer, ...request.dane, server: request.server, now: request.now })
+      : verifyPeer({
+          peer,
+          tls: request.tls,
+          accept: request.accept,
+          server: request.server,
+          now: request.now,
+          previous: request.previousCertificate,
+        })
     const tls: TlsEvidence = {
       protocol: secure.getProtocol(),
       cipher: secure.getCipher().name,

@@ -4,7 +4,9 @@
  * new bundle changes a partner. Closing the layer closes the worker, which waits for the jobs in
  * progress (the drain).
  *
- * Trusts: the active signed bundle. Touches: the delivery queue, the spool, partners' MX hosts.
+ * Trusts: the active signed bundle; for domains without an enforced agreement, DANE records the
+ * local validating resolver vouches for and MTA-STS policies (`tls-standards.ts`). Touches: the
+ * delivery queue, the spool, recipients' MX hosts, MTA-STS policy hosts.
  */
 import { DeliveryWorker, FlushOnPolicyChange } from "@mailconnect/delivery-queue"
 import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
@@ -12,6 +14,7 @@ import { Effect, Layer } from "effect"
 import { RoleConfig } from "../smtp-config"
 import { DelivererFromOutbound } from "./outbound-deliverer"
 import { PartnerBreakersFromDestinations } from "./partner-breakers"
+import { TlsStandardsFromEnv } from "./tls-standards"
 
 export const DeliveryLayer = Layer.unwrapEffect(
   Effect.map(RoleConfig, (config) => {
@@ -28,6 +31,7 @@ export const DeliveryLayer = Layer.unwrapEffect(
           }),
           DnsResolver.layerFromEnv,
           ClientCertificates.layerFromEnv,
+          TlsStandardsFromEnv,
         ),
       ),
     )

@@ -1,0 +1,82 @@
+/**
+ * The outbound adapter's `TlsStandards` port bound to the DNSSEC-aware resolver
+ * (`@mailconnect/dns-secure`, for DANE) and the MTA-STS service (`@mailconnect/mta-sts`).
+ *
+ * Fleet switches: `RELAY_DANE=off` and `RELAY_MTA_STS=off` leave the standard out. DANE trusts the
+ * AD bit of `RELAY_DNS_SERVERS`, which must be a validating resolver on the relay's host (see
+ * docs/dane-mta-sts.md). `RELAY_MTA_STS_CA` (a PEM file) and `RELAY_MTA_STS_PORT` replace the web
+ * PKI roots and port 443 — for tests and labs only.
+ */
+import { readFileSync } from "node:fs"
+import { SecureDns, type SecureDnsError } from "@mailconnect/dns-secure"
+import { MtaSts, mxMatches } from "@mailconnect/mta-sts"
+import type { RedisClient } from "@mailconnect/redis-client"
+import {
+  type LookupFailure,
+  type StsLookup,
+  TlsStandards,
+  type ValidatingDns,
+} from "@mailconnect/smtp-outbound"
+import { Effect, Layer, Option } from "effect"
+
+const failure = (e: SecureDnsError): LookupFailure =>
+  e._tag === "DnsBogus"
+    ? { _tag: "Bogus" }
+    : { _tag: "Failed", detail: `${e._tag}: ${"detail" in e ? e.detail : e.name}` }
+
+const validating = (dns: SecureDns["Type"]): ValidatingDns => ({
+  mx: (name) => Effect.mapError(dns.mx(name), failure),
+  addresses: (name) => Effect.mapError(dns.addresses(name), failure),
+  tlsa: (name) => Effect.mapError(dns.tlsa(name), failure),
+})
+
+const sts = (service: MtaSts["Type"]): StsLookup => ({
+  policyFor: (domain) =>
+    Effect.map(service.policyFor(domain), (answer) =>
+      answer._tag === "Policy" && answer.mode !== "none"
+        ? {
+            mode: answer.mode,
+            id: answer.id,
+            patterns: answer.mx,
+            allows: (host: string) => mxMatches(answer, host),
+          }
+        : undefined,
+    ),
+})
+
+const dnsServers = (env: NodeJS.ProcessEnv) =>
+  (env.RELAY_DNS_SERVERS ?? "")
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+
+const off = (value: string | undefined) => value?.trim().toLowerCase() === "off"
+
+/** From the environment; needs the relay's shared `RedisClient` for the MTA-STS cache. */
+export const TlsStandardsFromEnv: Layer.Layer<TlsStandards, never, RedisClient> = Layer.unwrapEffect(
+  Effect.sync(() => {
+    const env = process.env
+    const dane = off(env.RELAY_DANE) ? Layer.empty : SecureDns.layerFromEnv.pipe(Layer.orDie)
+    const caFile = env.RELAY_MTA_STS_CA
+    const port = env.RELAY_MTA_STS_PORT ? Number(env.RELAY_MTA_STS_PORT) : undefined
+    const mtaSts = off(env.RELAY_MTA_STS)
+      ? Layer.empty
+      : MtaSts.layer({
+          dnsServers: dnsServers(env),
+          ...(caFile ? { ca: readFileSync(caFile, "utf8") } : {}),
+          ...(port ? { port } : {}),
+        })
+    const binding = Layer.effect(
+      TlsStandards,
+      Effect.gen(function* () {
+        const dns = yield* Effect.serviceOption(SecureDns)
+        const service = yield* Effect.serviceOption(MtaSts)
+        return {
+          dns: Option.isSome(dns) ? validating(dns.value) : undefined,
+          mtaSts: Option.isSome(service) ? sts(service.value) : undefined,
+        }
+      }),
+    )
+    return binding.pipe(Layer.provide(Layer.merge(dane, mtaSts)))
+  }),
+)

@@ -1,0 +1,139 @@
+/**
+ * Who authenticates each next hop, decided at delivery time (precedence, strongest first):
+ *
+ *  1. a bilateral partner policy with `enforce`/`mtls` — as written; DNS-based standards are not
+ *     consulted (nor for route servers the policy names, nor for address literals);
+ *  2. DANE (RFC 7672), per MX host, when its TLSA RRset validated (`secure-hops.ts`);
+ *  3. MTA-STS (RFC 8461) `enforce` — MX hosts outside the policy are dropped; `testing` delivers
+ *     as opportunistic and records the verification for reporting;
+ *  4. the policy as it is: opportunistic (an opportunistic partner, or the defaults).
+ *
+ * `tls.dane: off` / `tls.mtaSts: off` in the policy, or a relay without the resolver or the
+ * MTA-STS service (the fleet switches), skip a step. The result is data: the source and the TLS
+ * policy each hop is held to, which the session, the evidence and the destination key use.
+ */
+import {
+  type EffectivePolicy,
+  isAddressLiteral,
+  type PartnerTls,
+  type TlsVersion,
+  tlsVersionRank,
+} from "@mailconnect/policy"
+import type { TlsaRecord } from "@mailconnect/x509"
+import { Effect } from "effect"
+import { type DeliveryError, MtaStsMxMismatch } from "./errors"
+import { type DnsLookup, DnsResolver, type NextHop, resolveNextHops } from "./next-hops"
+import { resolveSecureHops } from "./secure-hops"
+import type { StsPolicy, TlsStandardsShape } from "./standards"
+
+export type PolicySource = "partner" | "dane" | "mta-sts" | "none"
+
+export interface HopAuthority {
+  readonly source: PolicySource
+  /** The TLS policy this hop is held to. */
+  readonly tls: PartnerTls
+  /** DANE: the host's validated TLSA records (possibly none usable: then encryption only). */
+  readonly tlsa?: ReadonlyArray<TlsaRecord>
+  readonly mtaSts?: { readonly mode: "enforce" | "testing"; readonly id: string }
+}
+
+export interface PlannedHop {
+  readonly hop: NextHop
+  readonly authority: HopAuthority
+}
+
+const MODERN: TlsVersion = "TLSv1.2"
+const atLeastModern = (v: TlsVersion): TlsVersion =>
+  tlsVersionRank(v) >= tlsVersionRank(MODERN) ? v : MODERN
+
+/** Enforced TLS for a hop a standard authenticates; names (MTA-STS) or TLSA (DANE) decide. */
+const standardTls = (base: PartnerTls, names: ReadonlyArray<string>): PartnerTls => ({
+  mode: "enforce",
+  minVersion: atLeastModern(base.minVersion),
+  ...(base.ciphers === undefined ? {} : { ciphers: base.ciphers }),
+  verify: { trust: "pkix", names, pins: [] },
+})
+
+/** Whether DNS-based standards may apply to this delivery at all. */
+const standardsApply = (policy: PlanPolicy): boolean =>
+  policy.tls.mode === "opportunistic" &&
+  (policy.servers === undefined || policy.servers.length === 0) &&
+  !isAddressLiteral(policy.domain)
+
+const asWritten = (policy: PlanPolicy): HopAuthority => ({
+  source: policy.partner ? "partner" : "none",
+  tls: policy.tls,
+})
+
+/** What planning reads of the effective policy (the probe builds one without a retry policy). */
+export type PlanPolicy = Pick<EffectivePolicy, "domain" | "tls" | "servers"> & {
+  readonly partner: { readonly name: string } | undefined
+}
+
+export const planHops = (
+  policy: PlanPolicy,
+  dnsLookup: DnsLookup,
+  standards: TlsStandardsShape,
+  mxPort: number,
+): Effect.Effect<ReadonlyArray<PlannedHop>, DeliveryError> =>
+  Effect.gen(function* () {
+    const plain = resolveNextHops(policy.domain, policy.servers, mxPort).pipe(
+      Effect.provideService(DnsResolver, dnsLookup),
+    )
+    if (!standardsApply(policy)) return (yield* plain).map((hop) => ({ hop, authority: asWritten(policy) }))
+    const dane = policy.tls.dane !== "off" ? standards.dns : undefined
+    const sts = policy.tls.mtaSts !== "off" ? standards.mtaSts : undefined
+    const [hops, answer] = yield* Effect.all(
+      [
+        dane
+          ? resolveSecureHops(dane, policy.domain, mxPort).pipe(Effect.map((r) => r.hops))
+          : plain.pipe(Effect.map((list) => list.map((hop) => ({ ...hop, tlsa: undefined })))),
+        sts ? sts.policyFor(policy.domain) : Effect.succeed(undefined),
+      ],
+      { concurrency: 2 },
+    )
+    const stsPolicy: StsPolicy | undefined = answer
+    const planned: Array<PlannedHop> = []
+    for (const { tlsa, ...hop } of hops) {
+      if (tlsa !== undefined) {
+        planned.push({ hop, authority: { source: "dane", tls: standardTls(policy.tls, []), tlsa } })
+        continue
+      }
+      if (stsPolicy?.mode === "enforce") {
+        if (!stsPolicy.allows(hop.host)) continue
+        planned.push({
+          hop,
+          authority: {
+            source: "mta-sts",
+            tls: standardTls(policy.tls, [hop.host]),
+            mtaSts: { mode: "enforce", id: stsPolicy.id },
+          },
+        })
+        continue
+      }
+      if (stsPolicy?.mode === "testing") {
+        // Delivered as before; the verification against the MX name is recorded for reporting.
+        planned.push({
+          hop,
+          authority: {
+            source: "mta-sts",
+            tls: { ...policy.tls, verify: { ...policy.tls.verify, names: [hop.host] } },
+            mtaSts: { mode: "testing", id: stsPolicy.id },
+          },
+        })
+        continue
+      }
+      planned.push({ hop, authority: asWritten(policy) })
+    }
+    if (planned.length === 0 && stsPolicy)
+      return yield* new MtaStsMxMismatch({
+        server: policy.domain,
+        phase: "dns",
+        detail: `MTA-STS policy ${stsPolicy.id} allows ${stsPolicy.patterns.join(", ")}; DNS gave ${hops.map((h) => h.host).join(", ")}`,
+        attempts: [],
+        policyId: stsPolicy.id,
+        patterns: stsPolicy.patterns,
+        hosts: hops.map((h) => h.host),
+      })
+    return planned
+  })

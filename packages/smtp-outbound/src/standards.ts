@@ -1,0 +1,68 @@
+/**
+ * The ports through which DNS-based TLS standards reach outbound delivery: a DNSSEC-validating
+ * DNS (DANE, RFC 7672) and MTA-STS policies (RFC 8461). The relay binds them
+ * (`apps/relay/src/layers/tls-standards.ts`) to `@mailconnect/dns-secure` and
+ * `@mailconnect/mta-sts`; a relay that binds neither (`TlsStandards.none`, the fleet switches
+ * `RELAY_DANE=off` / `RELAY_MTA_STS=off`) delivers by partner policy and opportunistic TLS alone.
+ */
+import { Context, type Effect, Layer } from "effect"
+
+/** An answer and whether the validating resolver vouched for it (the AD bit). */
+export interface ValidatedAnswer<R> {
+  readonly status: "records" | "nxdomain" | "nodata"
+  readonly secure: boolean
+  readonly records: ReadonlyArray<R>
+}
+
+/** `Bogus`: the validating resolver answered SERVFAIL; `Failed`: no usable answer came. */
+export type LookupFailure = { readonly _tag: "Bogus" } | { readonly _tag: "Failed"; readonly detail: string }
+
+export interface TlsaAnswerRecord {
+  readonly usage: number
+  readonly selector: number
+  readonly matchingType: number
+  readonly data: Uint8Array
+}
+
+export interface ValidatingDns {
+  /** MX by preference; a null MX is one record with exchange `.`. */
+  readonly mx: (
+    name: string,
+  ) => Effect.Effect<
+    ValidatedAnswer<{ readonly preference: number; readonly exchange: string }>,
+    LookupFailure
+  >
+  /** A then AAAA. */
+  readonly addresses: (name: string) => Effect.Effect<ValidatedAnswer<string>, LookupFailure>
+  /** TLSA at the owner name, e.g. `_25._tcp.mx.example.com`. */
+  readonly tlsa: (name: string) => Effect.Effect<ValidatedAnswer<TlsaAnswerRecord>, LookupFailure>
+}
+
+/** A domain's MTA-STS policy in force (mode `none` and no policy are both `undefined`). */
+export interface StsPolicy {
+  readonly mode: "enforce" | "testing"
+  readonly id: string
+  readonly patterns: ReadonlyArray<string>
+  /** RFC 8461 §4.1 matching of an MX host against `patterns`. */
+  readonly allows: (host: string) => boolean
+}
+
+export interface StsLookup {
+  readonly policyFor: (domain: string) => Effect.Effect<StsPolicy | undefined>
+}
+
+export interface TlsStandardsShape {
+  readonly dns: ValidatingDns | undefined
+  readonly mtaSts: StsLookup | undefined
+}
+
+export class TlsStandards extends Context.Tag("@mailconnect/smtp-outbound/TlsStandards")<
+  TlsStandards,
+  TlsStandardsShape
+>() {
+  static readonly none = Layer.succeed(TlsStandards, { dns: undefined, mtaSts: undefined })
+}
+
+/** The owner name of a host's TLSA records for SMTP on `port` (RFC 7672 §2.2.1). */
+export const tlsaOwner = (host: string, port: number): string =>
+  `_${port}._tcp.${host.toLowerCase().replace(/\.$/, "")}`
