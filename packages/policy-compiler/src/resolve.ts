@@ -1,9 +1,10 @@
 /**
- * Valid source documents → the resolved policy model: defaults folded into every partner,
- * durations in milliseconds, domains (already A-labels) sorted, certificates embedded, review
- * due dates computed, inbound.verify filled in, group membership written onto partners and
- * local domains. Only called when
- * there are no errors, so lookups here may assume what the checks established.
+ * Valid source documents → the resolved policy model: defaults folded into every partner
+ * (tls.dane and tls.mtaSts only when written in one of the two, so bundles that use neither stay
+ * byte-identical), durations in milliseconds, domains (already A-labels) sorted, certificates
+ * embedded, review due dates computed, inbound.verify filled in, group membership written onto
+ * partners and local domains. Only called when there are no errors, so lookups here may assume
+ * what the checks established.
  */
 import {
   type Agreement,
@@ -38,6 +39,8 @@ const resolveDefaults = (doc: DefaultsDoc): DefaultPolicy => ({
     mode: doc.tls.mode,
     minVersion: doc.tls.minVersion,
     ...(doc.tls.ciphers === undefined ? {} : { ciphers: doc.tls.ciphers }),
+    ...(doc.tls.dane === undefined ? {} : { dane: doc.tls.dane }),
+    ...(doc.tls.mtaSts === undefined ? {} : { mtaSts: doc.tls.mtaSts }),
   },
   retry: {
     schedule: doc.retry.schedule.map(ms),
@@ -93,6 +96,9 @@ const resolvePartner = (
   const tls = doc.tls
   const mode = tls?.mode ?? defaults.tls.mode
   const ciphers = tls?.ciphers ?? defaults.tls.ciphers
+  // Absent means on; an enforce/mtls partner carries them too, and the relay ignores them there.
+  const dane = tls?.dane ?? defaults.tls.dane
+  const mtaSts = tls?.mtaSts ?? defaults.tls.mtaSts
   const review = tls?.review
   const verify = resolveVerify(tls?.verify, certificates.tls)
   return {
@@ -105,6 +111,8 @@ const resolvePartner = (
       minVersion: tls?.minVersion ?? defaults.tls.minVersion,
       ...(ciphers === undefined ? {} : { ciphers }),
       verify,
+      ...(dane === undefined ? {} : { dane }),
+      ...(mtaSts === undefined ? {} : { mtaSts }),
       ...(tls?.clientCertificate === undefined ? {} : { clientCertificate: tls.clientCertificate }),
       ...(review === undefined
         ? {}

@@ -53,6 +53,11 @@ export const RULES = {
     "an opportunistic partner sets pins, a CA or names that are not enforced",
   ),
   "CIPHERS-SECLEVEL": rule("warning", "a cipher string sets @SECLEVEL, which the relay manages itself"),
+  "TLS-STANDARD-INVALID": rule("error", "tls.dane or tls.mtaSts is not on or off"),
+  "STANDARDS-IGNORED-ENFORCED": rule(
+    "warning",
+    "an enforce/mtls partner sets tls.dane or tls.mtaSts, which its own verification overrides",
+  ),
   "TLS-LEGACY-UNACKNOWLEDGED": rule("error", "minVersion below TLSv1.2 without a legacyTls acknowledgement"),
   "GROUP-MEMBER-NOT-MTLS": rule("error", "a closed-group member does not use mtls both ways"),
   "GROUP-MEMBER-UNKNOWN": rule("error", "a closed group names an unknown partner or local domain"),

@@ -320,4 +320,26 @@ export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
         "inbound:\n  verify:\n    ca: certs/leaf.pem\n    certificate: certs/court-client.pem\n",
       ),
   },
+  {
+    rule: "TLS-STANDARD-INVALID",
+    name: "a YAML boolean in the defaults, and yes under %YAML 1.1 (read as a boolean) in a partner",
+    files: (b) =>
+      withFiles(
+        edit(b, "defaults.yaml", "  minVersion: TLSv1.2\n", "  minVersion: TLSv1.2\n  dane: true\n"),
+        {
+          "partners/shop.yaml": `%YAML 1.1\n---\n${partner("shop", "domains: [shop.example]\ntls:\n  mode: opportunistic\n  mtaSts: yes\n")}`,
+        },
+      ),
+  },
+  {
+    rule: "STANDARDS-IGNORED-ENFORCED",
+    name: "an enforce partner switching DANE off and MTA-STS on",
+    files: (b) =>
+      edit(
+        b,
+        "partners/bank.yaml",
+        "  minVersion: TLSv1.2\n",
+        "  minVersion: TLSv1.2\n  dane: off\n  mtaSts: on\n",
+      ),
+  },
 ]

@@ -1,13 +1,14 @@
 /**
  * Rules about one partner on its own: agreement and contacts, mtls client certificate, pins,
- * which verify settings the relay will (not) apply, legacy TLS acknowledgement and cipher
- * strings, route servers, the certificate review and the retry timeline.
+ * which verify settings and DANE/MTA-STS switches the relay will (not) apply, legacy TLS
+ * acknowledgement and cipher strings, route servers, the certificate review and the retry timeline.
  */
 import { parseDuration } from "@mailconnect/policy"
 import { isWellFormedPin } from "../certificates"
 import type { Diagnostic } from "../diagnostic"
 import { parseAddress } from "../source/address"
 import type { DefaultsDoc } from "../source/schema"
+import { STANDARD_SWITCHES } from "../source/standard-switches"
 import { diagnosticAt } from "../source/validate"
 import { VERIFY_BLOCKS, type VerifyBlock, verifySource } from "./certificates"
 import type { PartnerSource } from "./sources"
@@ -53,7 +54,11 @@ export const checkPartner = (
     )
 
   for (const block of VERIFY_BLOCKS) out.push(...checkPins(partner, block))
-  out.push(...checkUnverifiedNames(partner, mode), ...checkIgnoredVerify(partner, mode))
+  out.push(
+    ...checkUnverifiedNames(partner, mode),
+    ...checkIgnoredVerify(partner, mode),
+    ...checkIgnoredStandards(partner, mode),
+  )
   const ciphers = doc.tls?.ciphers === undefined ? undefined : secLevelProblem(doc.tls.ciphers, doc.agreement)
   if (ciphers)
     out.push(
@@ -180,6 +185,28 @@ const checkIgnoredVerify = (partner: PartnerSource, mode: string): Array<Diagnos
       "VERIFY-IGNORED-OPPORTUNISTIC",
       `partner "${doc.name}" is opportunistic: tls.verify ${set.join(", ")} ${set.length === 1 ? "is" : "are"} not enforced (mail goes out even without TLS)`,
       "set tls.mode: enforce to require them, or remove them from tls.verify",
+      { target: "key", severity: "warning" },
+    ),
+  ]
+}
+
+/**
+ * An enforce/mtls partner is held to its own tls.verify at delivery time; DANE and MTA-STS are
+ * never consulted for it, so a switch written there does nothing and suggests otherwise.
+ */
+const checkIgnoredStandards = (partner: PartnerSource, mode: string): Array<Diagnostic> => {
+  const { doc } = partner
+  if (mode === "opportunistic") return []
+  const set = STANDARD_SWITCHES.filter((field) => doc.tls?.[field] !== undefined)
+  if (set.length === 0) return []
+  const fields = set.map((field) => `tls.${field}`)
+  return [
+    diagnosticAt(
+      partner.file,
+      ["tls", set[0]!],
+      "STANDARDS-IGNORED-ENFORCED",
+      `partner "${doc.name}" uses ${mode}: ${fields.join(" and ")} ${set.length === 1 ? "has" : "have"} no effect (its own tls.verify always wins; DANE and MTA-STS are not consulted for it)`,
+      `remove ${fields.join(" and ")}: the DANE and MTA-STS switches apply only to opportunistic partners and to the defaults`,
       { target: "key", severity: "warning" },
     ),
   ]

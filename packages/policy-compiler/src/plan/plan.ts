@@ -34,6 +34,8 @@ export interface ResourceChange {
 export type SecurityCode =
   | "MODE-DOWNGRADED"
   | "MIN-VERSION-LOWERED"
+  | "DANE-DISABLED"
+  | "MTA-STS-DISABLED"
   | "PINS-REMOVED"
   | "CA-REMOVED"
   | "CA-REPLACED"

@@ -1,9 +1,11 @@
 /**
  * Which changes weaken protection, so a reviewer cannot miss them in a long plan: a lower TLS
- * mode or version, pins or a private CA taken away (outbound or for the partner's sending servers), inbound enforcement relaxed, a domain
- * handed to another partner or left to the (opportunistic) defaults, a closed group widened.
+ * mode or version, DANE or MTA-STS switched off where the relay would consult them, pins or a
+ * private CA taken away (outbound or for the partner's sending servers), inbound enforcement
+ * relaxed, a domain handed to another partner or left to the (opportunistic) defaults, a closed
+ * group widened.
  */
-import type { Partner, PolicySet, TlsMode, TlsVerify } from "@mailconnect/policy"
+import type { Partner, PolicySet, StandardSwitch, TlsMode, TlsVerify } from "@mailconnect/policy"
 import type { ResourceKind, SecurityCode, SecurityFlag } from "./plan"
 
 const MODE_RANK: Record<TlsMode, number> = { opportunistic: 0, enforce: 1, mtls: 2 }
@@ -16,11 +18,52 @@ const flag = (code: SecurityCode, kind: ResourceKind, name: string, message: str
   message,
 })
 
+interface TlsView {
+  readonly mode: TlsMode
+  readonly minVersion: string
+  readonly dane?: StandardSwitch | undefined
+  readonly mtaSts?: StandardSwitch | undefined
+}
+
+const STANDARDS = [
+  {
+    field: "dane",
+    code: "DANE-DISABLED",
+    effect: "MX hosts with validated TLSA records (RFC 7672) are no longer authenticated",
+  },
+  {
+    field: "mtaSts",
+    code: "MTA-STS-DISABLED",
+    effect: "MTA-STS enforce policies (RFC 8461) are no longer applied",
+  },
+] as const
+
+/**
+ * A switch turned off (from on, or from absent, which means on) weakens delivery only where the
+ * relay consults it: opportunistic TLS without explicit route servers. An enforce/mtls partner's
+ * own verification wins either way.
+ */
+const standardFlags = (
+  kind: ResourceKind,
+  name: string,
+  before: TlsView,
+  after: TlsView,
+  consulted: boolean,
+): Array<SecurityFlag> =>
+  consulted
+    ? STANDARDS.flatMap(({ field, code, effect }) =>
+        after[field] === "off" && before[field] !== "off"
+          ? [flag(code, kind, name, `tls.${field} ${before[field] ?? "on (default)"} → off: ${effect}`)]
+          : [],
+      )
+    : []
+
 const tlsFlags = (
   kind: ResourceKind,
   name: string,
-  before: { mode: TlsMode; minVersion: string },
-  after: { mode: TlsMode; minVersion: string },
+  before: TlsView,
+  after: TlsView,
+  routed: boolean,
 ): Array<SecurityFlag> => [
   ...(MODE_RANK[after.mode] < MODE_RANK[before.mode]
     ? [flag("MODE-DOWNGRADED", kind, name, `tls.mode ${before.mode} → ${after.mode}`)]
@@ -28,6 +71,7 @@ const tlsFlags = (
   ...(VERSION_RANK[after.minVersion]! < VERSION_RANK[before.minVersion]!
     ? [flag("MIN-VERSION-LOWERED", kind, name, `tls.minVersion ${before.minVersion} → ${after.minVersion}`)]
     : []),
+  ...standardFlags(kind, name, before, after, after.mode === "opportunistic" && !routed),
 ]
 
 const verifyFlags = (
@@ -59,7 +103,7 @@ const verifyFlags = (
 }
 
 const partnerFlags = (name: string, before: Partner, after: Partner): Array<SecurityFlag> => {
-  const out = tlsFlags("partner", name, before.tls, after.tls)
+  const out = tlsFlags("partner", name, before.tls, after.tls, (after.servers?.length ?? 0) > 0)
   out.push(...verifyFlags(name, "", before.tls.verify, after.tls.verify))
   // Bundles compiled before inbound.verify existed applied tls.verify inbound.
   out.push(
@@ -127,7 +171,7 @@ const groupFlags = (base: PolicySet, head: PolicySet): Array<SecurityFlag> =>
     })
 
 export const securityFlags = (base: PolicySet, head: PolicySet): Array<SecurityFlag> => {
-  const out = tlsFlags("defaults", "defaults", base.defaults.tls, head.defaults.tls)
+  const out = tlsFlags("defaults", "defaults", base.defaults.tls, head.defaults.tls, false)
   for (const name of Object.keys(head.partners).sort()) {
     const before = base.partners[name]
     if (before) out.push(...partnerFlags(name, before, head.partners[name]!))

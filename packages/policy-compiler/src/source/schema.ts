@@ -53,6 +53,13 @@ const DomainText = Text
 
 export const TlsModeSource = oneOf("opportunistic", "enforce", "mtls")
 export const TlsVersionSource = oneOf("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+/**
+ * `tls.dane` / `tls.mtaSts`: whether DANE (RFC 7672) / MTA-STS (RFC 8461) may authenticate a
+ * domain without an enforced agreement. A wrong value is TLS-STANDARD-INVALID, reported (and a
+ * YAML 1.1 boolean `on`/`off` taken back as the word) before this schema runs, by
+ * `standard-switches.ts`.
+ */
+export const StandardSwitchSource = oneOf("on", "off")
 
 const RetrySource = Schema.Struct({
   schedule: Schema.optional(Schema.Array(DurationText)),
@@ -73,6 +80,8 @@ export const DefaultsDoc = Schema.Struct({
     mode: TlsModeSource,
     minVersion: TlsVersionSource,
     ciphers: Schema.optional(Text),
+    dane: Schema.optional(StandardSwitchSource),
+    mtaSts: Schema.optional(StandardSwitchSource),
   }),
   retry: Schema.Struct({
     schedule: Schema.Array(DurationText),
@@ -131,6 +140,8 @@ export const PartnerDoc = Schema.Struct({
       verify: Schema.optional(VerifySource),
       clientCertificate: Schema.optional(Text),
       review: Schema.optional(Schema.Struct({ attestedOn: DateText, every: DurationText })),
+      dane: Schema.optional(StandardSwitchSource),
+      mtaSts: Schema.optional(StandardSwitchSource),
     }),
   ),
   inbound: Schema.optional(

@@ -17,6 +17,7 @@ import {
   type PartnerDoc,
   SCHEMA_BY_KIND,
 } from "./schema"
+import { readStandardSwitches } from "./standard-switches"
 
 export type ValidDoc =
   | { readonly kind: "Defaults"; readonly file: ParsedFile; readonly doc: DefaultsDoc }
@@ -96,13 +97,25 @@ export const validateFile = (file: ParsedFile): Validated => {
   const declared = kind ? { kind, name: typeof value.name === "string" ? value.name : undefined } : undefined
   if (header.length > 0 || !kind) return { valid: undefined, declared, diagnostics: header }
 
+  const switches =
+    kind === "Defaults" || kind === "Partner"
+      ? readStandardSwitches(file, value)
+      : { value, diagnostics: [] as ReadonlyArray<Diagnostic> }
   const decoded = Schema.decodeUnknownEither(SCHEMA_BY_KIND[kind] as Schema.Schema<unknown, unknown>, {
     errors: "all",
     onExcessProperty: "error",
-  })(value)
+  })(switches.value)
   if (Either.isRight(decoded))
-    return { valid: { kind, file, doc: decoded.right } as ValidDoc, declared, diagnostics: [] }
-  return { valid: undefined, declared, diagnostics: issuesToDiagnostics(file, decoded.left) }
+    return {
+      valid: { kind, file, doc: decoded.right } as ValidDoc,
+      declared,
+      diagnostics: switches.diagnostics,
+    }
+  return {
+    valid: undefined,
+    declared,
+    diagnostics: [...switches.diagnostics, ...issuesToDiagnostics(file, decoded.left)],
+  }
 }
 
 const issuesToDiagnostics = (file: ParsedFile, error: ParseResult.ParseError): Array<Diagnostic> => {

@@ -11,6 +11,10 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "Defaults.tls.mode": "`opportunistic`, `enforce` or `mtls`; normally `opportunistic`.",
   "Defaults.tls.minVersion": "`TLSv1`, `TLSv1.1`, `TLSv1.2` or `TLSv1.3`; normally `TLSv1.2`.",
   "Defaults.tls.ciphers": "OpenSSL cipher list; absent: Node's default.",
+  "Defaults.tls.dane":
+    "`on` or `off`; absent: `on`. Whether DANE (RFC 7672) may authenticate the MX hosts of a domain without a partner file, and of opportunistic partners that do not set it themselves. Precedence at delivery: DANE when the TLSA records validate, else an MTA-STS `enforce` policy, else opportunistic. Only the words `on`/`off`, quoted or not (TLS-STANDARD-INVALID).",
+  "Defaults.tls.mtaSts":
+    "`on` or `off`; absent: `on`. Whether an MTA-STS (RFC 8461) `enforce` policy may authenticate those domains when DANE does not (switched off or no validated TLSA records); partners inherit it like `tls.dane`.",
   "Defaults.retry": "The retry timeline every message follows unless its partner overrides it.",
   "Defaults.retry.schedule":
     "Delays of the first attempts after queueing, increasing (e.g. `[5m, 10m, 20m, 40m]`).",
@@ -62,6 +66,10 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "`sha256/<base64 SPKI digest>`; any one matches (list two during a key rotation).",
   "Partner.tls.clientCertificate":
     "The name of our relay client certificate (`<name>.crt/.key` in RELAY_CLIENT_CERTS): required for `mtls`; under `enforce` presented when the partner's server asks for one.",
+  "Partner.tls.dane":
+    "`on` or `off`; absent: Defaults `tls.dane`, else `on`. For an `opportunistic` partner routed by DNS MX: whether DANE (RFC 7672) authenticates its MX hosts when their TLSA records validate (before MTA-STS, then opportunistic). Has no effect under `enforce`/`mtls`, where the partner's own `tls.verify` always wins (STANDARDS-IGNORED-ENFORCED warns).",
+  "Partner.tls.mtaSts":
+    "`on` or `off`; absent: Defaults `tls.mtaSts`, else `on`. For an `opportunistic` partner: whether its MTA-STS (RFC 8461) `enforce` policy applies when DANE does not; no effect under `enforce`/`mtls` (STANDARDS-IGNORED-ENFORCED).",
   "Partner.tls.review": "The yearly attestation that the partner's certificate details are still right.",
   "Partner.tls.review.attestedOn": 'Date of the last attestation, `"YYYY-MM-DD"`.',
   "Partner.tls.review.every": "Attestation interval (e.g. `1y`); REVIEW-OVERDUE warns after it.",
