@@ -7,9 +7,20 @@
 import { DeliveryQueue, DeliveryWorker } from "@mailconnect/delivery-queue"
 import { type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
-import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { DelivererFromOutbound, PartnerBreakersFromDestinations } from "@mailconnect/relay"
-import { ClientCertificates, DnsResolver, OutboundConfig, OutboundDelivery } from "@mailconnect/smtp-outbound"
+import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
+import {
+  DelivererFromOutbound,
+  PartnerBreakersFromDestinations,
+  type TlsStandardsOptions,
+  tlsStandardsLayer,
+} from "@mailconnect/relay"
+import {
+  ClientCertificates,
+  DnsResolver,
+  OutboundConfig,
+  OutboundDelivery,
+  TlsStandards,
+} from "@mailconnect/smtp-outbound"
 import { Either, Layer } from "effect"
 
 export * from "@mailconnect/delivery-queue/testing"
@@ -25,7 +36,12 @@ export const outboundWorkerLayer = (options: {
   policy: PolicySet
   /** Port of MX and address-literal next hops (default 25). */
   mxPort?: number
+  /** DANE / MTA-STS as the relay binds them (`tlsStandardsLayer`); absent: neither. */
+  standards?: TlsStandardsOptions
 }) => {
+  const redis = RedisConnectionFactory.layerFrom(
+    Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix)),
+  )
   const outbound = Layer.merge(DelivererFromOutbound, PartnerBreakersFromDestinations).pipe(
     Layer.provide(OutboundDelivery.layer),
     Layer.provide(
@@ -37,16 +53,17 @@ export const outboundWorkerLayer = (options: {
           breakerCooldownMs: 60_000,
           ...(options.mxPort === undefined ? {} : { mxPort: options.mxPort }),
         }),
-        DnsResolver.layer([]),
+        DnsResolver.layer(options.standards?.dane ?? options.standards?.mtaSts?.dnsServers ?? []),
         ClientCertificates.layerStatic({}),
+        options.standards
+          ? tlsStandardsLayer(options.standards).pipe(
+              Layer.provide(RedisClient.layerWith().pipe(Layer.provide(redis))),
+            )
+          : TlsStandards.none,
       ),
     ),
   )
-  const base = Layer.mergeAll(
-    RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))),
-    PolicyView.fixed(options.policy, buildIndex(options.policy)),
-    outbound,
-  )
+  const base = Layer.mergeAll(redis, PolicyView.fixed(options.policy, buildIndex(options.policy)), outbound)
   return DeliveryWorker.layer({ concurrency: 4, reportingMta: "relay.test" }).pipe(
     Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),
   )

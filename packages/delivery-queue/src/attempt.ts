@@ -11,7 +11,7 @@ import type { RetryPolicy } from "@mailconnect/policy"
 import { afterTemporaryFailure, computeTimeline } from "@mailconnect/retry-timeline"
 import { Either } from "effect"
 import { type DeliveryJobData, type LastFailure, MAX_ATTEMPTS_KEPT, type RecipientResult } from "./job"
-import type { DeliveryFailed, DeliveryReport } from "./ports"
+import type { DeliveryFailed, DeliveryReport, PolicySource } from "./ports"
 import { renderTls, type TlsRecord } from "./tls-record"
 
 export interface AttemptInput {
@@ -47,6 +47,7 @@ export interface Applied {
   readonly lastFailure: LastFailure | undefined
   readonly server: string | undefined
   readonly tls: TlsRecord | null | undefined
+  readonly source?: PolicySource
   readonly delivered: number
 }
 
@@ -102,7 +103,16 @@ export const applyReplies = (data: DeliveryJobData, report: DeliveryReport, now:
       }
     }
   }
-  return { pending, results, failedNow, lastFailure, server, tls: report.tls, delivered }
+  return {
+    pending,
+    results,
+    failedNow,
+    lastFailure,
+    server,
+    tls: report.tls,
+    ...(report.source ? { source: report.source } : {}),
+    delivered,
+  }
 }
 
 /** Step 1b: a session failure — the cause is recorded; a permanent one fails every pending recipient. */
@@ -138,7 +148,14 @@ export const applyFailure = (data: DeliveryJobData, f: DeliveryFailed, now: numb
           failedNow: data.pending.map((r) => dsnRecipient(r, "failed", f.status, lastFailure, now)),
         }
       : unchanged
-  return { ...bounced, lastFailure, server: f.server, tls: f.tls, delivered: 0 }
+  return {
+    ...bounced,
+    lastFailure,
+    server: f.server,
+    tls: f.tls,
+    ...(f.source ? { source: f.source } : {}),
+    delivered: 0,
+  }
 }
 
 /** After the timeline: the recipients, and when (if ever) the job is tried again. */
@@ -238,6 +255,7 @@ export const recordAttempt = (
     ...(code === undefined ? {} : { code }),
     ...(applied.server === undefined ? {} : { server: applied.server }),
     ...(applied.tls === undefined ? {} : { tls: applied.tls }),
+    ...(applied.source === undefined ? {} : { source: applied.source }),
   }
   return {
     ...data,
@@ -259,7 +277,7 @@ export const renderLogLine = (
   serial: number,
   now: number,
 ): string => {
-  const { server, tls, delivered, failedNow, lastFailure } = applied
+  const { server, tls, source, delivered, failedNow, lastFailure } = applied
   const code = attemptCode(applied)
   return [
     iso(now),
@@ -270,6 +288,7 @@ export const renderLogLine = (
     `delivered ${delivered}`,
     ...(failedNow.length > 0 ? [`failed ${failedNow.length}`] : []),
     ...(tls !== undefined ? [`tls ${renderTls(tls)}`] : []),
+    ...(source !== undefined ? [`source ${source}`] : []),
     ...(code && lastFailure?.reply ? [`reply ${JSON.stringify(lastFailure.reply)}`] : []),
     ...(code && lastFailure && failureText(lastFailure)
       ? [`detail ${JSON.stringify(failureText(lastFailure))}`]

@@ -37,6 +37,8 @@ export const Attempt = Schema.Struct({
   delivered: Schema.Number,
   /** The session's TLS evidence (`null`: no TLS); a one-line summary in older job data. */
   tls: Schema.optional(AttemptTls),
+  /** Who authenticated the hop: partner policy, DANE, MTA-STS or none (absent in older job data). */
+  source: Schema.optional(Schema.Literal("partner", "dane", "mta-sts", "none")),
 })
 export type Attempt = typeof Attempt.Type
 

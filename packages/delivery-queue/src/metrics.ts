@@ -13,6 +13,12 @@ export const tlsNegotiated = Metric.counter("mc_outbound_tls_total", {
   incremental: true,
 })
 
+export const policySources = Metric.counter("mc_outbound_policy_source_total", {
+  description:
+    "Outbound delivery attempts by who authenticated the hop (partner, dane, mta-sts, none) and result",
+  incremental: true,
+})
+
 const count = (partner: string, result: string, code: string, n: number) =>
   n > 0
     ? Metric.incrementBy(
@@ -33,6 +39,7 @@ export const recordDelivery = (
     bounced: number
     code: FailureCode | undefined
     tls: TlsRecord | null | undefined
+    source: string | undefined
   },
 ) =>
   Effect.all(
@@ -42,6 +49,15 @@ export const recordDelivery = (
       count(partner, "bounced", r.code ?? "SMTP_PERMANENT", r.bounced),
       r.tls !== undefined
         ? Metric.increment(Metric.tagged(tlsNegotiated, "protocol", tlsProtocolLabel(r.tls)))
+        : Effect.void,
+      r.source !== undefined
+        ? Metric.increment(
+            Metric.tagged(
+              Metric.tagged(policySources, "policy_source", r.source),
+              "result",
+              r.code === undefined ? "ok" : r.code,
+            ),
+          )
         : Effect.void,
     ],
     { discard: true },

@@ -36,8 +36,13 @@ export interface RecipientReply {
   readonly reply: string
 }
 
+/** Who authenticated the hop of the last attempt: the partner policy, DANE, MTA-STS, or none. */
+export type PolicySource = "partner" | "dane" | "mta-sts" | "none"
+
 export interface DeliveryReport {
   readonly server: string
+  /** Absent when no session was attempted. */
+  readonly source?: PolicySource
   readonly recipients: ReadonlyArray<RecipientReply>
   /** The session's TLS evidence; `null` without TLS; absent when no session was opened. */
   readonly tls?: TlsRecord | null
@@ -58,6 +63,7 @@ export class DeliveryFailed extends Data.TaggedError("DeliveryFailed")<{
   readonly detail?: string
   readonly reason?: FailureReason
   readonly tls?: TlsRecord | null
+  readonly source?: PolicySource
 }> {
   /** defer: retried on the timeline; bounce: fails the recipients now. A breaker always defers. */
   get retry(): "defer" | "bounce" {

@@ -172,7 +172,15 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         const bounced = countFailedAt(decision, at)
         const code = attempt?.code
         const tls = Either.isRight(outcome) ? outcome.right.tls : outcome.left.tls
-        yield* metrics.recordDelivery(partner ?? "(local)", { delivered, deferred, bounced, code, tls })
+        const source = attempt?.source
+        yield* metrics.recordDelivery(partner ?? "(local)", {
+          delivered,
+          deferred,
+          bounced,
+          code,
+          tls,
+          source,
+        })
         if (partner !== undefined)
           yield* stats.record({
             partner,

@@ -52,7 +52,8 @@ export const tlsRecordOf = (attempt: AttemptEvidence | undefined): TlsRecord | n
 
 const failed = (error: DeliveryError): DeliveryFailed => {
   const reply = "reply" in error && error.reply ? `${error.reply.code} ${error.reply.text}` : undefined
-  const tls = tlsRecordOf(error.attempts.at(-1))
+  const last = error.attempts.at(-1)
+  const tls = tlsRecordOf(last)
   const reason = reasonOf(error)
   return new DeliveryFailed({
     code: error.code,
@@ -60,6 +61,7 @@ const failed = (error: DeliveryError): DeliveryFailed => {
     server: error.server,
     detail: error.detail,
     ...(reason ? { reason } : {}),
+    ...(last ? { source: last.source } : {}),
     ...(reply ? { reply } : {}),
     ...(tls === undefined ? {} : { tls }),
   })
@@ -99,7 +101,9 @@ export const DelivererFromOutbound = Layer.effect(
                       reply: r.error.reply ? `${r.error.reply.code} ${r.error.reply.text}` : r.error.detail,
                     },
             ),
-            ...(report.attempts.length > 0 ? { tls: tlsRecordOf(report.attempts.at(-1)) ?? null } : {}),
+            ...(report.attempts.length > 0
+              ? { tls: tlsRecordOf(report.attempts.at(-1)) ?? null, source: report.attempts.at(-1)!.source }
+              : {}),
           })),
           Effect.mapError(failed),
         ),
