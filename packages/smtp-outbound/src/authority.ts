@@ -47,11 +47,18 @@ const atLeastModern = (v: TlsVersion): TlsVersion =>
   tlsVersionRank(v) >= tlsVersionRank(MODERN) ? v : MODERN
 
 /** Enforced TLS for a hop a standard authenticates; names (MTA-STS) or TLSA (DANE) decide. */
-const standardTls = (base: PartnerTls, names: ReadonlyArray<string>): PartnerTls => ({
+const standardTls = (base: PartnerTls, names: ReadonlyArray<string>, roots?: string): PartnerTls => ({
   mode: "enforce",
   minVersion: atLeastModern(base.minVersion),
   ...(base.ciphers === undefined ? {} : { ciphers: base.ciphers }),
-  verify: { trust: "pkix", names, pins: [] },
+  verify: {
+    trust: "pkix",
+    names,
+    pins: [],
+    ...(roots === undefined
+      ? {}
+      : { ca: { file: "RELAY_MTA_STS_CA", pem: roots, sha256: "", notAfter: "" } }),
+  },
 })
 
 /** Whether DNS-based standards may apply to this delivery at all. */
@@ -105,7 +112,7 @@ export const planHops = (
           hop,
           authority: {
             source: "mta-sts",
-            tls: standardTls(policy.tls, [hop.host]),
+            tls: standardTls(policy.tls, [hop.host], sts?.roots),
             mtaSts: { mode: "enforce", id: stsPolicy.id },
           },
         })
@@ -117,7 +124,12 @@ export const planHops = (
           hop,
           authority: {
             source: "mta-sts",
-            tls: { ...policy.tls, verify: { ...policy.tls.verify, names: [hop.host] } },
+            tls: {
+              ...policy.tls,
+              verify: {
+                ...standardTls(policy.tls, [hop.host], sts?.roots).verify,
+              },
+            },
             mtaSts: { mode: "testing", id: stsPolicy.id },
           },
         })

@@ -49,6 +49,11 @@ export interface StsPolicy {
 
 export interface StsLookup {
   readonly policyFor: (domain: string) => Effect.Effect<StsPolicy | undefined>
+  /**
+   * PEM roots that replace the web PKI for MTA-STS hosts' certificates — the same test CA that
+   * signs a lab's policy host (`RELAY_MTA_STS_CA`); never set in production.
+   */
+  readonly roots?: string
 }
 
 export interface TlsStandardsShape {

@@ -6,6 +6,7 @@
 export * from "./dns-server"
 export * from "./lab"
 export * from "./mitm-proxy"
+export * from "./mta-sts-host"
 export * from "./recording"
 export * from "./scenarios"
 export * from "./smtp-lab-server"

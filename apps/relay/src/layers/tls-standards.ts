@@ -30,7 +30,8 @@ const validating = (dns: SecureDns["Type"]): ValidatingDns => ({
   tlsa: (name) => Effect.mapError(dns.tlsa(name), failure),
 })
 
-const sts = (service: MtaSts["Type"]): StsLookup => ({
+const sts = (service: MtaSts["Type"], roots: string | undefined): StsLookup => ({
+  ...(roots === undefined ? {} : { roots }),
   policyFor: (domain) =>
     Effect.map(service.policyFor(domain), (answer) =>
       answer._tag === "Policy" && answer.mode !== "none"
@@ -74,7 +75,7 @@ export const tlsStandardsLayer = (
       const service = yield* Effect.serviceOption(MtaSts)
       return {
         dns: Option.isSome(dns) ? validating(dns.value) : undefined,
-        mtaSts: Option.isSome(service) ? sts(service.value) : undefined,
+        mtaSts: Option.isSome(service) ? sts(service.value, options.mtaSts?.ca) : undefined,
       }
     }),
   )
