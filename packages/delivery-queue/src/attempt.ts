@@ -125,6 +125,7 @@ export const applyFailure = (data: DeliveryJobData, f: DeliveryFailed, now: numb
     ...(f.reply === undefined ? {} : { reply: f.reply }),
     ...(f.detail === undefined ? {} : { detail: f.detail }),
     ...(f.reason === undefined ? {} : { reason: f.reason }),
+    ...(f.source === undefined ? {} : { source: f.source }),
   }
   const unchanged = { pending: data.pending, results: data.results, failedNow: [] }
   const bounced =
@@ -334,10 +335,22 @@ const dsnRecipient = (
 const withDetail = (detail: string | undefined, r: DsnRecipient): DsnRecipient =>
   detail === undefined ? r : { ...r, detail }
 
-/** The failure's own words, then what its structured reason adds (e.g. a pin diagnosis). */
+const SOURCE_TEXT = { dane: "DANE (RFC 7672)", "mta-sts": "MTA-STS (RFC 8461)" } as const
+
+/**
+ * The failure's own words, then what its structured reason adds (e.g. a pin diagnosis), then
+ * which standard required the authentication that failed (partner policy and none say nothing).
+ */
 export const failureText = (failure: LastFailure): string | undefined => {
   const added = failure.reason ? describeReason(failure.reason) : undefined
-  return [failure.detail, added].filter((part) => part !== undefined && part !== "").join("; ") || undefined
+  const source =
+    failure.source === "dane" || failure.source === "mta-sts"
+      ? `TLS required by the recipient's ${SOURCE_TEXT[failure.source]}`
+      : undefined
+  return (
+    [failure.detail, added, source].filter((part) => part !== undefined && part !== "").join("; ") ||
+    undefined
+  )
 }
 
 const expiredDetail = (failure: LastFailure, ageMs: number): string => {

@@ -25,6 +25,8 @@ export const LastFailure = Schema.Struct({
   detail: Schema.optional(Schema.String),
   /** What varies within the cause, as data (absent in older job data). */
   reason: Schema.optional(FailureReason),
+  /** Who authenticated the hop that failed (absent in older job data and without a session). */
+  source: Schema.optional(Schema.Literal("partner", "dane", "mta-sts", "none")),
 })
 export type LastFailure = typeof LastFailure.Type
 

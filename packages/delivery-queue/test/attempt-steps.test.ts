@@ -238,3 +238,29 @@ describe("a failure's structured reason", () => {
     expect(decodeJobData(forged)._tag).toBe("Left")
   })
 })
+
+describe("the policy source of a failure", () => {
+  it("names the standard that required TLS in the DSN text; a partner policy or none adds nothing", () => {
+    const dane = new DeliveryFailed({
+      code: "DANE_TLSA_MISMATCH",
+      status: "4.7.5",
+      server: "mx.bank.example:25",
+      detail: "NO_MATCH",
+      source: "dane",
+    })
+    const at = t0 + 4 * h + m
+    const [delay] = reportsOwed(job, applyTimeline(job, applyFailure(job, dane, at), retry, at), at)
+    expect(delay?.recipients[0]?.detail).toBe("NO_MATCH; TLS required by the recipient's DANE (RFC 7672)")
+    const partnerFailure = new DeliveryFailed({ ...dane, code: "CERT_UNTRUSTED", source: "partner" })
+    expect(applyFailure(job, partnerFailure, at).lastFailure).toMatchObject({
+      source: "partner",
+      detail: "NO_MATCH",
+    })
+    const [partnerDelay] = reportsOwed(
+      job,
+      applyTimeline(job, applyFailure(job, partnerFailure, at), retry, at),
+      at,
+    )
+    expect(partnerDelay?.recipients[0]?.detail).toBe("NO_MATCH")
+  })
+})
