@@ -23,6 +23,7 @@ import {
   tlsaRecord,
   txtRecord,
 } from "./answer"
+import { makeAnswerCache } from "./cache"
 import { DnsServerInvalid, type SecureDnsError } from "./errors"
 import type { LookupOptions } from "./lookup"
 import { UDP_PAYLOAD_SIZE } from "./message"
@@ -46,6 +47,8 @@ export interface SecureDnsOptions {
   readonly attempts?: number
   /** The EDNS0 UDP payload size offered; default 1232. */
   readonly udpPayloadSize?: number
+  /** Answers are kept for their TTL, at most this many seconds; default 300, 0: not kept. */
+  readonly cacheMaxTtlSeconds?: number
 }
 
 const lookupOptions = (options: SecureDnsOptions): LookupOptions => ({
@@ -59,12 +62,31 @@ export const makeSecureDns = (
   options: SecureDnsOptions = {},
 ): SecureDnsShape => {
   const settings = lookupOptions(options)
+  const cache = makeAnswerCache(options.cacheMaxTtlSeconds ?? 300)
+  const key = (type: string, name: string) => `${type} ${name.toLowerCase().replace(/\.$/, "")}`
   return {
     mx: Effect.fn("SecureDns.mx")(function* (name: string) {
-      const answer = yield* resolve(servers, settings, name, "MX", mxRecord)
-      return { ...answer, records: [...answer.records].sort(byPreference) }
+      return yield* cache.through(
+        key("MX", name),
+        Effect.map(resolve(servers, settings, name, "MX", mxRecord), (answer) => ({
+          ...answer,
+          records: [...answer.records].sort(byPreference),
+        })),
+      )
     }),
     addresses: Effect.fn("SecureDns.addresses")(function* (name: string) {
+      return yield* cache.through(key("A/AAAA", name), addressesOf(name))
+    }),
+    tlsa: Effect.fn("SecureDns.tlsa")(function* (name: string) {
+      return yield* cache.through(key("TLSA", name), resolve(servers, settings, name, "TLSA", tlsaRecord))
+    }),
+    txt: Effect.fn("SecureDns.txt")(function* (name: string) {
+      return yield* cache.through(key("TXT", name), resolve(servers, settings, name, "TXT", txtRecord))
+    }),
+  }
+
+  function addressesOf(name: string): Effect.Effect<AddressAnswer, SecureDnsError> {
+    return Effect.gen(function* () {
       const [ipv4, ipv6] = yield* Effect.all(
         [
           resolve(servers, settings, name, "A", addressRecord),
@@ -90,13 +112,7 @@ export const makeSecureDns = (
         ipv6,
       }
       return answer
-    }),
-    tlsa: Effect.fn("SecureDns.tlsa")(function* (name: string) {
-      return yield* resolve(servers, settings, name, "TLSA", tlsaRecord)
-    }),
-    txt: Effect.fn("SecureDns.txt")(function* (name: string) {
-      return yield* resolve(servers, settings, name, "TXT", txtRecord)
-    }),
+    })
   }
 }
 
