@@ -2,10 +2,11 @@
  * `DashboardData`: what our own pages show, read from Redis on each request — heartbeats
  * (`FleetRegistry`), the policy pointer and bundle (`PolicyStore`, verified with the trusted keys
  * exactly as a relay would, so the page never presents a forged policy as active) and the
- * per-partner delivery statistics (`DeliveryStats`). Read-only: no method here writes.
+ * delivery statistics (`DeliveryStats`: per partner, per policy source, and the domains whose
+ * DANE or MTA-STS authentication failed). Read-only: no method here writes.
  */
 import type { TrustedKey } from "@mailconnect/bundle"
-import { DeliveryStats, type PartnerHealth } from "@mailconnect/delivery-queue"
+import { DeliveryStats, type PartnerHealth, type PolicySourceHealth } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { type BundlePayload, SUPPORTED_SCHEMAS, type TlsMode } from "@mailconnect/policy"
 import { checkBundle, PolicyStore } from "@mailconnect/policy-store"
@@ -16,6 +17,8 @@ import { type PolicyStatus, policyStatus } from "./policy-status"
 
 export interface HealthStatus {
   readonly partners: ReadonlyArray<PartnerHealth & { readonly mode: TlsMode | undefined }>
+  /** Fleet-wide, every domain: recipients per policy source, and the failed authentications. */
+  readonly sources: PolicySourceHealth
   /** Serial of the verified policy the modes come from; undefined when none could be read. */
   readonly serial: number | undefined
 }
@@ -104,7 +107,9 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
 
         const health = Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
-          const figures = yield* stats.health(now)
+          const [figures, sources] = yield* Effect.all([stats.health(now), stats.policySources(now)], {
+            concurrency: "unbounded",
+          })
           // Modes are decoration: statistics are still worth showing when the policy cannot be read.
           const v = yield* Effect.option(verified)
           const partners = Option.match(v, {
@@ -113,6 +118,7 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
           })
           return {
             partners: figures.map((f) => ({ ...f, mode: partners[f.partner]?.tls.mode })),
+            sources,
             serial: Option.getOrUndefined(Option.map(v, (p) => p.payload.serial)),
           }
         }).pipe(Effect.withSpan("DashboardData.health"))

@@ -5,16 +5,19 @@
  * real worker against partner-lab SMTP servers. Logs in as the read-only operator, finds the
  * enforce partner's deferred job in bull-board and reads `CERT_EXPIRED` in its log, checks the
  * fleet (two relays, one serial) and policy (overdue review highlighted) pages and the TLS
- * health page, and saves a screenshot of each under test-artifacts/dashboard/. The page may load
+ * health page (per partner, per policy source, and the DANE/MTA-STS failures — two recorded
+ * straight into the read model, one of them a hostile HTML-looking domain), and saves a screenshot of each under test-artifacts/dashboard/. The page may load
  * nothing from another origin and must raise no CSP violation.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { DeliveryStats } from "@mailconnect/delivery-queue"
 import { type Lab, startLab } from "@mailconnect/partner-lab"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { makeSigner } from "@mailconnect/test-support"
+import { makeSigner, redisLayer } from "@mailconnect/test-support"
+import { Effect, Layer } from "effect"
 import { type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { CHROMIUM_ARGS, ensureChromium } from "./support/chromium"
@@ -43,6 +46,8 @@ const ARTIFACTS = join(
   "dashboard",
 )
 const PREFIX = `dashui${process.pid}`
+/** A recipient domain that is markup: it must reach the page as text, never as an element. */
+const HOSTILE_DOMAIN = '"><img src=x onerror=alert(1)>.example'
 
 let redis: RedisServer
 let lab: Lab
@@ -61,6 +66,31 @@ beforeAll(async () => {
   lab = await startLab({ scenarios: ["expired", "good"] })
   const signer = makeSigner()
   world = await buildWorld({ lab, redisUrl: redis.url, prefix: PREFIX, signer })
+  // Failed DANE and MTA-STS authentications of domains without an agreement, as a worker records them.
+  const failure = { partner: "-", delivered: 0, bounced: 0, tls: undefined } as const
+  await Effect.runPromise(
+    Effect.gen(function* () {
+      const stats = yield* DeliveryStats
+      yield* stats.record({
+        ...failure,
+        domain: "dane-broken.example",
+        source: "dane",
+        at: Date.now() - 5 * 60_000,
+        deferred: 2,
+        code: "DANE_TLSA_MISMATCH",
+        server: "mx.dane-broken.example:25",
+      })
+      yield* stats.record({
+        ...failure,
+        domain: HOSTILE_DOMAIN,
+        source: "mta-sts",
+        at: Date.now() - 10 * 60_000,
+        deferred: 1,
+        code: "MTA_STS_MX_MISMATCH",
+        server: "<b>mx</b>:25",
+      })
+    }).pipe(Effect.provide(DeliveryStats.layer.pipe(Layer.provide(redisLayer(redis.url, PREFIX))))),
+  )
   dashboard = await startDashboard({ redisUrl: redis.url, prefix: PREFIX, signer })
   userDataDir = mkdtempSync(join(tmpdir(), "mc-chromium-"))
   context = await chromium.launchPersistentContext(userDataDir, {
@@ -152,6 +182,36 @@ describe("dashboard in chromium", { timeout: 120_000 }, () => {
     expect(await fabrikam.locator("td.num").allInnerTexts()).toEqual(["1", "0", "0"])
     expect(await fabrikam.locator(".evidence").innerText()).toMatch(/TLSv1\.[23]/)
     await shot("tls-health")
+  })
+
+  it("counts recipients per policy source and lists the failed DANE and MTA-STS domains, escaped (TLS health page)", async () => {
+    await page.goto(`${dashboard.url}/health`)
+    const counts = async (source: string) =>
+      page.locator(`#sources tr[data-source="${source}"] td.num`).allInnerTexts()
+    // contoso's CERT_EXPIRED deferral and fabrikam's delivery were both authenticated by the partner policy.
+    expect(await counts("partner")).toEqual(["1", "1", "0"])
+    expect(await counts("dane")).toEqual(["0", "2", "0"])
+    expect(await counts("mta-sts")).toEqual(["0", "1", "0"])
+    expect(await counts("none")).toEqual(["0", "0", "0"])
+
+    const rows = page.locator("#auth-failures tbody tr")
+    expect(await rows.count()).toBe(2)
+    const dane = rows.nth(0)
+    expect(await dane.getAttribute("data-domain")).toBe("dane-broken.example")
+    expect(await dane.locator("td").allInnerTexts()).toEqual([
+      "dane-broken.example",
+      "DANE_TLSA_MISMATCH",
+      "dane",
+      expect.stringMatching(/^\d{4}-\d\d-\d\dT.*\(5 min ago\)$/),
+      "mx.dane-broken.example:25",
+    ])
+    // The hostile domain and server are text in their cells and the attribute; no element came of them.
+    const hostile = rows.nth(1)
+    expect(await hostile.getAttribute("data-domain")).toBe(HOSTILE_DOMAIN)
+    expect(await hostile.locator("td.domain").innerText()).toBe(HOSTILE_DOMAIN)
+    expect(await hostile.locator("td").nth(4).innerText()).toBe("<b>mx</b>:25")
+    expect(await page.locator("main img, main b").count()).toBe(0)
+    await shot("tls-health-sources")
   })
 
   it("loaded nothing from another origin and broke no CSP rule", () => {

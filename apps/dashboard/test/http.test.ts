@@ -6,6 +6,7 @@
  * escaping and the failure pages hold.
  */
 import { signBundle } from "@mailconnect/bundle"
+import { DeliveryStats } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { PolicyStore } from "@mailconnect/policy-store"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
@@ -288,5 +289,33 @@ describe("pages", { timeout: 30_000 }, () => {
     const response = await request("/health", { auth: basic(VIEWER) })
     expect(response.status).toBe(200)
     expect(await response.text()).toContain("No deliveries in the last 24 hours.")
+  })
+
+  it("escapes recipient domains and servers in the list of failed DANE and MTA-STS authentications", async () => {
+    const hostile = `x"><img src=x onerror="alert(1)">.example`
+    await Effect.runPromise(
+      Effect.flatMap(DeliveryStats, (stats) =>
+        stats.record({
+          partner: "-",
+          domain: hostile,
+          source: "dane",
+          at: Date.now(),
+          delivered: 0,
+          deferred: 1,
+          bounced: 0,
+          code: "DANE_TLSA_MISMATCH",
+          server: "<script>mx</script>:25",
+          tls: undefined,
+        }),
+      ).pipe(Effect.provide(DeliveryStats.layer.pipe(Layer.provide(redisLayer(redis.url, PREFIX))))),
+    )
+    const page = await (await request("/health", { auth: basic(VIEWER) })).text()
+    expect(page).toContain('data-domain="x&quot;&gt;&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.example"')
+    expect(page).toContain("&lt;script&gt;mx&lt;/script&gt;:25")
+    expect(page).not.toContain("<img")
+    expect(page).not.toContain("<script")
+    expect(page).toMatch(
+      /<tr data-source="dane">\s*<td><strong>DANE<\/strong><\/td>\s*<td class="num">0<\/td>\s*<td class="num warn">1<\/td>/,
+    )
   })
 })

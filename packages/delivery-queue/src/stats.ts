@@ -1,25 +1,47 @@
 /**
- * `DeliveryStats`: per-partner delivery statistics, a read model for the dashboard's TLS health
- * page: hourly buckets of deliveries, deferrals and bounces by failure code (kept 26 hours), and
- * the last attempt's TLS evidence summary per partner (kept 7 days). Written best-effort by the workers — a statistics
+ * `DeliveryStats`: delivery statistics, a read model for the dashboard's TLS health page.
+ * Per partner: hourly buckets of deliveries, deferrals and bounces by failure code (kept 26
+ * hours), and the last attempt's TLS evidence summary (kept 7 days). Fleet-wide: hourly buckets
+ * of recipients per policy source (who authenticated the hop) and result, and the last failure
+ * of each domain whose DANE or MTA-STS authentication failed (the last 200 domains, kept 7 days
+ * after the latest). Written best-effort by the workers, one MULTI per outcome — a statistics
  * write never fails a delivery — and read by the dashboard.
  *
  * Keys: `{mc}:stats:h:<partner>:<hour>` hash (`delivered`, `deferred:<CODE>`, `bounced:<CODE>`),
- * `{mc}:stats:last:<partner>` JSON, `{mc}:stats:partners` set of partner names seen.
+ * `{mc}:stats:last:<partner>` JSON, `{mc}:stats:partners` set of partner names seen;
+ * `{mc}:stats:sources:<hour>` hash (`<source>:delivered|deferred|bounced`),
+ * `{mc}:stats:auth-failed` sorted set (domain by time of its last failure, ms) with
+ * `{mc}:stats:auth-failed:last` hash (domain → JSON code, at, server, source).
  * Mail to domains without an agreement is counted under the partner name `-`.
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
 import { RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option, Schema } from "effect"
 import { QueueUnavailable } from "./errors"
+import { FailureCodeSchema } from "./failure-code"
+import type { PolicySource } from "./ports"
 import { failFast } from "./spool"
 
 const HOUR = 3_600_000
 const BUCKET_TTL_S = 26 * 3600
 const LAST_TTL_S = 7 * 86_400
+/** How many domains the authentication-failure list keeps (the most recent). */
+export const AUTH_FAILED_KEEP = 200
+
+export const POLICY_SOURCES: ReadonlyArray<PolicySource> = ["partner", "dane", "mta-sts", "none"]
+/** Failures that are the standards' own verdicts, whatever the hop's source was recorded as. */
+const AUTH_FAILURE_CODES: ReadonlySet<FailureCode> = new Set([
+  "DANE_TLSA_MISMATCH",
+  "DNSSEC_BOGUS",
+  "MTA_STS_MX_MISMATCH",
+])
 
 export interface DeliveryRecord {
   readonly partner: string
+  /** The recipient domain of the job. */
+  readonly domain: string
+  /** Who authenticated the hop; undefined when no session was attempted. */
+  readonly source: PolicySource | undefined
   readonly at: number
   readonly delivered: number
   readonly deferred: number
@@ -37,11 +59,74 @@ export interface PartnerHealth {
   readonly last: DeliveryRecord | undefined
 }
 
+export interface SourceCounts {
+  readonly delivered: number
+  readonly deferred: number
+  readonly bounced: number
+}
+
+/** The last failure of a domain whose DANE or MTA-STS authentication failed. */
+export const AuthFailure = Schema.Struct({
+  domain: Schema.String,
+  code: FailureCodeSchema,
+  at: Schema.Number,
+  server: Schema.optional(Schema.String),
+  source: Schema.optional(Schema.Literal("partner", "dane", "mta-sts", "none")),
+})
+export type AuthFailure = typeof AuthFailure.Type
+
+export interface PolicySourceHealth {
+  /** Recipients per policy source and result, over the same window as `health`. */
+  readonly counts: Readonly<Record<PolicySource, SourceCounts>>
+  /** Newest first, at most `AUTH_FAILED_KEEP`. */
+  readonly authFailures: ReadonlyArray<AuthFailure>
+}
+
 export interface DeliveryStatsShape {
   readonly record: (record: DeliveryRecord) => Effect.Effect<void>
   /** The last 24 hours (24 full hour buckets plus the current one) for every partner seen. */
   readonly health: (now: number) => Effect.Effect<ReadonlyArray<PartnerHealth>, QueueUnavailable>
+  /** Fleet-wide: the last 24 hours per policy source, and the domains whose authentication failed. */
+  readonly policySources: (now: number) => Effect.Effect<PolicySourceHealth, QueueUnavailable>
 }
+
+/**
+ * Keeps a domain's newest failure (an older one written late by another worker does not replace
+ * it), then trims the set and the hash together to the newest ARGV[4] domains.
+ * KEYS: sorted set, hash. ARGV: domain, at, JSON, keep, ttl seconds.
+ */
+const AUTH_FAILED_LUA = `
+local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not prev or tonumber(prev) <= tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+  redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+end
+local over = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[4])
+if over > 0 then
+  local old = redis.call('ZRANGE', KEYS[1], 0, over - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
+  redis.call('HDEL', KEYS[2], unpack(old))
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+`
+
+/** A failed outcome that the list of authentication failures keeps: its entry, else none. */
+export const authFailureOf = (r: DeliveryRecord): AuthFailure | undefined => {
+  if (r.deferred + r.bounced === 0) return undefined
+  const code = r.code ?? (r.deferred > 0 ? "SMTP_TRANSIENT" : "SMTP_PERMANENT")
+  if (!AUTH_FAILURE_CODES.has(code) && r.source !== "dane" && r.source !== "mta-sts") return undefined
+  return {
+    domain: r.domain,
+    code,
+    at: r.at,
+    ...(r.server === undefined ? {} : { server: r.server }),
+    ...(r.source === undefined ? {} : { source: r.source }),
+  }
+}
+
+const decodeAuthFailure = Schema.decodeUnknownOption(Schema.parseJson(AuthFailure))
 
 const unavailable = (e: RedisCommandError) => new QueueUnavailable({ operation: "stats", detail: e.detail })
 
@@ -68,8 +153,26 @@ const hashOf = (reply: unknown): Record<string, string> => {
   return hash
 }
 
+/** Sums the hours' `<source>:<result>` counters per source. */
+const sourceTotals = (
+  buckets: ReadonlyArray<Readonly<Record<string, string>>>,
+): Record<PolicySource, SourceCounts> => {
+  const totals = Object.fromEntries(
+    POLICY_SOURCES.map((s) => [s, { delivered: 0, deferred: 0, bounced: 0 }]),
+  ) as Record<PolicySource, { delivered: number; deferred: number; bounced: number }>
+  for (const bucket of buckets)
+    for (const [field, count] of Object.entries(bucket)) {
+      const [source, result] = field.split(":") as [PolicySource, keyof SourceCounts]
+      if (totals[source] && result in totals[source]) totals[source][result] += Number(count)
+    }
+  return totals
+}
+
 export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShape => {
   const bucket = (partner: string, hour: number) => redis.keys.key("stats", "h", partner, String(hour))
+  const sourceBucket = (hour: number) => redis.keys.key("stats", "sources", String(hour))
+  const authFailed = redis.keys.key("stats", "auth-failed")
+  const authFailedLast = redis.keys.key("stats", "auth-failed", "last")
   const last = (partner: string) => redis.keys.key("stats", "last", partner)
   const partners = redis.keys.key("stats", "partners")
   const partnerHealth = (partner: string, current: number) => {
@@ -84,6 +187,23 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
           return { partner, ...totals, last: lastText ? (JSON.parse(lastText) as DeliveryRecord) : undefined }
         }),
       )
+  }
+  const sourceCommands = (r: DeliveryRecord) => {
+    if (r.source === undefined) return []
+    const key = sourceBucket(Math.floor(r.at / HOUR))
+    const counts = (["delivered", "deferred", "bounced"] as const).filter((result) => r[result] > 0)
+    return counts.length === 0
+      ? []
+      : [
+          ...counts.map((result) => ["HINCRBY", key, `${r.source}:${result}`, r[result]] as const),
+          ["EXPIRE", key, BUCKET_TTL_S] as const,
+        ]
+  }
+  const authFailedCommands = (r: DeliveryRecord) => {
+    const failure = authFailureOf(r)
+    if (failure === undefined) return []
+    const args = [failure.domain, failure.at, JSON.stringify(failure), AUTH_FAILED_KEEP, LAST_TTL_S]
+    return [["EVAL", AUTH_FAILED_LUA, 2, authFailed, authFailedLast, ...args] as const]
   }
   return {
     record: (r) => {
@@ -101,6 +221,8 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
             ["EXPIRE", key, BUCKET_TTL_S],
             ["SET", last(r.partner), JSON.stringify(r), "EX", LAST_TTL_S],
             ["SADD", partners, r.partner],
+            ...sourceCommands(r),
+            ...authFailedCommands(r),
           ],
           { atomic: true },
         )
@@ -113,6 +235,17 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
         ),
         Effect.mapError(unavailable),
       ),
+    policySources: Effect.fn("DeliveryStats.policySources")(function* (now: number) {
+      const current = Math.floor(now / HOUR)
+      const hours = Array.from({ length: 25 }, (_, i) => sourceBucket(current - i))
+      const replies = yield* redis
+        .batch([...hours.map((key) => ["HGETALL", key] as const), ["HGETALL", authFailedLast] as const])
+        .pipe(Effect.mapError(unavailable))
+      const authFailures = Object.values(hashOf(replies.at(-1)))
+        .flatMap((json) => Option.toArray(decodeAuthFailure(json)))
+        .sort((a, b) => b.at - a.at || (a.domain < b.domain ? -1 : 1))
+      return { counts: sourceTotals(replies.slice(0, hours.length).map(hashOf)), authFailures }
+    }),
   }
 }
 

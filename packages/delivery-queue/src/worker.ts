@@ -184,6 +184,8 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         if (partner !== undefined)
           yield* stats.record({
             partner,
+            domain: decision.data.domain,
+            source,
             at,
             delivered,
             deferred,
