@@ -24,7 +24,7 @@ let leaf: IssuedCertificate
 let intermediatePem: string
 let otherKey: IssuedCertificate
 
-const ZONES = ["ee", "ta", "mismatch", "bogus", "insecure", "stripped", "ta-wrong-name"] as const
+const ZONES = ["ee", "ta", "mismatch", "bogus", "insecure", "stripped", "ta-wrong-name", "unusable"] as const
 const hex = (bytes: Buffer) => bytes.toString("hex")
 
 /** A zone whose MX host listens on `port` at 127.0.0.1, with these TLSA records. */
@@ -89,6 +89,8 @@ beforeAll(async () => {
       zone("bogus.example", good.port, "bogus", [ee]),
       zone("insecure.example", good.port, "unsigned", [wrong]),
       zone("stripped.example", stripped.port, "signed", [ee]),
+      // PKIX-EE (usage 1) matching the right key: unusable for SMTP (RFC 7672 §3.1.3).
+      zone("unusable.example", good.port, "signed", [{ ...ee, usage: 1 }]),
     ],
   })
 })
@@ -190,6 +192,14 @@ describe("DANE for domains without a partner policy", () => {
     expect(job.data.results).toMatchObject([{ recipient: "bob@insecure.example", outcome: "delivered" }])
     expect(job.data.attempts.at(-1)?.source).toBe("none")
     expect(received(good, "bob@insecure.example")).toHaveLength(1)
+  })
+
+  it("with only unusable TLSA records: TLS still mandatory, nothing authenticated (RFC 7672 §2.2)", async () => {
+    const job = await firstAttempt("bob@unusable.example", good)
+    expect(job.data.results).toMatchObject([{ recipient: "bob@unusable.example", outcome: "delivered" }])
+    const attempt = job.data.attempts.at(-1)
+    expect(attempt?.source).toBe("dane")
+    expect(attempt?.tls).toMatchObject({ protocol: "TLSv1.3", verification: { ok: true, findings: [] } })
   })
 
   it("defers, sending nothing, when STARTTLS is stripped from a DANE host", async () => {
