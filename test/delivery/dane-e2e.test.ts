@@ -6,15 +6,13 @@
  * For every refusal, the server received no MAIL FROM.
  */
 import { X509Certificate } from "node:crypto"
-import { Enqueue, type JobView, QueueAdmin } from "@mailconnect/delivery-queue"
 import { type RunningSmtpServer, startSmtpLabServer } from "@mailconnect/partner-lab"
 import { type DnssecLab, type LabRecord, type LabZone, startDnssecLab } from "@mailconnect/test-dnssec"
 import { createRootCa, type IssuedCertificate } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { tlsaAssociation } from "@mailconnect/x509"
-import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, outboundWorkerLayer, policySet, uniquePrefix } from "./harness"
+import { firstAttempt, policySet, uniquePrefix } from "./harness"
 
 let redis: RedisServer
 let dns: DnssecLab
@@ -101,37 +99,17 @@ afterAll(async () => {
   await redis?.stop()
 })
 
-/** One message to `recipient` through the relay's DANE binding; the job once its first attempt is recorded. */
-const firstAttempt = (recipient: string, server: RunningSmtpServer) =>
-  Effect.runPromise(
-    Effect.gen(function* () {
-      const { messageId } = yield* (yield* Enqueue).enqueue({
-        sender: "alice@customer.example",
-        recipients: [recipient],
-        body: Buffer.from(`Subject: dane ${recipient}\r\n\r\nhello\r\n`),
-      })
-      const admin = yield* QueueAdmin
-      return yield* eventually(
-        admin
-          .show(messageId)
-          .pipe(
-            Effect.map((v): JobView | undefined =>
-              v.jobs[0] && v.jobs[0].data.attemptCount >= 1 ? v.jobs[0] : undefined,
-            ),
-          ),
-      )
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(
-        outboundWorkerLayer({
-          redisUrl: redis.url,
-          prefix: uniquePrefix("dane"),
-          policy: policySet([]),
-          mxPort: server.port,
-          standards: { dane: [dns.resolver.server], mtaSts: undefined },
-        }),
-      ),
-    ),
+/** One message to `recipient` through the relay's DANE binding, to `server`'s port. */
+const attempt = (recipient: string, server: RunningSmtpServer) =>
+  firstAttempt(
+    {
+      redisUrl: redis.url,
+      prefix: uniquePrefix("dane"),
+      policy: policySet([]),
+      mxPort: server.port,
+      standards: { dane: [dns.resolver.server], mtaSts: undefined },
+    },
+    recipient,
   )
 
 const received = (server: RunningSmtpServer, recipient: string) =>
@@ -139,7 +117,7 @@ const received = (server: RunningSmtpServer, recipient: string) =>
 
 describe("DANE for domains without a partner policy", () => {
   it("delivers to a DANE-EE host whose key matches its validated TLSA record", async () => {
-    const job = await firstAttempt("bob@ee.example", good)
+    const job = await attempt("bob@ee.example", good)
     expect(job.data.results).toMatchObject([{ recipient: "bob@ee.example", outcome: "delivered" }])
     expect(job.data.attempts.at(-1)).toMatchObject({ source: "dane", tls: { verification: { ok: true } } })
     expect(job.log.at(-1)).toContain("| source dane |")
@@ -147,7 +125,7 @@ describe("DANE for domains without a partner policy", () => {
   })
 
   it("delivers to a DANE-TA host whose chain reaches the matching intermediate and names the MX host", async () => {
-    const job = await firstAttempt("bob@ta.example", good)
+    const job = await attempt("bob@ta.example", good)
     expect(job.data.results).toMatchObject([{ recipient: "bob@ta.example", outcome: "delivered" }])
     expect(job.data.attempts.at(-1)).toMatchObject({
       source: "dane",
@@ -156,7 +134,7 @@ describe("DANE for domains without a partner policy", () => {
   })
 
   it("refuses a DANE-TA host whose certificate does not carry its name", async () => {
-    const job = await firstAttempt("bob@ta-wrong-name.example", good)
+    const job = await attempt("bob@ta-wrong-name.example", good)
     expect(job.data.lastFailure).toMatchObject({
       code: "DANE_TLSA_MISMATCH",
       reason: { _tag: "Dane", problem: "TA_NAME" },
@@ -166,7 +144,7 @@ describe("DANE for domains without a partner policy", () => {
   })
 
   it("defers, sending nothing, when the key matches no TLSA record (a man-in-the-middle, or an unannounced key change)", async () => {
-    const job = await firstAttempt("bob@mismatch.example", good)
+    const job = await attempt("bob@mismatch.example", good)
     expect(job.data.lastFailure).toMatchObject({
       code: "DANE_TLSA_MISMATCH",
       status: "4.7.5",
@@ -178,7 +156,7 @@ describe("DANE for domains without a partner policy", () => {
   })
 
   it("defers on a bogus DNSSEC answer instead of falling back to opportunistic TLS", async () => {
-    const job = await firstAttempt("bob@bogus.example", good)
+    const job = await attempt("bob@bogus.example", good)
     expect(job.data.lastFailure).toMatchObject({
       code: "DNSSEC_BOGUS",
       reason: { _tag: "DnssecBogus", type: "MX" },
@@ -188,22 +166,22 @@ describe("DANE for domains without a partner policy", () => {
   })
 
   it("ignores TLSA records in an insecure zone: opportunistic delivery, recorded as no policy", async () => {
-    const job = await firstAttempt("bob@insecure.example", good)
+    const job = await attempt("bob@insecure.example", good)
     expect(job.data.results).toMatchObject([{ recipient: "bob@insecure.example", outcome: "delivered" }])
     expect(job.data.attempts.at(-1)?.source).toBe("none")
     expect(received(good, "bob@insecure.example")).toHaveLength(1)
   })
 
   it("with only unusable TLSA records: TLS still mandatory, nothing authenticated (RFC 7672 §2.2)", async () => {
-    const job = await firstAttempt("bob@unusable.example", good)
+    const job = await attempt("bob@unusable.example", good)
     expect(job.data.results).toMatchObject([{ recipient: "bob@unusable.example", outcome: "delivered" }])
-    const attempt = job.data.attempts.at(-1)
-    expect(attempt?.source).toBe("dane")
-    expect(attempt?.tls).toMatchObject({ protocol: "TLSv1.3", verification: { ok: true, findings: [] } })
+    const last = job.data.attempts.at(-1)
+    expect(last?.source).toBe("dane")
+    expect(last?.tls).toMatchObject({ protocol: "TLSv1.3", verification: { ok: true, findings: [] } })
   })
 
   it("defers, sending nothing, when STARTTLS is stripped from a DANE host", async () => {
-    const job = await firstAttempt("bob@stripped.example", stripped)
+    const job = await attempt("bob@stripped.example", stripped)
     expect(job.data.lastFailure?.code).toBe("STARTTLS_NOT_OFFERED")
     expect(job.data.attempts.at(-1)?.source).toBe("dane")
     expect(stripped.recorder.mailFroms()).toEqual([])

@@ -5,14 +5,12 @@
  * of the attempt — while the job log renders the same fields. Nothing of it is read from text.
  */
 
-import { Enqueue, QueueAdmin } from "@mailconnect/delivery-queue"
 import { type RunningSmtpServer, startSmtpLabServer } from "@mailconnect/partner-lab"
 import type { PolicySet } from "@mailconnect/policy"
 import { createRootCa, type IssuedCertificate } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, outboundWorkerLayer, partner, policySet, uniquePrefix } from "./harness"
+import { firstAttempt, partner, policySet, uniquePrefix } from "./harness"
 
 let redis: RedisServer
 let server: RunningSmtpServer
@@ -39,26 +37,8 @@ afterAll(async () => {
 
 const embedded = (pem: string) => ({ file: "ca.pem", pem, sha256: "-", notAfter: "2099-01-01T00:00:00Z" })
 
-/** One message to `domain`, until its first attempt is recorded; the job's data and log. */
-const firstAttempt = (policy: PolicySet, recipient: string) =>
-  Effect.runPromise(
-    Effect.gen(function* () {
-      const { messageId } = yield* (yield* Enqueue).enqueue({
-        sender: "alice@customer.example",
-        recipients: [recipient],
-        body: Buffer.from("Subject: evidence\r\n\r\nhello\r\n"),
-      })
-      const admin = yield* QueueAdmin
-      return yield* eventually(
-        admin
-          .show(messageId)
-          .pipe(Effect.map((v) => (v.jobs[0] && v.jobs[0].data.attemptCount >= 1 ? v.jobs[0] : undefined))),
-      )
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(outboundWorkerLayer({ redisUrl: redis.url, prefix: uniquePrefix("evidence"), policy })),
-    ),
-  )
+const attempt = (policy: PolicySet, recipient: string) =>
+  firstAttempt({ redisUrl: redis.url, prefix: uniquePrefix("evidence"), policy }, recipient)
 
 const route = () => [{ host: "127.0.0.1", port: server.port }]
 
@@ -74,7 +54,7 @@ describe("a failed attempt's cause, as data in the job", () => {
         },
       }),
     ])
-    const job = await firstAttempt(policy, "bob@pinned.example")
+    const job = await attempt(policy, "bob@pinned.example")
     const failure = job.data.lastFailure!
     expect(failure.code).toBe("CERT_PIN_MISMATCH")
     expect(failure.reason).toEqual({
@@ -104,7 +84,7 @@ describe("a failed attempt's cause, as data in the job", () => {
         },
       }),
     ])
-    const job = await firstAttempt(policy, "bob@named.example")
+    const job = await attempt(policy, "bob@named.example")
     expect(job.data.lastFailure).toMatchObject({
       code: "CERT_NAME_MISMATCH",
       reason: { _tag: "NameMismatch", expected: ["mx.named.example"], presented: ["localhost"] },

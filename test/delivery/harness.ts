@@ -4,7 +4,8 @@
  * (policies, partners, polling) are the delivery-queue's own (`@mailconnect/delivery-queue/testing`).
  */
 
-import { DeliveryQueue, DeliveryWorker } from "@mailconnect/delivery-queue"
+import { DeliveryQueue, DeliveryWorker, Enqueue, type JobView, QueueAdmin } from "@mailconnect/delivery-queue"
+import { eventually } from "@mailconnect/delivery-queue/testing"
 import { type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
@@ -21,7 +22,7 @@ import {
   OutboundDelivery,
   TlsStandards,
 } from "@mailconnect/smtp-outbound"
-import { Either, Layer } from "effect"
+import { Effect, Either, Layer } from "effect"
 
 export * from "@mailconnect/delivery-queue/testing"
 
@@ -68,3 +69,28 @@ export const outboundWorkerLayer = (options: {
     Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),
   )
 }
+
+/**
+ * One message to `recipient` through a worker on `options` (the queue and the real outbound
+ * adapter as the relay binds them); the job once its first attempt is recorded.
+ */
+export const firstAttempt = (options: Parameters<typeof outboundWorkerLayer>[0], recipient: string) =>
+  Effect.runPromise(
+    Effect.gen(function* () {
+      const { messageId } = yield* (yield* Enqueue).enqueue({
+        sender: "alice@customer.example",
+        recipients: [recipient],
+        body: Buffer.from(`Subject: first attempt ${recipient}\r\n\r\nhello\r\n`),
+      })
+      const admin = yield* QueueAdmin
+      return yield* eventually(
+        admin
+          .show(messageId)
+          .pipe(
+            Effect.map((v): JobView | undefined =>
+              v.jobs[0] && v.jobs[0].data.attemptCount >= 1 ? v.jobs[0] : undefined,
+            ),
+          ),
+      )
+    }).pipe(Effect.scoped, Effect.provide(outboundWorkerLayer(options))),
+  )

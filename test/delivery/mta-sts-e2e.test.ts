@@ -5,7 +5,6 @@
  * real SMTP servers. The domains have no partner file unless a test says so; for every refusal,
  * the server received no MAIL FROM.
  */
-import { Enqueue, type JobView, QueueAdmin } from "@mailconnect/delivery-queue"
 import {
   type MtaStsHost,
   type RunningSmtpServer,
@@ -15,9 +14,8 @@ import {
 import type { PolicySet } from "@mailconnect/policy"
 import { createRootCa } from "@mailconnect/test-pki"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
-import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, outboundWorkerLayer, partner, policySet, uniquePrefix } from "./harness"
+import { firstAttempt, partner, policySet, uniquePrefix } from "./harness"
 
 const DOMAINS = [
   "testing-wrong-name",
@@ -81,39 +79,16 @@ afterAll(async () => {
   await redis?.stop()
 })
 
-const firstAttempt = (recipient: string, server: RunningSmtpServer, policy: PolicySet = policySet([])) =>
-  Effect.runPromise(
-    Effect.gen(function* () {
-      const { messageId } = yield* (yield* Enqueue).enqueue({
-        sender: "alice@customer.example",
-        recipients: [recipient],
-        body: Buffer.from(`Subject: mta-sts ${recipient}\r\n\r\nhello\r\n`),
-      })
-      const admin = yield* QueueAdmin
-      return yield* eventually(
-        admin
-          .show(messageId)
-          .pipe(
-            Effect.map((v): JobView | undefined =>
-              v.jobs[0] && v.jobs[0].data.attemptCount >= 1 ? v.jobs[0] : undefined,
-            ),
-          ),
-      )
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(
-        outboundWorkerLayer({
-          redisUrl: redis.url,
-          prefix: uniquePrefix("sts"),
-          policy,
-          mxPort: server.port,
-          standards: {
-            dane: undefined,
-            mtaSts: { dnsServers: [host.dns.server], ca: roots, port: host.port },
-          },
-        }),
-      ),
-    ),
+const attempt = (recipient: string, server: RunningSmtpServer, policy: PolicySet = policySet([])) =>
+  firstAttempt(
+    {
+      redisUrl: redis.url,
+      prefix: uniquePrefix("sts"),
+      policy,
+      mxPort: server.port,
+      standards: { dane: undefined, mtaSts: { dnsServers: [host.dns.server], ca: roots, port: host.port } },
+    },
+    recipient,
   )
 
 const received = (server: RunningSmtpServer, recipient: string) =>
@@ -121,7 +96,7 @@ const received = (server: RunningSmtpServer, recipient: string) =>
 
 describe("MTA-STS for domains without a partner policy", () => {
   it("enforce: delivers to a listed MX whose certificate carries its name, as source mta-sts", async () => {
-    const job = await firstAttempt(`bob@${domainOf("enforce")}`, good)
+    const job = await attempt(`bob@${domainOf("enforce")}`, good)
     expect(job.data.results).toMatchObject([{ outcome: "delivered" }])
     expect(job.data.attempts.at(-1)).toMatchObject({
       source: "mta-sts",
@@ -133,7 +108,7 @@ describe("MTA-STS for domains without a partner policy", () => {
 
   it("enforce: an MX outside the policy is never contacted", async () => {
     const recipient = `bob@${domainOf("not-listed")}`
-    const job = await firstAttempt(recipient, good)
+    const job = await attempt(recipient, good)
     expect(job.data.lastFailure).toMatchObject({
       code: "MTA_STS_MX_MISMATCH",
       reason: {
@@ -148,7 +123,7 @@ describe("MTA-STS for domains without a partner policy", () => {
 
   it("enforce: a certificate without the MX name is refused (nothing sent)", async () => {
     const recipient = `bob@${domainOf("wrong-name")}`
-    const job = await firstAttempt(recipient, good)
+    const job = await attempt(recipient, good)
     expect(job.data.lastFailure?.code).toBe("CERT_NAME_MISMATCH")
     expect(job.data.attempts.at(-1)?.source).toBe("mta-sts")
     expect(received(good, recipient)).toEqual([])
@@ -156,7 +131,7 @@ describe("MTA-STS for domains without a partner policy", () => {
 
   it("enforce: STARTTLS stripped defers, nothing sent", async () => {
     const recipient = `bob@${domainOf("stripped")}`
-    const job = await firstAttempt(recipient, stripped)
+    const job = await attempt(recipient, stripped)
     expect(job.data.lastFailure?.code).toBe("STARTTLS_NOT_OFFERED")
     expect(job.data.attempts.at(-1)?.source).toBe("mta-sts")
     expect(stripped.recorder.mailFroms()).toEqual([])
@@ -164,7 +139,7 @@ describe("MTA-STS for domains without a partner policy", () => {
 
   it("testing: delivers, and records the verification against the MX name for reporting", async () => {
     const recipient = `bob@${domainOf("testing")}`
-    const job = await firstAttempt(recipient, good)
+    const job = await attempt(recipient, good)
     expect(job.data.results).toMatchObject([{ recipient, outcome: "delivered" }])
     expect(job.data.attempts.at(-1)).toMatchObject({
       source: "mta-sts",
@@ -174,7 +149,7 @@ describe("MTA-STS for domains without a partner policy", () => {
 
   it("testing: a certificate without the MX name still delivers, and the failure is in the evidence", async () => {
     const recipient = `bob@${domainOf("testing-wrong-name")}`
-    const job = await firstAttempt(recipient, good)
+    const job = await attempt(recipient, good)
     expect(job.data.results).toMatchObject([{ recipient, outcome: "delivered" }])
     expect(job.data.attempts.at(-1)).toMatchObject({
       source: "mta-sts",
@@ -184,7 +159,7 @@ describe("MTA-STS for domains without a partner policy", () => {
 
   it("no policy published: opportunistic, source none", async () => {
     const recipient = `bob@${domainOf("none")}`
-    const job = await firstAttempt(recipient, good)
+    const job = await attempt(recipient, good)
     expect(job.data.results).toMatchObject([{ recipient, outcome: "delivered" }])
     expect(job.data.attempts.at(-1)?.source).toBe("none")
   })
@@ -204,7 +179,7 @@ describe("precedence", () => {
         },
       }),
     ])
-    const job = await firstAttempt(`bob@${domain}`, good, policy)
+    const job = await attempt(`bob@${domain}`, good, policy)
     expect(job.data.results).toMatchObject([{ outcome: "delivered" }])
     expect(job.data.attempts.at(-1)?.source).toBe("partner")
     expect(host.requests(domain)).toBe(0)
@@ -226,7 +201,7 @@ describe("precedence", () => {
         },
       }),
     ])
-    const job = await firstAttempt(`bob@${domain}`, good, policy)
+    const job = await attempt(`bob@${domain}`, good, policy)
     expect(job.data.results).toMatchObject([{ outcome: "delivered" }])
     expect(job.data.attempts.at(-1)?.source).toBe("partner")
     expect(host.requests(domain)).toBe(0)
