@@ -1,17 +1,26 @@
 /**
  * `probe`: every address of every next hop, connected and verified exactly as delivery would,
- * then QUIT — no MAIL FROM, no message. Operators run it before merging a policy change.
+ * then QUIT — no MAIL FROM, no message. Operators run it before merging a policy change. Beside
+ * the verdicts it reports who authenticates each hop and why (`ProbeAuthority`): the TLSA records
+ * of a DANE host, and the domain's MTA-STS policy with its cache state as the service answered.
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
-import type { PartnerTls } from "@mailconnect/policy"
+import { isAddressLiteral, type PartnerTls, type StandardSwitch } from "@mailconnect/policy"
+import { isUsableTlsa } from "@mailconnect/x509"
 import { Clock, Effect, Either } from "effect"
-import { planHops } from "./authority"
+import { type HopAuthority, type PlanPolicy, type PolicySource, planHops } from "./authority"
 import type { DeliveryError } from "./errors"
 import type { AttemptEvidence, CertificateEvidence, TranscriptLine } from "./evidence"
 import type { DnsLookup } from "./next-hops"
 import type { OutboundSettings } from "./options"
 import { type ClientCertificate, openSession, type SessionFailure } from "./session"
-import type { TlsStandardsShape } from "./standards"
+import {
+  type StsDescription,
+  type StsLookup,
+  type StsPolicy,
+  type TlsStandardsShape,
+  tlsaOwner,
+} from "./standards"
 import { quitSession } from "./transaction"
 import { acceptedNames } from "./verify"
 
@@ -36,11 +45,51 @@ export interface ProbeFailure {
   readonly facts: Readonly<Record<string, unknown>>
 }
 
+/**
+ * Why a standard did not authenticate a hop: `off-in-policy` (`tls.dane` / `tls.mtaSts: off`),
+ * `not-bound` (this process runs without it: `RELAY_DANE=off` or no `RELAY_DNS_SERVERS`,
+ * `RELAY_MTA_STS=off`), `none-found` (no validated TLSA records for the host; no MTA-STS policy
+ * in force for the domain — the report's `mtaSts` says why).
+ */
+export type StandardAbsence = "off-in-policy" | "not-bound" | "none-found"
+
+/** Why a hop is held to the policy it is: what `planHops` went by, as data. */
+export type SourceReason =
+  /** The policy enforces (a partner's `enforce`/`mtls`, or the probe's flags): no DNS standard is consulted. */
+  | { readonly _tag: "PolicyEnforces"; readonly mode: "enforce" | "mtls" }
+  /** The policy (or the probe's `host:port`) names the servers: no DNS standard is consulted. */
+  | { readonly _tag: "NamedServers" }
+  | { readonly _tag: "AddressLiteral" }
+  /** The host's TLSA RRset at `owner` validated (DNSSEC). */
+  | { readonly _tag: "TlsaValidated"; readonly owner: string }
+  /** The domain's MTA-STS policy (the report's `mtaSts`). */
+  | { readonly _tag: "MtaStsPolicy"; readonly mode: "enforce" | "testing"; readonly id: string }
+  /** Neither standard authenticates the host: the policy as written (opportunistic). */
+  | { readonly _tag: "NoStandard"; readonly dane: StandardAbsence; readonly mtaSts: StandardAbsence }
+
+/** A validated TLSA record (`data` in hex); `usable`: one RFC 7672 lets authenticate (DANE-TA/EE). */
+export interface ProbeTlsaRecord {
+  readonly usage: number
+  readonly selector: number
+  readonly matchingType: number
+  readonly data: string
+  readonly usable: boolean
+}
+
+export interface ProbeAuthority {
+  readonly source: PolicySource
+  readonly reason: SourceReason
+  /** DANE: the host's TLSA records; what matched (or why none did) is `evidence.tls.verification.dane`. */
+  readonly tlsa?: ReadonlyArray<ProbeTlsaRecord>
+}
+
 export interface ProbeServerResult {
   readonly server: string
   readonly address: string | undefined
   readonly verdict: "ok" | FailureCode
   readonly failure: ProbeFailure | undefined
+  /** Undefined when no hop was planned (the failure is the domain's, e.g. a bogus MX answer). */
+  readonly authority: ProbeAuthority | undefined
   readonly evidence: AttemptEvidence | undefined
   /** Pins of what the server presented (leaf first): what a policy could pin. */
   readonly suggestedPins: ReadonlyArray<string>
@@ -49,8 +98,41 @@ export interface ProbeServerResult {
 export interface ProbeReport {
   readonly target: string
   readonly ok: boolean
+  /** The partner whose policy was probed (absent: the defaults, or the caller's own policy). */
+  readonly partner?: string
+  /** The domain's MTA-STS policy as the service answered, when it was consulted. */
+  readonly mtaSts?: StsDescription
   readonly servers: ReadonlyArray<ProbeServerResult>
 }
+
+/** Why DNS standards are not consulted at all (mirrors `planHops`); undefined: they may apply. */
+const notConsulted = (policy: PlanPolicy): SourceReason | undefined =>
+  policy.tls.mode !== "opportunistic"
+    ? { _tag: "PolicyEnforces", mode: policy.tls.mode }
+    : policy.servers !== undefined && policy.servers.length > 0
+      ? { _tag: "NamedServers" }
+      : isAddressLiteral(policy.domain)
+        ? { _tag: "AddressLiteral" }
+        : undefined
+
+const absence = (setting: StandardSwitch | undefined, bound: unknown): StandardAbsence =>
+  setting === "off" ? "off-in-policy" : bound === undefined ? "not-bound" : "none-found"
+
+/** The domain's MTA-STS answer, once: the probe reports what planning used. */
+const lookUpSts = (
+  lookup: StsLookup,
+  domain: string,
+): Effect.Effect<{ readonly policy: StsPolicy | undefined; readonly description?: StsDescription }> =>
+  lookup.describe ? lookup.describe(domain) : Effect.map(lookup.policyFor(domain), (policy) => ({ policy }))
+
+const tlsaOf = (authority: HopAuthority): ReadonlyArray<ProbeTlsaRecord> | undefined =>
+  authority.tlsa?.map((r) => ({
+    usage: r.usage,
+    selector: r.selector,
+    matchingType: r.matchingType,
+    data: Buffer.from(r.data).toString("hex"),
+    usable: isUsableTlsa(r),
+  }))
 
 const COMMON_FIELDS = new Set([
   "server",
@@ -94,27 +176,54 @@ export const makeProbe = (deps: ProbeDeps) =>
       address: undefined,
       verdict: error.code,
       failure: describeFailure(error),
+      authority: undefined,
       evidence: undefined,
       suggestedPins: [],
     })
-    const planned = yield* Effect.either(
-      planHops(
-        {
-          domain: "domain" in request.target ? request.target.domain : request.target.host,
-          servers: "domain" in request.target ? request.servers : [request.target],
-          tls: request.tls,
-          partner: request.partner === undefined ? undefined : { name: request.partner },
-        },
-        deps.dns,
-        deps.standards,
-        deps.settings.mxPort,
-      ),
-    )
-    if (planned._tag === "Left") return { target, ok: false, servers: [failed(target, planned.left)] }
+    const policy: PlanPolicy = {
+      domain: "domain" in request.target ? request.target.domain : request.target.host,
+      servers: "domain" in request.target ? request.servers : [request.target],
+      tls: request.tls,
+      partner: request.partner === undefined ? undefined : { name: request.partner },
+    }
+    const asWritten = notConsulted(policy)
+    const sts = deps.standards.mtaSts
+    const stsAnswer =
+      asWritten === undefined && request.tls.mtaSts !== "off" && sts
+        ? yield* lookUpSts(sts, policy.domain)
+        : undefined
+    // Planning gets the answer just looked up: one look-up, and the report shows what was used.
+    const standards: TlsStandardsShape =
+      sts && stsAnswer
+        ? { ...deps.standards, mtaSts: { ...sts, policyFor: () => Effect.succeed(stsAnswer.policy) } }
+        : deps.standards
+    const facts = {
+      ...(request.partner === undefined ? {} : { partner: request.partner }),
+      ...(stsAnswer?.description ? { mtaSts: stsAnswer.description } : {}),
+    }
+    const planned = yield* Effect.either(planHops(policy, deps.dns, standards, deps.settings.mxPort))
+    if (planned._tag === "Left")
+      return { target, ok: false, ...facts, servers: [failed(target, planned.left)] }
+    const reasonFor = (authority: HopAuthority, host: string, port: number): SourceReason =>
+      authority.source === "dane"
+        ? { _tag: "TlsaValidated", owner: tlsaOwner(host, port) }
+        : authority.source === "mta-sts" && authority.mtaSts
+          ? { _tag: "MtaStsPolicy", ...authority.mtaSts }
+          : (asWritten ?? {
+              _tag: "NoStandard",
+              dane: absence(request.tls.dane, deps.standards.dns),
+              mtaSts: absence(request.tls.mtaSts, sts),
+            })
 
     const servers: Array<ProbeServerResult> = []
     for (const { hop, authority } of planned.right) {
       const hopTls = authority.tls
+      const tlsa = tlsaOf(authority)
+      const described: ProbeAuthority = {
+        source: authority.source,
+        reason: reasonFor(authority, hop.host, hop.port),
+        ...(tlsa ? { tlsa } : {}),
+      }
       const dane = authority.tlsa
         ? {
             tlsa: authority.tlsa,
@@ -176,10 +285,16 @@ export const makeProbe = (deps: ProbeDeps) =>
           address,
           verdict: error?.code ?? "ok",
           failure: error ? describeFailure(error) : undefined,
+          authority: described,
           evidence,
           suggestedPins: presented.map((cert) => cert.spkiPin),
         })
       }
     }
-    return { target, ok: servers.every((s) => s.verdict === "ok"), servers } satisfies ProbeReport
+    return {
+      target,
+      ok: servers.every((s) => s.verdict === "ok"),
+      ...facts,
+      servers,
+    } satisfies ProbeReport
   })

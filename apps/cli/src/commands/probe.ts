@@ -4,6 +4,11 @@
  * failure code) and the pins it would suggest. Exit 0 only when every server passes. The policy
  * comes from `--dir` (the policy directory, compiled) or from flags. MX look-ups use
  * RELAY_DNS_SERVERS; MX hosts are contacted on RELAY_MX_PORT (default 25).
+ *
+ * Like delivery, the probe lets DANE and MTA-STS authenticate hops the policy leaves opportunistic
+ * (bound as the relay binds them, `../layers/tls-standards.ts`), and prints for each server who
+ * authenticates it and why, a DANE host's TLSA records and what matched, and the domain's MTA-STS
+ * policy with its cache state. Log lines go to stderr: stdout is the report.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
@@ -14,11 +19,17 @@ import {
   DnsResolver,
   OutboundConfig,
   OutboundDelivery,
+  type ProbeAuthority,
   type ProbeReport,
+  type ProbeServerResult,
   type ProbeTarget,
+  type StandardAbsence,
+  type StsCause,
+  type StsDescription,
 } from "@mailconnect/smtp-outbound"
-import { Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Logger, Option } from "effect"
 import { CliExit } from "../exit"
+import { TlsStandardsFromEnv } from "../layers/tls-standards"
 
 const target = Args.text({ name: "domain|host:port" }).pipe(
   Args.withDescription("a recipient domain (route servers or MX) or one server as host:port"),
@@ -57,10 +68,84 @@ const parseTarget = (text: string): ProbeTarget => {
   return match ? { host: match[1]!, port: Number(match[2]) } : { domain: text }
 }
 
+const causeText = (cause: StsCause | undefined): string =>
+  cause
+    ? `: ${cause._tag}${cause.form ? ` ${cause.form}` : ""}${cause.rule ? ` ${cause.rule}` : ""}${cause.detail ? ` (${cause.detail})` : ""}`
+    : ""
+
+const mtaStsLine = (sts: StsDescription): string => {
+  const redis = sts.cache === "ok" ? "" : "; Redis unavailable: answered without the fleet cache"
+  if (sts._tag === "NoPolicy")
+    return `no policy: ${sts.reason}${sts.id ? ` (id ${sts.id})` : ""}${causeText(sts.cause)}${sts.retryAt ? `, next fetch after ${sts.retryAt}` : ""}${redis}`
+  const cache =
+    sts.source === "fetched"
+      ? `fetched now${sts.cache === "ok" ? ", cached for the fleet" : ""}`
+      : `from the fleet cache (fetched ${sts.fetchedAt})`
+  return [
+    `policy ${sts.id} mode ${sts.mode} mx ${sts.patterns.join(", ")}`,
+    `${cache}, expires ${sts.expiresAt}`,
+    ...(sts.unconfirmed ? [`unconfirmed: ${sts.unconfirmed.reason}${causeText(sts.unconfirmed.cause)}`] : []),
+    ...(sts.refresh === "started" ? ["refresh started"] : []),
+  ]
+    .join("; ")
+    .concat(redis)
+}
+
+const ABSENCE: Record<StandardAbsence, { dane: string; mtaSts: string }> = {
+  "off-in-policy": { dane: "DANE off in the policy", mtaSts: "MTA-STS off in the policy" },
+  "not-bound": {
+    dane: "DANE not enabled here (RELAY_DANE=off or no RELAY_DNS_SERVERS)",
+    mtaSts: "MTA-STS not enabled here (RELAY_MTA_STS=off)",
+  },
+  "none-found": { dane: "no validated TLSA records", mtaSts: "no MTA-STS policy in force" },
+}
+
+const sourceLine = (authority: ProbeAuthority, partner: string | undefined): string => {
+  const who = authority.source === "partner" && partner ? `partner (${partner})` : authority.source
+  const reason = authority.reason
+  switch (reason._tag) {
+    case "PolicyEnforces":
+      return `${who}: the policy enforces (${reason.mode}); DANE and MTA-STS not consulted`
+    case "NamedServers":
+      return `${who}: the servers are named, not looked up; DANE and MTA-STS not consulted`
+    case "AddressLiteral":
+      return `${who}: an address literal; DANE and MTA-STS not consulted`
+    case "TlsaValidated":
+      return `${who}: validated TLSA records at ${reason.owner}`
+    case "MtaStsPolicy":
+      return `${who}: MTA-STS policy ${reason.id} (${reason.mode}${reason.mode === "testing" ? ": verified and reported, not enforced" : ""})`
+    case "NoStandard":
+      return `${who}: ${ABSENCE[reason.dane].dane}; ${ABSENCE[reason.mtaSts].mtaSts}`
+  }
+}
+
+const DANE_USAGE: Record<number, string> = { 2: "DANE-TA", 3: "DANE-EE" }
+
+const standardsLines = (server: ProbeServerResult, partner: string | undefined): Array<string> => {
+  if (!server.authority) return []
+  const lines = [`  source       ${sourceLine(server.authority, partner)}`]
+  for (const r of server.authority.tlsa ?? [])
+    lines.push(
+      `  tlsa         ${r.usage} ${r.selector} ${r.matchingType} ${r.data}${r.usable ? "" : "  (not usable)"}`,
+    )
+  const dane = server.evidence?.tls?.verification?.dane
+  if (dane) {
+    const { match, problem } = dane
+    lines.push(
+      match
+        ? `  dane         matched ${match.usage} ${match.selector} ${match.matchingType} (${DANE_USAGE[match.usage]}) at depth ${match.depth}${match.name ? `, name ${match.name}` : ""}`
+        : `  dane         ${problem ?? "no usable TLSA record: encrypted, not authenticated"} (${dane.usable} usable record(s))`,
+    )
+  }
+  return lines
+}
+
 const render = (report: ProbeReport): string => {
   const lines = [`probe ${report.target}: ${report.ok ? "ok" : "FAILED"}`]
+  if (report.mtaSts) lines.push(`mta-sts        ${mtaStsLine(report.mtaSts)}`)
   for (const server of report.servers) {
     lines.push(`\n${server.server}${server.address ? ` (${server.address})` : ""}  verdict ${server.verdict}`)
+    lines.push(...standardsLines(server, report.partner))
     const tls = server.evidence?.tls
     if (tls) {
       lines.push(`  tls          ${tls.protocol ?? "?"} ${tls.cipher}${tls.resumed ? " (resumed)" : ""}`)
@@ -71,7 +156,7 @@ const render = (report: ProbeReport): string => {
         lines.push(`  valid        ${tls.peer.notBefore} .. ${tls.peer.notAfter}`)
         lines.push(`  spki pin     ${tls.peer.spkiPin}`)
       }
-      if (tls.verification) {
+      if (tls.verification && tls.verification.trust !== "dane") {
         const v = tls.verification
         lines.push(
           `  verification ${v.ok ? "ok" : `failed (${v.failure})`}: chain ${v.chain}, name ${v.matchedName ?? "none"} of ${v.expectedNames.join(", ")}${v.configuredPins.length > 0 ? `, pin ${v.matchedPin ?? "none matched"}` : ""}`,
@@ -113,11 +198,13 @@ export const probeCommand = Command.make(
       const certificates: Record<string, { cert: string; key: string }> = {}
       let tls: PartnerTls
       let servers: ReadonlyArray<{ host: string; port: number }> | undefined
+      let partner: string | undefined
       if (Option.isSome(flags.dir)) {
         const domain = "domain" in probeTarget ? probeTarget.domain : probeTarget.host
         const effective = yield* policyFromDirectory(flags.dir.value, domain)
         tls = effective.tls
         servers = effective.servers
+        partner = effective.partner?.name
       } else {
         const caPem = Option.isSome(flags.ca) ? yield* fs.readFileString(flags.ca.value) : undefined
         tls = {
@@ -158,12 +245,25 @@ export const probeCommand = Command.make(
             Option.isSome(flags.dir)
               ? ClientCertificates.layerFromEnv
               : ClientCertificates.layerStatic(certificates),
+            TlsStandardsFromEnv.pipe(
+              Layer.mapError((e) => new CliExit({ code: 2, message: `probe: configuration: ${String(e)}` })),
+            ),
           ),
         ),
       )
       const report = yield* Effect.flatMap(OutboundDelivery, (delivery) =>
-        delivery.probe({ target: probeTarget, tls, ...(servers ? { servers } : {}) }),
-      ).pipe(Effect.provide(layer), Effect.scoped)
+        delivery.probe({
+          target: probeTarget,
+          tls,
+          ...(servers ? { servers } : {}),
+          ...(partner === undefined ? {} : { partner }),
+        }),
+      ).pipe(
+        Effect.provide(layer),
+        Effect.scoped,
+        // Warnings (a Redis outage, a failed policy fetch) must not mix with the report on stdout.
+        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.stringLogger))),
+      )
       yield* Console.log(flags.json ? JSON.stringify(report, null, 2) : render(report))
       if (!report.ok) return yield* new CliExit({ code: 1 })
     }),
