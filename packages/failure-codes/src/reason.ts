@@ -44,7 +44,10 @@ export const FailureReason = Schema.Union(
     problem: Schema.Literal("NO_MATCH", "TA_CHAIN", "TA_NAME", "TA_EXPIRED"),
     records: Names,
   }),
-  Schema.TaggedStruct("DnssecBogus", { name: Schema.String, type: Schema.Literal("MX", "A", "AAAA", "TLSA") }),
+  Schema.TaggedStruct("DnssecBogus", {
+    name: Schema.String,
+    type: Schema.Literal("MX", "A", "AAAA", "TLSA"),
+  }),
   Schema.TaggedStruct("MtaStsMx", { policyId: Schema.String, patterns: Names, hosts: Names }),
   /** No server was contacted: the destination's breaker was open after repeated failures. */
   Schema.TaggedStruct("CircuitOpen", { openUntil: Schema.Number, consecutiveFailures: Schema.Number }),

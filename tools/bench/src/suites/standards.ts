@@ -96,15 +96,18 @@ const suite: BenchSuite = {
         Layer.provide(RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(redis.url, "bench")))),
       )
       let lookups = 0
+      const count = (n: number) =>
+        Effect.sync(() => {
+          lookups += n
+        })
       const counted = Layer.effect(
         TlsStandards,
         Effect.map(TlsStandards, (standards) => ({
           ...standards,
           dns: standards.dns && {
-            mx: (name: string) => Effect.suspend(() => ((lookups += 1), standards.dns!.mx(name))),
-            addresses: (name: string) =>
-              Effect.suspend(() => ((lookups += 2), standards.dns!.addresses(name))),
-            tlsa: (name: string) => Effect.suspend(() => ((lookups += 1), standards.dns!.tlsa(name))),
+            mx: (name: string) => Effect.zipRight(count(1), standards.dns!.mx(name)),
+            addresses: (name: string) => Effect.zipRight(count(2), standards.dns!.addresses(name)),
+            tlsa: (name: string) => Effect.zipRight(count(1), standards.dns!.tlsa(name)),
           },
         })),
       ).pipe(
