@@ -4,7 +4,7 @@
  * its own domain and runs on its own key prefix.
  */
 import { randomBytes } from "node:crypto"
-import { defaultFields, type MtaStsHost, startMtaStsHost } from "@mailconnect/partner-lab"
+import { type MtaStsHost, startMtaStsHost } from "@mailconnect/partner-lab"
 import { parseRedisUrl, RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { Context, Effect, Either, Layer, type Scope } from "effect"
