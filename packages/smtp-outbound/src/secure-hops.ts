@@ -8,6 +8,7 @@
  *    downgrade a DANE domain by breaking its signatures;
  *  - a bogus or failed TLSA answer makes that host unusable (skipped, like Postfix); when every
  *    host is, the delivery defers with that cause;
+ *  - TLSA records are looked up only for a host whose MX and address records both validated;
  *  - a secure TLSA RRset with records makes that host DANE-authenticated (even if none of the
  *    records is usable: then TLS is still mandatory, RFC 7672 §2.2); an insecure one or a secure
  *    denial leaves the host to the next policy source.
@@ -84,7 +85,8 @@ export const resolveSecureHops = (
       // Without MX the domain's own address records decide whether DANE applies (RFC 7672 §2.2.2).
       if (implicit) secure = addresses.right.secure
       let tlsa: ReadonlyArray<TlsaRecord> | undefined
-      if (secure) {
+      // TLSA only for a host whose address records validated too (RFC 7672 §2.2.2, as Postfix).
+      if (secure && addresses.right.secure) {
         const name = tlsaOwner(candidate.host, mxPort)
         const answer = yield* dns.tlsa(name).pipe(Effect.either)
         // Unknown whether the host has DANE: it is not used (RFC 7672 §2.2: bogus or failed TLSA).
