@@ -67,6 +67,11 @@ export interface MtaStsConfig {
   readonly refreshAfter?: Duration.DurationInput
   /** After a failed fetch, no new fetch of the same id for this long (default 5 minutes, RFC 8461 §3.3). */
   readonly retryFailedFetchAfter?: Duration.DurationInput
+  /**
+   * How long this process reuses what the `_mta-sts` TXT record said (default 1 minute; 0: ask on
+   * every delivery). A lookup that failed is never reused. A new id is noticed within this time.
+   */
+  readonly discoveryCacheFor?: Duration.DurationInput
 }
 
 export interface MtaStsShape {
@@ -101,11 +106,25 @@ export const makeMtaSts = (config: MtaStsConfig) =>
     const refreshAfterMs = Duration.toMillis(config.refreshAfter ?? "1 day")
     const retryAfterMs = Duration.toMillis(config.retryFailedFetchAfter ?? "5 minutes")
 
-    const discover = (domain: string): Effect.Effect<Discovery> =>
+    const discoveryCacheMs = Duration.toMillis(config.discoveryCacheFor ?? "1 minute")
+    const discovered = new Map<string, { readonly discovery: Discovery; readonly until: number }>()
+    const lookUp = (domain: string): Effect.Effect<Discovery> =>
       dns.txt(`_mta-sts.${domain}`).pipe(
         Effect.map(discoverFromTxt),
         Effect.catchTag("MtaStsDnsFailed", (cause) => Effect.succeed({ _tag: "DnsFailed" as const, cause })),
       )
+    const discover = (domain: string): Effect.Effect<Discovery> =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const hit = discovered.get(domain)
+        if (hit && hit.until > now) return hit.discovery
+        const discovery = yield* lookUp(domain)
+        if (discoveryCacheMs > 0 && discovery._tag !== "DnsFailed") {
+          if (discovered.size >= 10_000) discovered.clear()
+          discovered.set(domain, { discovery, until: now + discoveryCacheMs })
+        }
+        return discovery
+      })
 
     const fetchPolicy = (domain: string) =>
       dns.addresses(`mta-sts.${domain}`).pipe(

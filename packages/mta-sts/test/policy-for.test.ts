@@ -542,3 +542,26 @@ describe("MtaSts.policyFor: the fleet", () => {
     }),
   )
 })
+
+describe("MtaSts.policyFor: reusing the TXT discovery", () => {
+  it.scoped("asks for _mta-sts once a minute per domain, and never keeps a failed lookup", () =>
+    Effect.gen(function* () {
+      const { domain, prefix } = yield* scenario("discovery-reuse")
+      const sts = yield* openRelay(lab, prefix, { discoveryCacheFor: "1 minute" })
+      const asked = () => lab.dns.queries.filter((q) => q === `_mta-sts.${domain} TXT`).length
+      const before = asked()
+      yield* sts.policyFor(domain)
+      yield* sts.policyFor(domain)
+      expect(asked() - before).toBe(1)
+      yield* TestClock.adjust("61 seconds")
+      const third = yield* sts.policyFor(domain)
+      expect(asked() - before).toBe(2)
+      expect(asPolicy(third).id).toBe(ID)
+      // A new id is noticed within the minute.
+      yield* Effect.promise(() => lab.publish(domain, { id: "20260302T000000" }))
+      yield* TestClock.adjust("61 seconds")
+      const fourth = yield* sts.policyFor(domain)
+      expect(asPolicy(fourth).id).toBe("20260302T000000")
+    }),
+  )
+})

@@ -57,9 +57,14 @@ export const openRelay = (
   overrides: Partial<MtaStsConfig> & { readonly redisUrl?: string } = {},
 ): Effect.Effect<MtaSts["Type"], never, Scope.Scope> => {
   const { redisUrl, ...config } = overrides
-  const layer = MtaSts.layer({ dnsServers: [lab.dns.server], ca: lab.ca, port: lab.port, ...config }).pipe(
-    Layer.provide(redisLayer(redisUrl ?? lab.redis.url, prefix)),
-  )
+  // The scenarios change TXT records between calls: no reuse of a discovery unless a test asks for it.
+  const layer = MtaSts.layer({
+    dnsServers: [lab.dns.server],
+    ca: lab.ca,
+    port: lab.port,
+    discoveryCacheFor: 0,
+    ...config,
+  }).pipe(Layer.provide(redisLayer(redisUrl ?? lab.redis.url, prefix)))
   return Layer.build(layer).pipe(Effect.map(Context.get(MtaSts)))
 }
 
