@@ -9,6 +9,7 @@ import { checkDefaults } from "./check/defaults"
 import { checkDomains } from "./check/domains"
 import { checkGroups } from "./check/groups"
 import { checkLocalDomains } from "./check/local"
+import { checkPublishedMtaSts } from "./check/mta-sts"
 import { checkPartner } from "./check/partner"
 import { collectSources } from "./check/sources"
 import { type Diagnostic, hasErrors, promoteWarnings, sortDiagnostics } from "./diagnostic"
@@ -61,6 +62,7 @@ export const compileSources = (input: CompileInput): CompileResult => {
   for (const partner of sources.partners) diagnostics.push(...checkPartner(partner, defaults, input.now))
   diagnostics.push(...checkDomains(sources.partners, sources.localDomains, sources.declaredPartners))
   diagnostics.push(...checkLocalDomains(sources.localDomains))
+  diagnostics.push(...checkPublishedMtaSts(sources.localDomains))
   diagnostics.push(
     ...checkGroups(sources.groups, sources.partners, sources.localDomains, {
       defaults,

@@ -3,8 +3,8 @@
  * (tls.dane and tls.mtaSts only when written in one of the two, so bundles that use neither stay
  * byte-identical), durations in milliseconds, domains (already A-labels) sorted, certificates
  * embedded, review due dates computed, inbound.verify filled in, group membership written onto
- * partners and local domains. Only called when there are no errors, so lookups here may assume
- * what the checks established.
+ * partners and local domains, a local domain's published MTA-STS policy only when written. Only
+ * called when there are no errors, so lookups here may assume what the checks established.
  */
 import {
   type Agreement,
@@ -13,16 +13,24 @@ import {
   type LocalDomain,
   type Partner,
   type PolicySet,
+  type PublishedMtaSts,
   parseDuration,
   type RetryPolicy,
   type ServerAddress,
   type TlsVerify,
 } from "@mailconnect/policy"
 import type { PartnerCertificates, VerifyCertificates } from "./check/certificates"
+import { readMtaSts } from "./check/mta-sts"
 import { reviewDueOn } from "./check/partner"
 import type { Sources } from "./check/sources"
 import { parseAddress } from "./source/address"
-import type { DefaultsDoc, PartnerDoc, RetrySource, VerifySource } from "./source/schema"
+import type {
+  DefaultsDoc,
+  PartnerDoc,
+  PublishedMtaStsSource,
+  RetrySource,
+  VerifySource,
+} from "./source/schema"
 
 const ms = (text: string): number => parseDuration(text)!
 
@@ -30,6 +38,12 @@ const address = (text: string): ServerAddress => {
   const parsed = parseAddress(text)
   if ("problem" in parsed) throw new Error(`unchecked address ${text}`)
   return parsed.address
+}
+
+const publishedMtaSts = (source: PublishedMtaStsSource): PublishedMtaSts => {
+  const read = readMtaSts(source)
+  if (read.policy === undefined) throw new Error("unchecked mtaSts")
+  return read.policy
 }
 
 const sortedUnique = (values: Iterable<string>): Array<string> => [...new Set(values)].sort()
@@ -166,6 +180,7 @@ export const resolvePolicy = (
         domain,
         deliverTo: address(entry.deliverTo),
         groups: groupsOf.get(`local:${domain}`) ?? [],
+        ...(entry.mtaSts === undefined ? {} : { mtaSts: publishedMtaSts(entry.mtaSts) }),
       }
     }
   return { defaults, partners, localDomains, groups }

@@ -33,6 +33,14 @@ export const RULES = {
   "DOMAIN-OVERLAP": rule("error", "a wildcard covers another partner's domain without explicit precedence"),
   "LOCAL-DOMAIN-CLAIMED": rule("error", "a partner claims one of our own local domains"),
   "LOCAL-DOMAIN-DUPLICATE": rule("error", "a local domain is listed twice"),
+  "MTA-STS-INVALID": rule(
+    "error",
+    "a local domain's mtaSts has a bad mode, a max_age outside 0..31557600 s or a bad mx pattern",
+  ),
+  "MTA-STS-MAX-AGE-SHORT": rule(
+    "warning",
+    "a local domain publishes MTA-STS enforce with a max_age under one day (RFC 8461 advises weeks)",
+  ),
   "OVERRIDES-UNKNOWN": rule("error", "overrides names a partner that does not exist"),
   "AGREEMENT-CONTACT-MISSING": rule("error", "enforce/mtls without an agreement naming a technical contact"),
   "MTLS-CLIENT-CERT-MISSING": rule("error", "mtls without tls.clientCertificate"),

@@ -342,4 +342,36 @@ export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
         "  minVersion: TLSv1.2\n  dane: off\n  mtaSts: on\n",
       ),
   },
+  {
+    rule: "MTA-STS-INVALID",
+    name: "a misspelled mode, a max_age over a year, a wildcard inside an mx pattern, enforce without mx",
+    files: (b) =>
+      edit(
+        b,
+        "local.yaml",
+        "    deliverTo: mailbox.lawfirm.example\n",
+        `    deliverTo: mailbox.lawfirm.example
+    mtaSts:
+      mode: enforced
+      maxAge: 2y
+      mx: [mx1.relay.example, "mx*.relay.example"]
+  - domain: shop.example
+    deliverTo: mailbox.shop.example
+    mtaSts:
+      mode: enforce
+      maxAge: 7d
+`,
+      ),
+  },
+  {
+    rule: "MTA-STS-MAX-AGE-SHORT",
+    name: "enforce with a max_age of one hour",
+    files: (b) =>
+      edit(
+        b,
+        "local.yaml",
+        "    deliverTo: mailbox.lawfirm.example\n",
+        "    deliverTo: mailbox.lawfirm.example\n    mtaSts:\n      mode: enforce\n      maxAge: 1h\n      mx: [mx1.relay.example]\n",
+      ),
+  },
 ]

@@ -138,11 +138,29 @@ export const Partner = Schema.Struct({
 })
 export type Partner = typeof Partner.Type
 
+export const MtaStsMode = Schema.Literal("enforce", "testing", "none")
+export type MtaStsMode = typeof MtaStsMode.Type
+
+/**
+ * The MTA-STS policy (RFC 8461 §3.2) we publish for one of our own domains at
+ * `https://mta-sts.<domain>/.well-known/mta-sts.txt`. Unlike the other durations in this model,
+ * `maxAge` is in seconds: it is the policy's `max_age` as published.
+ */
+export const PublishedMtaSts = Schema.Struct({
+  mode: MtaStsMode,
+  maxAge: Schema.Int,
+  /** MX host patterns, A-labels, in the order written; `*.` only as the whole leftmost label. */
+  mx: Schema.Array(Schema.String),
+})
+export type PublishedMtaSts = typeof PublishedMtaSts.Type
+
 export const LocalDomain = Schema.Struct({
   domain: Schema.String,
   deliverTo: ServerAddress,
   /** Closed groups this local domain belongs to (sorted). */
   groups: Schema.Array(Schema.String),
+  /** Present only when the policy publishes MTA-STS for the domain (and absent in older bundles). */
+  mtaSts: Schema.optional(PublishedMtaSts),
 })
 export type LocalDomain = typeof LocalDomain.Type
 

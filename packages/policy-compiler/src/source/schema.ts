@@ -156,9 +156,28 @@ export const PartnerDoc = Schema.Struct({
 })
 export type PartnerDoc = typeof PartnerDoc.Type
 
+/**
+ * The MTA-STS policy (RFC 8461) we publish for a local domain. Loose on purpose: a wrong mode, a
+ * max_age out of range or a malformed mx pattern is MTA-STS-INVALID, reported by `check/local.ts`.
+ */
+const PublishedMtaStsSource = Schema.Struct({
+  mode: Schema.String,
+  /** A duration (`7d`, `1y`), published as whole seconds. */
+  maxAge: Schema.String,
+  /** Required unless mode is none. */
+  mx: Schema.optional(Schema.Array(Schema.String)),
+})
+export type PublishedMtaStsSource = typeof PublishedMtaStsSource.Type
+
 export const LocalDomainsDoc = Schema.Struct({
   ...header("LocalDomains"),
-  domains: Schema.Array(Schema.Struct({ domain: DomainText, deliverTo: Schema.String })),
+  domains: Schema.Array(
+    Schema.Struct({
+      domain: DomainText,
+      deliverTo: Schema.String,
+      mtaSts: Schema.optional(PublishedMtaStsSource),
+    }),
+  ),
 })
 export type LocalDomainsDoc = typeof LocalDomainsDoc.Type
 

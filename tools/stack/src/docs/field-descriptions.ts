@@ -99,6 +99,14 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "LocalDomains.domains[].domain":
     "An exact domain (no wildcard), in Unicode or A-labels; stored as A-labels.",
   "LocalDomains.domains[].deliverTo": "Internal next hop `host[:port]` (the mailbox servers).",
+  "LocalDomains.domains[].mtaSts":
+    "The MTA-STS policy (RFC 8461) the relays publish for this domain at `https://mta-sts.<domain>/.well-known/mta-sts.txt` (the relay's MTA-STS HTTPS listener, `RELAY_MTA_STS_PORT_HTTPS`); absent: none is served. Its id is derived from the policy text, so `mailconnect policy check` prints the `_mta-sts.<domain>` TXT record to publish whenever it changes.",
+  "LocalDomains.domains[].mtaSts.mode":
+    "`enforce`, `testing` (senders report but deliver anyway) or `none` (withdraws a published policy); anything else is MTA-STS-INVALID.",
+  "LocalDomains.domains[].mtaSts.maxAge":
+    "How long senders may cache the policy, as a duration (`7d`, `365d`), published in whole seconds, at most 31557600 s (MTA-STS-INVALID); `enforce` under one day is MTA-STS-MAX-AGE-SHORT (a warning).",
+  "LocalDomains.domains[].mtaSts.mx":
+    "The domain's public MX host names (the relays' inbound names, not `deliverTo`), or `*.suffix` as the whole leftmost label; required unless mode is `none`. The compiler cannot check that they cover the MX records in DNS: the policy does not know the relays' names.",
   "ClosedGroup.apiVersion": "Always `mailconnect/v1`.",
   "ClosedGroup.kind": "`ClosedGroup` — policies/groups/<name>.yaml.",
   "ClosedGroup.name": "The group's name; must equal the file name.",
