@@ -277,6 +277,8 @@ export const renderLogLine = (
   attemptCount: number,
   serial: number,
   now: number,
+  /** What the sender asked of TLS (RFC 8689), from the job data. */
+  demand: Pick<DeliveryJobData, "requireTls" | "tlsRequiredNo"> = {},
 ): string => {
   const { server, tls, source, delivered, failedNow, lastFailure } = applied
   const code = attemptCode(applied)
@@ -290,6 +292,8 @@ export const renderLogLine = (
     ...(failedNow.length > 0 ? [`failed ${failedNow.length}`] : []),
     ...(tls !== undefined ? [`tls ${renderTls(tls)}`] : []),
     ...(source !== undefined ? [`source ${source}`] : []),
+    ...(demand.requireTls ? ["requiretls"] : []),
+    ...(demand.tlsRequiredNo ? ["tls-required-no"] : []),
     ...(code && lastFailure?.reply ? [`reply ${JSON.stringify(lastFailure.reply)}`] : []),
     ...(code && lastFailure && failureText(lastFailure)
       ? [`detail ${JSON.stringify(failureText(lastFailure))}`]
@@ -309,7 +313,7 @@ export const decideAttempt = ({ data, now, retry, serial, outcome }: AttemptInpu
   const next = recordAttempt(data, timed, serial, now)
   return {
     data: next,
-    logLine: renderLogLine(timed, reports, next.attemptCount, serial, now),
+    logLine: renderLogLine(timed, reports, next.attemptCount, serial, now, data),
     reports,
     next: timed.next,
   }

@@ -22,6 +22,9 @@ export interface NewMessage {
   readonly body: Buffer
   readonly arrivalAt?: number
   readonly isDsn?: boolean
+  /** RFC 8689 REQUIRETLS, and the `TLS-Required: No` header (kept in the job only when true). */
+  readonly requireTls?: boolean
+  readonly tlsRequiredNo?: boolean
 }
 
 export interface Enqueued {
@@ -63,6 +66,8 @@ const jobsFor = (
       attemptCount: 0,
       attempts: [],
       results: [],
+      ...(message.requireTls ? { requireTls: true } : {}),
+      ...(message.tlsRequiredNo && !message.requireTls ? { tlsRequiredNo: true } : {}),
     }
     const jobId = jobIdFor(messageId, domain)
     return { name: jobNameFor(messageId, domain, partnerFor(domain)), data, opts: jobOptions(jobId) }

@@ -101,6 +101,10 @@ export const DeliveryJobData = Schema.Struct({
   results: Schema.Array(RecipientResult),
   nextAttemptAt: Schema.optional(Schema.Number),
   lastFailure: Schema.optional(LastFailure),
+  /** RFC 8689: sent with MAIL FROM … REQUIRETLS; only authenticated hops carry it (absent: no). */
+  requireTls: Schema.optional(Schema.Boolean),
+  /** RFC 8689 §5: `TLS-Required: No` without REQUIRETLS — DANE/MTA-STS not enforced (absent: no). */
+  tlsRequiredNo: Schema.optional(Schema.Boolean),
   /** DSNs decided but not yet confirmed queued; absent or empty when none are owed. */
   reportsOwed: Schema.optional(Schema.Array(OwedReport)),
 })

@@ -24,6 +24,10 @@ export interface DeliveryRequest {
   readonly body: Buffer
   readonly route: Route
   readonly serial: number
+  /** RFC 8689 REQUIRETLS: only authenticated hops that advertise REQUIRETLS may carry it. */
+  readonly requireTls?: boolean
+  /** `TLS-Required: No`: the recipient's DANE/MTA-STS policies are not enforced. */
+  readonly tlsRequiredNo?: boolean
 }
 
 export interface RecipientReply {

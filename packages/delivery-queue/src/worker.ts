@@ -269,6 +269,8 @@ export const makeJobProcessor = (config: WorkerConfig) =>
             body: spooled.value.body,
             route,
             serial: active.serial,
+            ...(data.requireTls ? { requireTls: true } : {}),
+            ...(data.tlsRequiredNo ? { tlsRequiredNo: true } : {}),
           })
           .pipe(Effect.either)
         const decidedAt = yield* Clock.currentTimeMillis

@@ -175,6 +175,13 @@ describe("renderLogLine", () => {
       `${new Date(t0).toISOString()} | attempt 3 | serial 7 | server mx.bank.example:25 | CERT_UNTRUSTED 4.7.5 | delivered 0 | next ${new Date(t0 + h).toISOString()} | delay-dsn`,
     )
   })
+
+  it("says when the message was sent with REQUIRETLS, or with TLS-Required: No", () => {
+    const timed: Timed = { applied: transient(["a@bank.example"]), next: { _tag: "Done" }, warnUntil: t0 }
+    expect(renderLogLine(timed, [], 1, 7, t0, { requireTls: true })).toContain(" | requiretls | ")
+    expect(renderLogLine(timed, [], 1, 7, t0, { tlsRequiredNo: true })).toContain(" | tls-required-no | ")
+    expect(renderLogLine(timed, [], 1, 7, t0)).not.toContain("requiretls")
+  })
 })
 
 describe("a failure's structured reason", () => {

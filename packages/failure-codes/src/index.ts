@@ -20,6 +20,7 @@ export const FAILURE_CODES = [
   "DANE_TLSA_MISMATCH",
   "DNSSEC_BOGUS",
   "MTA_STS_MX_MISMATCH",
+  "REQUIRETLS_UNMET",
   "SMTP_TRANSIENT",
   "SMTP_PERMANENT",
   "EXPIRED",
@@ -296,6 +297,23 @@ export const FAILURE_CAUSES: Readonly<Record<FailureCode, FailureCause>> = {
     action: {
       en: "Recipient: add the new MX hosts to the `mx:` lines of its policy and change the `id` in `_mta-sts` TXT.",
       de: "Empfänger: die neuen MX-Hosts in den `mx:`-Zeilen der Policy eintragen und die `id` im `_mta-sts`-TXT-Eintrag ändern.",
+    },
+  }),
+  REQUIRETLS_UNMET: cause({
+    code: "REQUIRETLS_UNMET",
+    retry: "bounce",
+    status: "5.7.30",
+    meaning: {
+      en: "The message was sent with REQUIRETLS (RFC 8689), and no next hop could carry it as that requires: none is authenticated (partner enforce/mtls, DANE, MTA-STS enforce), or none advertised REQUIRETLS after STARTTLS.",
+      de: "Die Nachricht wurde mit REQUIRETLS (RFC 8689) eingeliefert, und kein nächster Hop konnte sie so übernehmen: keiner ist authentifiziert (Partner enforce/mtls, DANE, MTA-STS enforce) oder keiner bot nach STARTTLS REQUIRETLS an.",
+    },
+    typicalCause: {
+      en: "The recipient domain publishes neither DANE nor an enforced MTA-STS policy and is no enforced partner, or its servers do not support REQUIRETLS.",
+      de: "Die Empfängerdomain veröffentlicht weder DANE noch eine MTA-STS-Policy im Modus enforce und ist kein Partner mit enforce, oder ihre Server unterstützen REQUIRETLS nicht.",
+    },
+    action: {
+      en: "Sender: send without REQUIRETLS if the content allows it. Recipient: publish DANE or MTA-STS enforce and enable REQUIRETLS on its mail servers.",
+      de: "Absender: ohne REQUIRETLS senden, wenn der Inhalt es zulässt. Empfänger: DANE oder MTA-STS enforce veröffentlichen und REQUIRETLS auf den Mailservern aktivieren.",
     },
   }),
   SMTP_TRANSIENT: cause({

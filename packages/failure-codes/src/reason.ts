@@ -49,6 +49,8 @@ export const FailureReason = Schema.Union(
     type: Schema.Literal("MX", "A", "AAAA", "TLSA"),
   }),
   Schema.TaggedStruct("MtaStsMx", { policyId: Schema.String, patterns: Names, hosts: Names }),
+  /** REQUIRETLS (RFC 8689): no authenticated hop, or none advertised the extension. */
+  Schema.TaggedStruct("RequireTls", { form: Schema.Literal("no-authenticated-hop", "not-offered") }),
   /** No server was contacted: the destination's breaker was open after repeated failures. */
   Schema.TaggedStruct("CircuitOpen", { openUntil: Schema.Number, consecutiveFailures: Schema.Number }),
 )

@@ -13,6 +13,10 @@ export interface InboundMessage {
   readonly recipients: ReadonlyArray<string>
   readonly body: Buffer
   readonly arrivalAt: number
+  /** RFC 8689: MAIL FROM carried REQUIRETLS (only possible over TLS). */
+  readonly requireTls: boolean
+  /** RFC 8689 §5: a `TLS-Required: No` header and no REQUIRETLS. */
+  readonly tlsRequiredNo: boolean
 }
 
 /** The message is not stored: the listener answers 451 and the sender tries again later. */

@@ -8,5 +8,6 @@ export type { IngressEvents, IngressLimits, IngressTls, ListenerConfig, Listener
 export * from "./received"
 export * from "./replies"
 export * from "./sender-identity"
+export * from "./tls-required"
 export * from "./user-directory"
 export * from "./users"

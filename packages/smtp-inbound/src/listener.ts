@@ -10,6 +10,9 @@
  * it carries mail only from partners whose agreement grants `legacyTls` (decisions.ts).
  * Envelope addresses are normalised once, as they arrive (envelope.ts); everything after — the
  * checks, the lookups, the queued job — uses that form, never smtp-server's decoded one.
+ * REQUIRETLS (RFC 8689) is advertised on every listener; smtp-server shows it only inside TLS and
+ * refuses `MAIL FROM … REQUIRETLS` in plaintext. The demand (or a `TLS-Required: No` header
+ * without it) travels with the message to delivery (tls-required.ts).
  */
 import type { X509Certificate } from "node:crypto"
 import type { TLSSocket } from "node:tls"
@@ -31,6 +34,7 @@ import type { IngressPolicy } from "./ingress-policy"
 import { receivedHeader } from "./received"
 import { type Refusal, type RefusalReason, refusal, toSmtpError } from "./replies"
 import "./status-codes"
+import { tlsDemandOf } from "./tls-required"
 import { type UserRecord, verifyPassword } from "./users"
 
 export type ListenerKind = "submission" | "submissions" | "mx" | "mx-legacy"
@@ -147,6 +151,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     disableReverseLookup: true,
     hideENHANCEDSTATUSCODES: false,
     hideDSN: true,
+    hideREQUIRETLS: false,
     logger: false,
     authOptional: isMx,
     allowInsecureAuth: false,
@@ -274,6 +279,8 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
         const sender = s.mailFrom
         const recipients = [...s.recipients]
         const cipher = session.secure ? cipherOf(session)?.name : undefined
+        // smtp-server sets it only for MAIL FROM … REQUIRETLS over TLS.
+        const requireTls = (session.envelope as { requireTLS?: boolean }).requireTLS === true
         run(
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
@@ -292,7 +299,14 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
             })
             const body = Buffer.concat([Buffer.from(header, "latin1"), ...chunks])
             return yield* deps.queue
-              .enqueue({ messageId, sender, recipients, body, arrivalAt: now })
+              .enqueue({
+                messageId,
+                sender,
+                recipients,
+                body,
+                arrivalAt: now,
+                ...tlsDemandOf(requireTls, body),
+              })
               .pipe(Effect.either)
           }),
         ).then(

@@ -19,12 +19,13 @@ import type { AttemptEvidence, CertificateEvidence, TlsEvidence, TranscriptLine 
 import { DnsResolver, type NextHop } from "./next-hops"
 import { OutboundConfig } from "./options"
 import { makeProbe, type ProbeReport, type ProbeRequest } from "./probe"
+import { applyTlsDemand, type TlsDemand } from "./require-tls"
 import { type ClientCertificate, openSession } from "./session"
 import { TlsStandards, type TlsStandardsShape } from "./standards"
 import { type RecipientResult, resetSession, sendMessage } from "./transaction"
 import { type AcceptedNames, acceptedNames } from "./verify"
 
-export interface DeliveryRequest {
+export interface DeliveryRequest extends TlsDemand {
   readonly domain: string
   readonly recipients: ReadonlyArray<string>
   readonly sender: string
@@ -209,7 +210,12 @@ export const makeOutboundDelivery = Effect.gen(function* () {
       const sent = yield* Effect.either(
         sendMessage(
           session.session,
-          { sender: request.sender, recipients: request.recipients, body },
+          {
+            sender: request.sender,
+            recipients: request.recipients,
+            body,
+            ...(request.requireTls ? { requireTls: true } : {}),
+          },
           {
             server: target.server,
             phase: "mail",
@@ -262,7 +268,9 @@ export const makeOutboundDelivery = Effect.gen(function* () {
 
   const deliver = Effect.fn("OutboundDelivery.deliver")(function* (request: DeliveryRequest) {
     const now = request.now ?? new Date(yield* Clock.currentTimeMillis)
-    const planned = yield* planHops(request.policy, dns, standards, settings.mxPort)
+    const planned = yield* planHops(request.policy, dns, standards, settings.mxPort).pipe(
+      Effect.flatMap((hops) => applyTlsDemand(hops, request, request.domain)),
+    )
     const targets = planned
       .flatMap(({ hop, authority }) => hop.addresses.map((address) => ({ hop, authority, address })))
       .slice(0, settings.maxAddresses)
@@ -291,7 +299,9 @@ export const makeOutboundDelivery = Effect.gen(function* () {
         } satisfies DeliveryReport
       }
       lastError = outcome.left
-      // A permanent refusal, or a failure once the transaction started, is not retried elsewhere.
+      // A permanent refusal, or a failure once the transaction started, is not retried elsewhere;
+      // a server without REQUIRETLS got no MAIL FROM, so the next one may still carry the message.
+      if (lastError._tag === "RequireTlsUnmet") continue
       if (lastError.retry === "bounce" || TRANSACTION_PHASES.has(lastError.phase)) break
     }
     return yield* Effect.fail(withAttempts(lastError!, attempts))

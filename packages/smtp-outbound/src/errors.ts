@@ -212,6 +212,19 @@ export class MtaStsMxMismatch extends Data.TaggedError("MtaStsMxMismatch")<
   readonly status = statusOf(this.code)
 }
 
+/**
+ * REQUIRETLS (RFC 8689 §4.2): `no-authenticated-hop` — no next hop is authenticated by a partner
+ * policy (enforce/mtls), DANE with usable TLSA records or MTA-STS `enforce`; `not-offered` — an
+ * authenticated server did not advertise REQUIRETLS after STARTTLS (refused before MAIL FROM).
+ */
+export class RequireTlsUnmet extends Data.TaggedError("RequireTlsUnmet")<
+  Common & { readonly form: "no-authenticated-hop" | "not-offered" }
+> {
+  readonly code = "REQUIRETLS_UNMET" as const satisfies FailureCode
+  readonly retry = retryOf(this.code)
+  readonly status = statusOf(this.code)
+}
+
 interface ReplyFailure extends Common {
   /** undefined: the connection was lost without a reply. */
   readonly reply: SmtpReply | undefined
@@ -262,6 +275,7 @@ export type DeliveryError =
   | DaneTlsaMismatch
   | DnssecBogus
   | MtaStsMxMismatch
+  | RequireTlsUnmet
   | SmtpTransient
   | SmtpPermanent
   | CircuitOpen

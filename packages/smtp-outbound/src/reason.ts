@@ -40,6 +40,8 @@ export const reasonOf = (error: DeliveryError): FailureReason | undefined => {
       return { _tag: "DnssecBogus", name: error.name, type: error.type }
     case "MtaStsMxMismatch":
       return { _tag: "MtaStsMx", policyId: error.policyId, patterns: error.patterns, hosts: error.hosts }
+    case "RequireTlsUnmet":
+      return { _tag: "RequireTls", form: error.form }
     case "CircuitOpen":
       return {
         _tag: "CircuitOpen",

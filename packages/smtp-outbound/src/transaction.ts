@@ -5,7 +5,7 @@
 import type { Readable } from "node:stream"
 import { Effect } from "effect"
 import { type ClassifyContext, classifyNodemailerError, classifyReply } from "./classify"
-import type { DeliveryError, SmtpPermanent, SmtpTransient } from "./errors"
+import { type DeliveryError, RequireTlsUnmet, type SmtpPermanent, type SmtpTransient } from "./errors"
 import type { SmtpReply } from "./evidence"
 import type { OpenSession } from "./socket-steps"
 import { parseReply } from "./wire"
@@ -20,6 +20,8 @@ export interface Message {
   readonly recipients: ReadonlyArray<string>
   /** A Buffer, or a stream read once (never copied per recipient). */
   readonly body: Buffer | Readable
+  /** RFC 8689: MAIL FROM carries REQUIRETLS; a server that does not advertise it gets no MAIL FROM. */
+  readonly requireTls?: boolean
 }
 
 export interface TransactionOutcome {
@@ -52,10 +54,25 @@ export const sendMessage = (session: OpenSession, message: Message, ctx: Classif
   Effect.async<TransactionOutcome, DeliveryError>((resume) => {
     const resolve = (outcome: TransactionOutcome) => resume(Effect.succeed(outcome))
     const reject = (error: DeliveryError) => resume(Effect.fail(error))
-    const envelope = { from: message.sender, to: [...message.recipients] }
+    const envelope = {
+      from: message.sender,
+      to: [...message.recipients],
+      ...(message.requireTls ? { requireTLSExtensionEnabled: true } : {}),
+    }
     session.connection.send(envelope, message.body, (error, info) => {
       if (error) {
         const failure = error as NodemailerError
+        // nodemailer checks the EHLO keywords (inside TLS) before it writes MAIL FROM.
+        if (failure.code === "EREQUIRETLS")
+          return reject(
+            new RequireTlsUnmet({
+              server: ctx.server,
+              phase: "ehlo",
+              detail: failure.message,
+              attempts: [],
+              form: "not-offered",
+            }),
+          )
         if (failure.code === "EENVELOPE" && failure.command === "RCPT TO" && failure.rejectedErrors) {
           return resolve({
             recipients: failure.rejectedErrors.map((e) => rejectedResult(e, ctx)),

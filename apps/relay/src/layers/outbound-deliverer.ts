@@ -79,6 +79,8 @@ export const DelivererFromOutbound = Layer.effect(
           body: request.body,
           policy: request.route.policy,
           bundleSerial: request.serial,
+          ...(request.requireTls ? { requireTls: true } : {}),
+          ...(request.tlsRequiredNo ? { tlsRequiredNo: true } : {}),
         })
         .pipe(
           Effect.map((report) => ({
