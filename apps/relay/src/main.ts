@@ -3,7 +3,8 @@
  *
  * What it does: hot-loads the signed partner policy bundle from Redis (keeping a last-known-good
  * copy on disk), announces itself to the fleet with a TTL heartbeat, and serves /healthz,
- * /readyz and /metrics; runs the SMTP listeners (role `ingress`: submission, submissions, inbound
+ * /readyz and /metrics (and, with RELAY_MTA_STS_PORT_HTTPS, our local domains' MTA-STS policies over
+ * HTTPS); runs the SMTP listeners (role `ingress`: submission, submissions, inbound
  * MX — mail is acknowledged only once durably queued) and the delivery workers (role `delivery`:
  * enforced TLS per partner policy, retry timeline, DSNs), per RELAY_ROLES.
  *
@@ -12,8 +13,9 @@
  * untrusted. The HTTP port has no authentication: bind it to loopback or a private network.
  *
  * What it may touch: Redis keys under `{REDIS_PREFIX}:` (reads policy, writes its heartbeat, the
- * spool and the delivery queue), RELAY_STATE_DIR (last-known-good copy), its HTTP and SMTP ports,
- * outbound SMTP to partner servers, RELAY_CLIENT_CERTS and RELAY_TLS_KEY (read only).
+ * spool and the delivery queue), RELAY_STATE_DIR (last-known-good copy), its HTTP(S) and SMTP
+ * ports, outbound SMTP to partner servers, RELAY_CLIENT_CERTS, RELAY_TLS_KEY and
+ * RELAY_MTA_STS_CERT/KEY (read only).
  *
  * This file only assembles layers. SIGTERM interrupts the program; every finalizer runs in
  * reverse build order (see layers/drain.ts) and the process exits 0.
@@ -24,6 +26,7 @@ import { RelayConfig } from "./config"
 import { DrainLayer } from "./layers/drain"
 import { HeartbeatLayer } from "./layers/heartbeat"
 import { HttpLayer } from "./layers/http"
+import { MtaStsHostLayer } from "./layers/mta-sts-host"
 import { PolicyLayer } from "./layers/policy"
 import { RedisLayer } from "./layers/redis"
 import { RolesLayer } from "./layers/roles"
@@ -32,6 +35,7 @@ import { RelayLifecycle } from "./lifecycle"
 const Relay = DrainLayer.pipe(
   Layer.provideMerge(RolesLayer),
   Layer.provideMerge(HttpLayer),
+  Layer.provideMerge(MtaStsHostLayer),
   Layer.provideMerge(HeartbeatLayer),
   Layer.provideMerge(PolicyLayer),
   Layer.provideMerge(Layer.mergeAll(RedisLayer, RelayLifecycle.layer, RelayConfig.layer, NodeContext.layer)),

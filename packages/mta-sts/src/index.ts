@@ -1,6 +1,7 @@
 /**
  * @mailconnect/mta-sts — RFC 8461 MTA-STS for outbound delivery: discovery, fetch, validation and
- * a fleet-wide Redis cache behind `MtaSts.policyFor`, and the pure `mxMatches`.
+ * a fleet-wide Redis cache behind `MtaSts.policyFor`, and the pure `mxMatches`; for our own domains,
+ * the HTTPS policy host (`policyHostLayer`) serving what the `PublishedPolicies` port answers.
  *
  * Not built on mailauth's mta-sts module: it needs Node 22, fetches on a fixed port 443 with no
  * CA option and the first address only, keeps time with `Date.now()`, turns a failed fetch into a
@@ -27,4 +28,11 @@ export {
   type PolicyMode,
   parsePolicy,
 } from "./policy-file"
+export {
+  MtaStsPolicyHostFailed,
+  type PolicyHostConfig,
+  PublishedPolicies,
+  type PublishedPoliciesShape,
+  policyHostLayer,
+} from "./policy-host"
 export { discoverFromTxt, parseStsRecord, type RecordDiscovery } from "./record"
