@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process"
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { canonicalize } from "@mailconnect/bundle"
+import { mtaStsPolicyId } from "@mailconnect/policy"
 import { beforeAll, describe, expect, it } from "vitest"
 import { mailconnect, ROOT, tempDir } from "./policy-cli"
 
@@ -51,6 +52,22 @@ describe("policy check", () => {
     expect(lenient.stdout).toMatch(/^partners\/insurer\.yaml:\d+:\d+: warning REVIEW-OVERDUE /)
     expect(strict.code).toBe(1)
     expect(strict.stdout).toMatch(/^partners\/insurer\.yaml:\d+:\d+: error REVIEW-OVERDUE /)
+  })
+
+  it("prints the _mta-sts TXT record of each local domain publishing MTA-STS", async () => {
+    const dir = examplesCopy()
+    replaceIn(
+      join(dir, "local.yaml"),
+      "    deliverTo: mailbox.acme.example:25\n",
+      "    deliverTo: mailbox.acme.example:25\n    mtaSts:\n      mode: enforce\n      maxAge: 7d\n      mx: [mx1.relay.example]\n",
+    )
+    const id = mtaStsPolicyId({ mode: "enforce", maxAge: 604_800, mx: ["mx1.relay.example"] })
+    const run = await mailconnect(["policy", "check", "--dir", dir])
+    expect(run.code).toBe(0)
+    expect(run.stdout.split("\n").slice(0, 2)).toEqual([
+      "MTA-STS DNS records to publish (serve the policy at https://mta-sts.<domain>/.well-known/mta-sts.txt):",
+      `  _mta-sts.acme.example. TXT "v=STSv1; id=${id}"`,
+    ])
   })
 })
 

@@ -1,5 +1,9 @@
-/** `mailconnect policy check [--dir DIR] [--strict]`: validate the policy directory. */
+/**
+ * `mailconnect policy check [--dir DIR] [--strict]`: validate the policy directory, then list the
+ * DNS records the operator must publish for local domains with `mtaSts`.
+ */
 import { Command, Options } from "@effect/cli"
+import { mtaStsTxtValue, type PolicySet } from "@mailconnect/policy"
 import { compileDirectory, hasErrors } from "@mailconnect/policy-compiler"
 import { Console, Effect } from "effect"
 import { CliExit } from "../exit"
@@ -9,6 +13,24 @@ const strict = Options.boolean("strict").pipe(
   Options.withDescription("treat warnings (overdue review, expiring certificate) as errors"),
 )
 
+/**
+ * One `_mta-sts.<domain>. TXT "v=STSv1; id=…"` line per local domain publishing MTA-STS; the id
+ * changes exactly when the policy text does, so a changed line means "update DNS". The policy
+ * language has no TLS-RPT reporting address yet, so no `_smtp._tls` record is printed.
+ */
+export const mtaStsRecords = (policy: PolicySet): ReadonlyArray<string> => {
+  const lines = Object.values(policy.localDomains)
+    .filter((local) => local.mtaSts !== undefined)
+    .sort((a, b) => (a.domain < b.domain ? -1 : 1))
+    .map((local) => `  _mta-sts.${local.domain}. TXT "${mtaStsTxtValue(local.mtaSts!)}"`)
+  return lines.length === 0
+    ? []
+    : [
+        "MTA-STS DNS records to publish (serve the policy at https://mta-sts.<domain>/.well-known/mta-sts.txt):",
+        ...lines,
+      ]
+}
+
 export const checkCommand = Command.make("check", { dir: dirOption, strict }, ({ dir, strict }) =>
   Effect.gen(function* () {
     const result = yield* compileDirectory(dir, { strict }).pipe(
@@ -17,6 +39,7 @@ export const checkCommand = Command.make("check", { dir: dirOption, strict }, ({
       ),
     )
     yield* printDiagnostics(result, "stdout")
+    for (const line of result.policy ? mtaStsRecords(result.policy) : []) yield* Console.log(line)
     yield* Console.log(describeResult(dir, result))
     if (hasErrors(result.diagnostics)) return yield* new CliExit({ code: 1 })
   }),
