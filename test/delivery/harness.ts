@@ -4,7 +4,14 @@
  * (policies, partners, polling) are the delivery-queue's own (`@mailconnect/delivery-queue/testing`).
  */
 
-import { DeliveryQueue, DeliveryWorker, Enqueue, type JobView, QueueAdmin } from "@mailconnect/delivery-queue"
+import {
+  DeliveryQueue,
+  DeliveryWorker,
+  Enqueue,
+  type JobView,
+  type NewMessage,
+  QueueAdmin,
+} from "@mailconnect/delivery-queue"
 import { eventually } from "@mailconnect/delivery-queue/testing"
 import { type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
@@ -74,13 +81,19 @@ export const outboundWorkerLayer = (options: {
  * One message to `recipient` through a worker on `options` (the queue and the real outbound
  * adapter as the relay binds them); the job once its first attempt is recorded.
  */
-export const firstAttempt = (options: Parameters<typeof outboundWorkerLayer>[0], recipient: string) =>
+export const firstAttempt = (
+  options: Parameters<typeof outboundWorkerLayer>[0],
+  recipient: string,
+  /** What the sender asked of TLS (RFC 8689), as the ingress passes it. */
+  demand: Pick<NewMessage, "requireTls" | "tlsRequiredNo"> = {},
+) =>
   Effect.runPromise(
     Effect.gen(function* () {
       const { messageId } = yield* (yield* Enqueue).enqueue({
         sender: "alice@customer.example",
         recipients: [recipient],
         body: Buffer.from(`Subject: first attempt ${recipient}\r\n\r\nhello\r\n`),
+        ...demand,
       })
       const admin = yield* QueueAdmin
       return yield* eventually(

@@ -10,6 +10,8 @@ export interface ReceivedTls {
 
 export interface ReceivedTransaction {
   readonly mailFrom: string
+  /** MAIL FROM carried REQUIRETLS (RFC 8689). */
+  readonly requireTLS: boolean
   /** Recipients the server accepted. */
   readonly rcptTo: Array<string>
   /** Recipients the server refused, with the reply it gave. */

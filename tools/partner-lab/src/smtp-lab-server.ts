@@ -33,6 +33,8 @@ export interface LabServerConfig {
   readonly maxVersion?: "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"
   readonly ciphers?: string
   readonly hideStartTls?: boolean
+  /** Advertise REQUIRETLS (RFC 8689) inside TLS; hidden by default, as smtp-server does. */
+  readonly requireTls?: boolean
   readonly clientCertificate?: ClientCertificateCheck
   /** Reply to every RCPT TO instead of the local-part conventions. */
   readonly rcptReply?: RcptReply
@@ -86,6 +88,7 @@ export const startSmtpLabServer = async (config: LabServerConfig): Promise<Runni
     ...(config.ciphers ? { ciphers: config.ciphers } : {}),
     ...(mtls ? { requestCert: true, rejectUnauthorized: mtls.refuseWith === "alert", ca: mtls.ca } : {}),
     hideSTARTTLS: config.hideStartTls ?? false,
+    hideREQUIRETLS: !config.requireTls,
     disableReverseLookup: true,
     authOptional: true,
     logger: false,
@@ -122,6 +125,7 @@ export const startSmtpLabServer = async (config: LabServerConfig): Promise<Runni
       connection.ehlo = session.hostNameAppearsAs
       const transaction: ReceivedTransaction = {
         mailFrom: address.address,
+        requireTLS: (session.envelope as { requireTLS?: boolean }).requireTLS === true,
         rcptTo: [],
         rejected: [],
         body: undefined,
