@@ -105,6 +105,8 @@ export const send = async (options: {
   from: string
   to: ReadonlyArray<string>
   body?: string
+  /** MAIL FROM … REQUIRETLS (RFC 8689). */
+  requireTls?: boolean
 }): Promise<SendResult> => {
   const transport = nodemailer.createTransport({
     host: "127.0.0.1",
@@ -123,7 +125,11 @@ export const send = async (options: {
   })
   try {
     const info = await transport.sendMail({
-      envelope: { from: options.from, to: [...options.to] },
+      envelope: {
+        from: options.from,
+        to: [...options.to],
+        ...(options.requireTls ? { requireTLSExtensionEnabled: true } : {}),
+      },
       raw:
         options.body ??
         `From: ${options.from}\r\nTo: ${options.to.join(", ")}\r\nSubject: test\r\n\r\nhello\r\n`,
