@@ -95,6 +95,7 @@ describe("mailconnect queue", () => {
               sender: "alice@customer.example",
               recipients: ["bob@bank.example"],
               body: Buffer.from("Subject: x\r\n\r\nhi\r\n"),
+              requireTls: true,
             })
             // Park the job as a worker would after a deferral, one hour out (no worker runs here).
             const job = (yield* Effect.promise(() => bull.queue.getJob(enqueued.jobIds[0]!)))!
@@ -115,11 +116,11 @@ describe("mailconnect queue", () => {
     expect(view).toMatchObject({ messageId, bodyStored: true })
     expect(view.jobs[0]).toMatchObject({
       state: "delayed",
-      data: { domain: "bank.example", pending: ["bob@bank.example"] },
+      data: { domain: "bank.example", pending: ["bob@bank.example"], requireTls: true },
     })
-    expect(run(["queue", "show", messageId], { env }).stdout).toContain(
-      `message ${messageId} (body in spool)`,
-    )
+    const text = run(["queue", "show", messageId], { env }).stdout
+    expect(text).toContain(`message ${messageId} (body in spool)`)
+    expect(text).toMatch(/ {2}bank\.example: delayed, 0 attempt\(s\), next .*, requiretls\n/)
     expect(run(["queue", "show", "no-such-id"], { env }).code).toBe(1)
     const flushed = run(["queue", "flush", "--domain", "bank.example"], { env })
     expect(flushed).toMatchObject({ code: 0, stdout: "promoted 1 waiting job(s)\n" })

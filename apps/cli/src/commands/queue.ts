@@ -89,7 +89,7 @@ const render = (view: MessageView): string => {
   for (const job of view.jobs) {
     const d = job.data
     lines.push(
-      `  ${d.domain}: ${job.state}, ${d.attemptCount} attempt(s), next ${iso(d.nextAttemptAt)}${d.lastFailure ? `, last ${d.lastFailure.code} ${d.lastFailure.status}` : ""}`,
+      `  ${d.domain}: ${job.state}, ${d.attemptCount} attempt(s), next ${iso(d.nextAttemptAt)}${d.lastFailure ? `, last ${d.lastFailure.code} ${d.lastFailure.status}` : ""}${d.requireTls ? ", requiretls" : ""}${d.tlsRequiredNo ? ", tls-required-no" : ""}`,
     )
     for (const r of d.results)
       lines.push(`    ${r.recipient}: ${r.outcome} ${r.status}${r.code ? ` ${r.code}` : ""} at ${iso(r.at)}`)
