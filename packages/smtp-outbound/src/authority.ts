@@ -61,11 +61,21 @@ const standardTls = (base: PartnerTls, names: ReadonlyArray<string>, roots?: str
   },
 })
 
-/** Whether DNS-based standards may apply to this delivery at all. */
-const standardsApply = (policy: PlanPolicy): boolean =>
-  policy.tls.mode === "opportunistic" &&
-  (policy.servers === undefined || policy.servers.length === 0) &&
-  !isAddressLiteral(policy.domain)
+/** Why DNS-based standards are not consulted for this delivery at all. */
+export type StandardsSkipped =
+  | { readonly _tag: "PolicyEnforces"; readonly mode: "enforce" | "mtls" }
+  | { readonly _tag: "NamedServers" }
+  | { readonly _tag: "AddressLiteral" }
+
+/** The one rule (planning and the probe): undefined when DANE and MTA-STS may apply. */
+export const standardsSkipped = (policy: PlanPolicy): StandardsSkipped | undefined =>
+  policy.tls.mode !== "opportunistic"
+    ? { _tag: "PolicyEnforces", mode: policy.tls.mode }
+    : policy.servers !== undefined && policy.servers.length > 0
+      ? { _tag: "NamedServers" }
+      : isAddressLiteral(policy.domain)
+        ? { _tag: "AddressLiteral" }
+        : undefined
 
 const asWritten = (policy: PlanPolicy): HopAuthority => ({
   source: policy.partner ? "partner" : "none",
@@ -87,7 +97,8 @@ export const planHops = (
     const plain = resolveNextHops(policy.domain, policy.servers, mxPort).pipe(
       Effect.provideService(DnsResolver, dnsLookup),
     )
-    if (!standardsApply(policy)) return (yield* plain).map((hop) => ({ hop, authority: asWritten(policy) }))
+    if (standardsSkipped(policy) !== undefined)
+      return (yield* plain).map((hop) => ({ hop, authority: asWritten(policy) }))
     const dane = policy.tls.dane !== "off" ? standards.dns : undefined
     const sts = policy.tls.mtaSts !== "off" ? standards.mtaSts : undefined
     const [hops, answer] = yield* Effect.all(

@@ -5,10 +5,17 @@
  * of a DANE host, and the domain's MTA-STS policy with its cache state as the service answered.
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
-import { isAddressLiteral, type PartnerTls, type StandardSwitch } from "@mailconnect/policy"
+import type { PartnerTls, StandardSwitch } from "@mailconnect/policy"
 import { isUsableTlsa } from "@mailconnect/x509"
 import { Clock, Effect, Either } from "effect"
-import { type HopAuthority, type PlanPolicy, type PolicySource, planHops } from "./authority"
+import {
+  type HopAuthority,
+  type PlanPolicy,
+  type PolicySource,
+  planHops,
+  type StandardsSkipped,
+  standardsSkipped,
+} from "./authority"
 import type { DeliveryError } from "./errors"
 import type { AttemptEvidence, CertificateEvidence, TranscriptLine } from "./evidence"
 import type { DnsLookup } from "./next-hops"
@@ -55,11 +62,8 @@ export type StandardAbsence = "off-in-policy" | "not-bound" | "none-found"
 
 /** Why a hop is held to the policy it is: what `planHops` went by, as data. */
 export type SourceReason =
-  /** The policy enforces (a partner's `enforce`/`mtls`, or the probe's flags): no DNS standard is consulted. */
-  | { readonly _tag: "PolicyEnforces"; readonly mode: "enforce" | "mtls" }
-  /** The policy (or the probe's `host:port`) names the servers: no DNS standard is consulted. */
-  | { readonly _tag: "NamedServers" }
-  | { readonly _tag: "AddressLiteral" }
+  /** The policy enforces, names the servers (or the probe's `host:port`), or the domain is a literal: no DNS standard is consulted. */
+  | StandardsSkipped
   /** The host's TLSA RRset at `owner` validated (DNSSEC). */
   | { readonly _tag: "TlsaValidated"; readonly owner: string }
   /** The domain's MTA-STS policy (the report's `mtaSts`). */
@@ -104,16 +108,6 @@ export interface ProbeReport {
   readonly mtaSts?: StsDescription
   readonly servers: ReadonlyArray<ProbeServerResult>
 }
-
-/** Why DNS standards are not consulted at all (mirrors `planHops`); undefined: they may apply. */
-const notConsulted = (policy: PlanPolicy): SourceReason | undefined =>
-  policy.tls.mode !== "opportunistic"
-    ? { _tag: "PolicyEnforces", mode: policy.tls.mode }
-    : policy.servers !== undefined && policy.servers.length > 0
-      ? { _tag: "NamedServers" }
-      : isAddressLiteral(policy.domain)
-        ? { _tag: "AddressLiteral" }
-        : undefined
 
 const absence = (setting: StandardSwitch | undefined, bound: unknown): StandardAbsence =>
   setting === "off" ? "off-in-policy" : bound === undefined ? "not-bound" : "none-found"
@@ -186,7 +180,7 @@ export const makeProbe = (deps: ProbeDeps) =>
       tls: request.tls,
       partner: request.partner === undefined ? undefined : { name: request.partner },
     }
-    const asWritten = notConsulted(policy)
+    const asWritten = standardsSkipped(policy)
     const sts = deps.standards.mtaSts
     const stsAnswer =
       asWritten === undefined && request.tls.mtaSts !== "off" && sts

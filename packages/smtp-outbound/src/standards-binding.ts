@@ -13,6 +13,7 @@ import type {
   StsLookup,
   StsPolicy,
   TlsaAnswerRecord,
+  TlsStandardsShape,
   ValidatedAnswer,
   ValidatingDns,
 } from "./standards"
@@ -185,3 +186,14 @@ export const tlsStandardsOptionsFromEnv = (env: NodeJS.ProcessEnv): TlsStandards
         },
   }
 }
+
+/** The port from whichever of the two adapters a process runs (undefined: that standard is off). */
+export const tlsStandardsFrom = (
+  resolver: ValidatingResolver | undefined,
+  service: StsService | undefined,
+  matches: (policy: { readonly mx: ReadonlyArray<string> }, host: string) => boolean,
+  roots?: string,
+): TlsStandardsShape => ({
+  dns: resolver === undefined ? undefined : validatingDnsFrom(resolver),
+  mtaSts: service === undefined ? undefined : stsLookupFrom(service, matches, roots),
+})

@@ -13,11 +13,10 @@ import { SecureDns } from "@mailconnect/dns-secure"
 import { MtaSts, mxMatches } from "@mailconnect/mta-sts"
 import { RedisClient } from "@mailconnect/redis-client"
 import {
-  stsLookupFrom,
   TlsStandards,
   type TlsStandardsOptions,
+  tlsStandardsFrom,
   tlsStandardsOptionsFromEnv,
-  validatingDnsFrom,
 } from "@mailconnect/smtp-outbound"
 import { type ConfigError, Effect, Layer, Option } from "effect"
 
@@ -30,16 +29,16 @@ export const tlsStandardsLayer = (
     : Layer.empty
   const binding = Layer.effect(
     TlsStandards,
-    Effect.gen(function* () {
-      const resolver = yield* Effect.serviceOption(SecureDns)
-      const service = yield* Effect.serviceOption(MtaSts)
-      return {
-        dns: Option.isSome(resolver) ? validatingDnsFrom(resolver.value) : undefined,
-        mtaSts: Option.isSome(service)
-          ? stsLookupFrom(service.value, mxMatches, options.mtaSts?.ca)
-          : undefined,
-      }
-    }),
+    Effect.map(
+      Effect.all([Effect.serviceOption(SecureDns), Effect.serviceOption(MtaSts)]),
+      ([resolver, service]) =>
+        tlsStandardsFrom(
+          Option.getOrUndefined(resolver),
+          Option.getOrUndefined(service),
+          mxMatches,
+          options.mtaSts?.ca,
+        ),
+    ),
   )
   return binding.pipe(Layer.provide(Layer.merge(dane, mtaSts)))
 }

@@ -13,11 +13,10 @@ import { SecureDns } from "@mailconnect/dns-secure"
 import { MtaSts, mxMatches } from "@mailconnect/mta-sts"
 import type { RedisClient } from "@mailconnect/redis-client"
 import {
-  stsLookupFrom,
   TlsStandards,
   type TlsStandardsOptions,
+  tlsStandardsFrom,
   tlsStandardsOptionsFromEnv,
-  validatingDnsFrom,
 } from "@mailconnect/smtp-outbound"
 import { Effect, Layer, Option } from "effect"
 
@@ -31,16 +30,16 @@ export const tlsStandardsLayer = (
   const mtaSts = options.mtaSts ? MtaSts.layer(options.mtaSts) : Layer.empty
   const binding = Layer.effect(
     TlsStandards,
-    Effect.gen(function* () {
-      const dns = yield* Effect.serviceOption(SecureDns)
-      const service = yield* Effect.serviceOption(MtaSts)
-      return {
-        dns: Option.isSome(dns) ? validatingDnsFrom(dns.value) : undefined,
-        mtaSts: Option.isSome(service)
-          ? stsLookupFrom(service.value, mxMatches, options.mtaSts?.ca)
-          : undefined,
-      }
-    }),
+    Effect.map(
+      Effect.all([Effect.serviceOption(SecureDns), Effect.serviceOption(MtaSts)]),
+      ([resolver, service]) =>
+        tlsStandardsFrom(
+          Option.getOrUndefined(resolver),
+          Option.getOrUndefined(service),
+          mxMatches,
+          options.mtaSts?.ca,
+        ),
+    ),
   )
   return binding.pipe(Layer.provide(Layer.merge(dane, mtaSts)))
 }
