@@ -1,22 +1,9 @@
 /**
- * A loopback port free for both UDP and TCP (a DNS server takes both), picked as test-redis picks
- * its ports: the kernel hands out a free TCP port, then the same number is tried on UDP.
+ * A loopback port free for both UDP and TCP (a DNS server takes both): test-redis's `freePort`
+ * (the kernel hands out a free TCP port), then the same number is tried on UDP.
  */
 import { createSocket } from "node:dgram"
-import { createServer } from "node:net"
-
-const freeTcpPort = (host: string): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.on("error", reject)
-    server.listen(0, host, () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      )
-    })
-  })
+import { freePort } from "@mailconnect/test-redis"
 
 const udpFree = (host: string, port: number): Promise<boolean> =>
   new Promise((resolve) => {
@@ -31,7 +18,7 @@ const udpFree = (host: string, port: number): Promise<boolean> =>
 
 export const freeDnsPort = async (host = "127.0.0.1"): Promise<number> => {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await freeTcpPort(host)
+    const port = await freePort(host)
     if (await udpFree(host, port)) return port
   }
   throw new Error(`no port free for both UDP and TCP on ${host}`)
