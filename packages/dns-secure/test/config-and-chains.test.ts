@@ -84,7 +84,10 @@ describe("names refused before any query", () => {
 
 describe("CNAME chains", () => {
   let server: FakeServer | undefined
-  afterEach(() => server?.stop())
+  afterEach(async () => {
+    await server?.stop()
+    server = undefined
+  })
 
   const cname = (name: string, target: string): dnsPacket.Answer => ({
     type: "CNAME",

@@ -24,10 +24,24 @@ export interface FakeServer {
   readonly stop: () => Promise<void>
 }
 
+/**
+ * Binds UDP on a free port, then TCP on the same number; another process may hold that TCP
+ * port, so a taken port is given up and another tried.
+ */
 export const startFakeServer = async (
   handle: (exchange: Exchange) => void,
   host = "127.0.0.1",
 ): Promise<FakeServer> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(handle, host)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE" || attempt >= 20) throw error
+    }
+  }
+}
+
+const startOnce = async (handle: (exchange: Exchange) => void, host: string): Promise<FakeServer> => {
   const exchanges: Array<Exchange> = []
   const udp = createSocket(host.includes(":") ? "udp6" : "udp4")
   const record = (exchange: Exchange) => {
@@ -71,16 +85,29 @@ export const startFakeServer = async (
     })
   })
   tcp.listen(port, host)
-  await once(tcp, "listening")
+  try {
+    await once(tcp, "listening")
+  } catch (error) {
+    await new Promise<void>((r) => udp.close(() => r()))
+    throw error
+  }
+
+  let stopped: Promise<void> | undefined
 
   return {
     host,
     port,
     server: host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`,
     exchanges,
-    stop: async () => {
-      for (const socket of connections) socket.destroy()
-      await Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise((r) => tcp.close(r))])
+    stop: () => {
+      stopped ??= (async () => {
+        for (const socket of connections) socket.destroy()
+        await Promise.all([
+          new Promise<void>((r) => udp.close(() => r())),
+          new Promise((r) => tcp.close(r)),
+        ])
+      })()
+      return stopped
     },
   }
 }
