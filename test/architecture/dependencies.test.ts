@@ -29,6 +29,7 @@ const LAYERS: Readonly<Record<string, Layer>> = {
   "@mailconnect/mta-sts": "adapter",
   "@mailconnect/telemetry": "adapter",
   "@mailconnect/dns-secure": "adapter",
+  "@mailconnect/tlsrpt": "adapter",
   "@mailconnect/relay": "app",
   "@mailconnect/dashboard": "app",
   "@mailconnect/cli": "app",
@@ -44,7 +45,7 @@ const WRAPPED_BY: Readonly<Record<string, ReadonlyArray<string>>> = {
   "node:tls": ["@mailconnect/smtp-outbound", "@mailconnect/smtp-inbound"],
   "node:dgram": ["@mailconnect/dns-secure"],
   "dns-packet": ["@mailconnect/dns-secure"],
-  "node:https": ["@mailconnect/mta-sts"],
+  "node:https": ["@mailconnect/mta-sts", "@mailconnect/tlsrpt"],
 }
 
 /** Adapters may build on the infrastructure adapters, never on each other's services. */

@@ -25,6 +25,8 @@ export interface NewMessage {
   /** RFC 8689 REQUIRETLS, and the `TLS-Required: No` header (kept in the job only when true). */
   readonly requireTls?: boolean
   readonly tlsRequiredNo?: boolean
+  /** An RFC 8460 TLS report we send (kept in the job only when true). */
+  readonly tlsReport?: boolean
 }
 
 export interface Enqueued {
@@ -68,6 +70,7 @@ const jobsFor = (
       results: [],
       ...(message.requireTls ? { requireTls: true } : {}),
       ...(message.tlsRequiredNo && !message.requireTls ? { tlsRequiredNo: true } : {}),
+      ...(message.tlsReport ? { tlsReport: true } : {}),
     }
     const jobId = jobIdFor(messageId, domain)
     return { name: jobNameFor(messageId, domain, partnerFor(domain)), data, opts: jobOptions(jobId) }

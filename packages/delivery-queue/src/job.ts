@@ -105,6 +105,8 @@ export const DeliveryJobData = Schema.Struct({
   requireTls: Schema.optional(Schema.Boolean),
   /** RFC 8689 §5: `TLS-Required: No` without REQUIRETLS — DANE/MTA-STS not enforced (absent: no). */
   tlsRequiredNo: Schema.optional(Schema.Boolean),
+  /** An RFC 8460 TLS report we send: its sessions are left out of the next report (absent: no). */
+  tlsReport: Schema.optional(Schema.Boolean),
   /** DSNs decided but not yet confirmed queued; absent or empty when none are owed. */
   reportsOwed: Schema.optional(Schema.Array(OwedReport)),
 })

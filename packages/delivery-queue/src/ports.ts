@@ -28,6 +28,8 @@ export interface DeliveryRequest {
   readonly requireTls?: boolean
   /** `TLS-Required: No`: the recipient's DANE/MTA-STS policies are not enforced. */
   readonly tlsRequiredNo?: boolean
+  /** An RFC 8460 TLS report of ours: its sessions are not counted in the next report. */
+  readonly tlsReport?: boolean
 }
 
 export interface RecipientReply {

@@ -17,6 +17,7 @@ export type {
   Unconfirmed,
 } from "./answer"
 export type { CachedPolicy, FetchBackoff } from "./cache"
+export { type MtaStsDns, makeMtaStsDns } from "./dns"
 export * from "./errors"
 export { MtaSts, type MtaStsConfig, type MtaStsShape } from "./mta-sts"
 export * from "./mx"

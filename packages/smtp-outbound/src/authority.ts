@@ -34,7 +34,12 @@ export interface HopAuthority {
   readonly tls: PartnerTls
   /** DANE: the host's validated TLSA records (possibly none usable: then encryption only). */
   readonly tlsa?: ReadonlyArray<TlsaRecord>
-  readonly mtaSts?: { readonly mode: "enforce" | "testing"; readonly id: string }
+  /** MTA-STS: the policy's mode, id and MX patterns (the TLS report's policy-string). */
+  readonly mtaSts?: {
+    readonly mode: "enforce" | "testing"
+    readonly id: string
+    readonly patterns: ReadonlyArray<string>
+  }
 }
 
 export interface PlannedHop {
@@ -124,7 +129,7 @@ export const planHops = (
           authority: {
             source: "mta-sts",
             tls: standardTls(policy.tls, [hop.host], sts?.roots),
-            mtaSts: { mode: "enforce", id: stsPolicy.id },
+            mtaSts: { mode: "enforce", id: stsPolicy.id, patterns: stsPolicy.patterns },
           },
         })
         continue
@@ -141,7 +146,7 @@ export const planHops = (
                 ...standardTls(policy.tls, [hop.host], sts?.roots).verify,
               },
             },
-            mtaSts: { mode: "testing", id: stsPolicy.id },
+            mtaSts: { mode: "testing", id: stsPolicy.id, patterns: stsPolicy.patterns },
           },
         })
         continue

@@ -257,6 +257,7 @@ export const makeOutboundDelivery = Effect.gen(function* () {
         mode: tls.mode,
         source: target.authority.source,
         ...(target.authority.mtaSts ? { mtaSts: target.authority.mtaSts } : {}),
+        ...(target.authority.tlsa ? { tlsa: target.authority.tlsa.map(describeTlsa) } : {}),
         startedAt: now.toISOString(),
         bundleSerial: request.bundleSerial,
         tls: Either.isRight(outcome) ? outcome.right.tls : outcome.left.tls,

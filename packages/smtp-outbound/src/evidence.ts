@@ -75,8 +75,14 @@ export interface AttemptEvidence {
   readonly mode: TlsMode
   /** Who authenticated this hop: the partner policy, DANE, MTA-STS, or none (opportunistic). */
   readonly source: "partner" | "dane" | "mta-sts" | "none"
-  /** MTA-STS hops: the policy's mode and id. */
-  readonly mtaSts?: { readonly mode: "enforce" | "testing"; readonly id: string }
+  /** MTA-STS hops: the policy's mode, id and MX patterns. */
+  readonly mtaSts?: {
+    readonly mode: "enforce" | "testing"
+    readonly id: string
+    readonly patterns: ReadonlyArray<string>
+  }
+  /** DANE hops: the TLSA records in force, in presentation form (`3 1 1 <hex>`). */
+  readonly tlsa?: ReadonlyArray<string>
   readonly startedAt: string
   readonly bundleSerial: number | undefined
   readonly tls: TlsEvidence | undefined

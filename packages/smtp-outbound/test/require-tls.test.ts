@@ -22,7 +22,7 @@ const sts = (mode: "enforce" | "testing") =>
   hop("mx.sts.example", {
     source: "mta-sts",
     tls: tls(mode === "enforce" ? "enforce" : "opportunistic"),
-    mtaSts: { mode, id: "1" },
+    mtaSts: { mode, id: "1", patterns: ["mx.sts.example"] },
   })
 const none = hop("mx.plain.example", { source: "none", tls: tls("opportunistic") })
 

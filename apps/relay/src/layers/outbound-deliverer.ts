@@ -5,6 +5,8 @@
  * structured reason (`reasonOf`: a pin diagnosis, the names expected and presented, an open breaker)
  * — each with the last attempt's TLS evidence as a record (`TlsRecord`) for the job data.
  */
+
+import { randomUUID } from "node:crypto"
 import { Deliverer, DeliveryFailed, type RecipientReply, type TlsRecord } from "@mailconnect/delivery-queue"
 import {
   type AttemptEvidence,
@@ -12,7 +14,9 @@ import {
   OutboundDelivery,
   reasonOf,
 } from "@mailconnect/smtp-outbound"
-import { Effect, Layer } from "effect"
+import { TlsReportCounters } from "@mailconnect/tlsrpt"
+import { Clock, Effect, Layer, Option } from "effect"
+import { type DeliveryOutcome, sessionsOf } from "./tls-sessions"
 
 /** The job's record of an attempt's TLS: `null` for a session without TLS, absent without a session. */
 export const tlsRecordOf = (attempt: AttemptEvidence | undefined): TlsRecord | null | undefined => {
@@ -67,47 +71,88 @@ const failed = (error: DeliveryError): DeliveryFailed => {
   })
 }
 
+/**
+ * With `TlsReportCounters` in context (RELAY_TLSRPT_* set), every delivery's TLS sessions are
+ * counted for RFC 8460 reports before the outcome goes back to the worker — best effort: a
+ * counters write that fails never fails the delivery. Our own reports' sessions are not counted.
+ */
 export const DelivererFromOutbound = Layer.effect(
   Deliverer,
-  Effect.map(OutboundDelivery, (outbound) => ({
-    deliver: (request) =>
-      outbound
-        .deliver({
-          domain: request.route.policy.domain,
-          recipients: request.recipients,
-          sender: request.sender,
-          body: request.body,
-          policy: request.route.policy,
-          bundleSerial: request.serial,
-          ...(request.requireTls ? { requireTls: true } : {}),
-          ...(request.tlsRequiredNo ? { tlsRequiredNo: true } : {}),
-        })
-        .pipe(
-          Effect.map((report) => ({
-            server: report.server,
-            recipients: report.recipients.map(
-              (r): RecipientReply =>
-                r.status === "delivered"
-                  ? {
-                      recipient: r.recipient,
-                      accepted: true,
-                      permanent: false,
-                      status: r.reply.enhanced ?? "2.0.0",
-                      reply: `${r.reply.code} ${r.reply.text}`,
-                    }
-                  : {
-                      recipient: r.recipient,
-                      accepted: false,
-                      permanent: r.status === "bounced",
-                      status: r.error.status,
-                      reply: r.error.reply ? `${r.error.reply.code} ${r.error.reply.text}` : r.error.detail,
-                    },
+  Effect.gen(function* () {
+    const outbound = yield* OutboundDelivery
+    const counters = Option.getOrUndefined(yield* Effect.serviceOption(TlsReportCounters))
+    const count = (outcome: Omit<DeliveryOutcome, "now" | "newId">) =>
+      counters === undefined
+        ? Effect.void
+        : Clock.currentTimeMillis.pipe(
+            Effect.map((now) => sessionsOf({ ...outcome, now, newId: randomUUID })),
+            Effect.flatMap((sessions) => (sessions.length === 0 ? Effect.void : counters.record(sessions))),
+            Effect.ignore,
+          )
+    return { outbound, count }
+  }).pipe(
+    Effect.map(({ outbound, count }): Deliverer["Type"] => ({
+      deliver: (request) =>
+        outbound
+          .deliver({
+            domain: request.route.policy.domain,
+            recipients: request.recipients,
+            sender: request.sender,
+            body: request.body,
+            policy: request.route.policy,
+            bundleSerial: request.serial,
+            ...(request.requireTls ? { requireTls: true } : {}),
+            ...(request.tlsRequiredNo ? { tlsRequiredNo: true } : {}),
+          })
+          .pipe(
+            Effect.tap((report) =>
+              request.tlsReport
+                ? Effect.void
+                : count({
+                    domain: request.route.policy.domain,
+                    policy: request.route.policy,
+                    attempts: report.attempts,
+                    reusedLast: report.reusedConnection,
+                    error: undefined,
+                  }),
             ),
-            ...(report.attempts.length > 0
-              ? { tls: tlsRecordOf(report.attempts.at(-1)) ?? null, source: report.attempts.at(-1)!.source }
-              : {}),
-          })),
-          Effect.mapError(failed),
-        ),
-  })),
+            Effect.tapError((error) =>
+              request.tlsReport
+                ? Effect.void
+                : count({
+                    domain: request.route.policy.domain,
+                    policy: request.route.policy,
+                    attempts: error.attempts,
+                    reusedLast: false,
+                    error,
+                  }),
+            ),
+            Effect.map((report) => ({
+              server: report.server,
+              recipients: report.recipients.map(
+                (r): RecipientReply =>
+                  r.status === "delivered"
+                    ? {
+                        recipient: r.recipient,
+                        accepted: true,
+                        permanent: false,
+                        status: r.reply.enhanced ?? "2.0.0",
+                        reply: `${r.reply.code} ${r.reply.text}`,
+                      }
+                    : {
+                        recipient: r.recipient,
+                        accepted: false,
+                        permanent: r.status === "bounced",
+                        status: r.error.status,
+                        reply: r.error.reply ? `${r.error.reply.code} ${r.error.reply.text}` : r.error.detail,
+                      },
+              ),
+              ...(report.attempts.length > 0
+                ? { tls: tlsRecordOf(report.attempts.at(-1)) ?? null, source: report.attempts.at(-1)!.source }
+                : {}),
+            })),
+            Effect.mapError(failed),
+          ),
+    })),
+  ),
 )
