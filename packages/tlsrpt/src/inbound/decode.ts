@@ -86,7 +86,10 @@ export const decodeReportAs = (
   bytes: Buffer,
   mediaType: string | undefined,
   limits: ReportLimits = DEFAULT_LIMITS,
-) => {
+): Effect.Effect<
+  ReceivedTlsReport,
+  ReportMediaTypeUnsupported | ReportTooLarge | ReportUndecodable | ReportInvalid
+> => {
   const encoding = reportEncoding(mediaType)
   return encoding === undefined
     ? Effect.fail(new ReportMediaTypeUnsupported({ mediaType: mediaType ?? "" }))
