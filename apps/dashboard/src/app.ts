@@ -1,6 +1,6 @@
 /**
  * The dashboard's Express application: guards first (so nothing, not even a font file, answers
- * without credentials), then bull-board at `/queues`, our static files, and our three pages.
+ * without credentials), then bull-board at `/queues`, our static files, and our pages.
  * Pages run their `DashboardData` effect per request and render a failure page instead of
  * throwing, so a Redis outage shows as a 503 that names its cause.
  */
@@ -19,6 +19,7 @@ import { failureBody, failureStatus } from "./pages/error-page"
 import { fleetBody } from "./pages/fleet-page"
 import { healthBody } from "./pages/health-page"
 import { policyBody } from "./pages/policy-page"
+import { tlsReportsBody } from "./pages/tlsrpt-page"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
@@ -77,6 +78,7 @@ export const makeApp = (options: AppOptions): Express => {
     view("policy", "Policy", options.data.policy, (status) => policyBody(status)),
   )
   app.get("/health", view("health", "TLS health (last 24 h)", options.data.health, healthBody))
+  app.get("/tlsrpt", view("tlsrpt", "TLS reports received", options.data.tlsReports, tlsReportsBody))
 
   app.use((_req, res) => {
     res.status(404).type("text/plain").send("not found\n")

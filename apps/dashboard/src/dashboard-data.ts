@@ -3,13 +3,22 @@
  * (`FleetRegistry`), the policy pointer and bundle (`PolicyStore`, verified with the trusted keys
  * exactly as a relay would, so the page never presents a forged policy as active) and the
  * delivery statistics (`DeliveryStats`: per partner, per policy source, and the domains whose
- * DANE or MTA-STS authentication failed). Read-only: no method here writes.
+ * DANE or MTA-STS authentication failed), and the TLS reports other organisations sent us
+ * (`ReceivedReports`, RFC 8460). Read-only: no method here writes.
  */
 import type { TrustedKey } from "@mailconnect/bundle"
 import { DeliveryStats, type PartnerHealth, type PolicySourceHealth } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { type BundlePayload, SUPPORTED_SCHEMAS, type TlsMode } from "@mailconnect/policy"
 import { checkBundle, PolicyStore } from "@mailconnect/policy-store"
+import { RedisClient } from "@mailconnect/redis-client"
+import {
+  type DailyView,
+  makeReceivedReports,
+  RETENTION_DAYS,
+  type RejectedCount,
+  type ReportSummary,
+} from "@mailconnect/tlsrpt/inbound"
 import { Clock, Context, Effect, Layer, Option } from "effect"
 import { BundleNotPublished, BundleUnverified } from "./errors"
 import { type FleetStatus, fleetStatus } from "./fleet-status"
@@ -23,6 +32,17 @@ export interface HealthStatus {
   readonly serial: number | undefined
 }
 
+/** The TLS reports received for our domains (RFC 8460). */
+export interface TlsReportsStatus {
+  readonly daily: DailyView
+  readonly recent: ReadonlyArray<ReportSummary>
+  readonly rejected: ReadonlyArray<RejectedCount>
+  readonly retentionDays: number
+}
+
+/** How many received reports the page lists. */
+const RECENT_REPORTS = 50
+
 /** Any failure a page may meet: rendered as an error page with its tag, never thrown. */
 export interface DataFailure {
   readonly _tag: string
@@ -32,6 +52,7 @@ export interface DashboardDataShape {
   readonly fleet: Effect.Effect<FleetStatus, DataFailure>
   readonly policy: Effect.Effect<PolicyStatus, DataFailure>
   readonly health: Effect.Effect<HealthStatus, DataFailure>
+  readonly tlsReports: Effect.Effect<TlsReportsStatus, DataFailure>
 }
 
 interface VerifiedPolicy {
@@ -52,6 +73,7 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
         const registry = yield* FleetRegistry
         const store = yield* PolicyStore
         const stats = yield* DeliveryStats
+        const received = makeReceivedReports(yield* RedisClient)
 
         const pointer = store.readCurrent.pipe(Effect.map(Option.getOrUndefined))
 
@@ -123,7 +145,16 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
           }
         }).pipe(Effect.withSpan("DashboardData.health"))
 
-        return { fleet, policy, health }
+        const tlsReports = Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const [daily, recent, rejected] = yield* Effect.all(
+            [received.daily(now), received.recent(RECENT_REPORTS), received.rejected(now)],
+            { concurrency: "unbounded" },
+          )
+          return { daily, recent, rejected, retentionDays: RETENTION_DAYS }
+        }).pipe(Effect.withSpan("DashboardData.tlsReports"))
+
+        return { fleet, policy, health, tlsReports }
       }),
     )
 }

@@ -34,13 +34,14 @@ const render = (value: HtmlValue): string => {
 export const html = (strings: TemplateStringsArray, ...values: ReadonlyArray<HtmlValue>): SafeHtml =>
   new SafeHtml(strings.reduce((out, s, i) => out + s + (i < values.length ? render(values[i]!) : ""), ""))
 
-export type Tab = "queues" | "fleet" | "policy" | "health"
+export type Tab = "queues" | "fleet" | "policy" | "health" | "tlsrpt"
 
 const TABS: ReadonlyArray<readonly [Tab, string, string]> = [
   ["queues", "/queues", "Queues (bull-board)"],
   ["fleet", "/fleet", "Fleet"],
   ["policy", "/policy", "Policy"],
   ["health", "/health", "TLS health"],
+  ["tlsrpt", "/tlsrpt", "TLS reports"],
 ]
 
 /** The frame of our own pages: one external stylesheet, no scripts, no inline styles (CSP). */
