@@ -9,6 +9,7 @@ import { FleetRegistry, type RelayHeartbeat } from "@mailconnect/fleet"
 import { RedisClient } from "@mailconnect/redis-client"
 import { Clock, Console, Effect, Layer, Option } from "effect"
 import { CliExit } from "../exit"
+import { missingSubcommand } from "../usage"
 
 const json = Options.boolean("json").pipe(Options.withDescription("print the heartbeats as JSON"))
 const expectSerial = Options.integer("expect-serial").pipe(
@@ -79,7 +80,7 @@ const status = Command.make("status", { json, expectSerial }, ({ json, expectSer
   ),
 ).pipe(Command.withDescription("List live relays: version, roles, bundle serial, drain state."))
 
-export const fleetCommand = Command.make("fleet").pipe(
+export const fleetCommand = Command.make("fleet", {}, missingSubcommand("fleet")).pipe(
   Command.withDescription("Watch the relay fleet (heartbeats in Redis)."),
   Command.withSubcommands([status]),
 )

@@ -4,6 +4,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { generateSigningKeyPair } from "@mailconnect/bundle"
 import { Console, Effect } from "effect"
 import { CliExit } from "../exit"
+import { missingSubcommand } from "../usage"
 
 const out = Options.directory("out").pipe(
   Options.withDescription("directory for signing.key and signing.pub"),
@@ -30,7 +31,7 @@ const generate = Command.make("generate", { out, force }, ({ out, force }) =>
   }),
 ).pipe(Command.withDescription("Generate an Ed25519 key pair for signing policy bundles."))
 
-export const keysCommand = Command.make("keys").pipe(
+export const keysCommand = Command.make("keys", {}, missingSubcommand("keys")).pipe(
   Command.withDescription("Manage bundle signing keys."),
   Command.withSubcommands([generate]),
 )

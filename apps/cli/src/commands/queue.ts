@@ -22,6 +22,7 @@ import {
 import { RedisClient } from "@mailconnect/redis-client"
 import { Config, Console, Effect, Layer, Option } from "effect"
 import { CliExit } from "../exit"
+import { missingSubcommand } from "../usage"
 
 /** The active bundle when trusted keys are configured; otherwise a view without policy. */
 const policyView = Layer.unwrapEffect(
@@ -117,7 +118,7 @@ const show = Command.make("show", { messageId, json }, (args) =>
   }).pipe(Effect.provide(queueLayer)),
 ).pipe(Command.withDescription("Show a message's recipients, attempts, next attempt and job log."))
 
-export const queueCommand = Command.make("queue").pipe(
+export const queueCommand = Command.make("queue", {}, missingSubcommand("queue")).pipe(
   Command.withDescription("Inspect and flush the delivery queue."),
   Command.withSubcommands([flush, show]),
 )

@@ -15,6 +15,7 @@ import {
 } from "@mailconnect/smtp-inbound"
 import { Console, Effect } from "effect"
 import { CliExit } from "../exit"
+import { missingSubcommand } from "../usage"
 
 const file = Options.file("file").pipe(Options.withDescription("the users file (RELAY_USERS_FILE)"))
 const user = Args.text({ name: "user" }).pipe(Args.withDescription("user name (login)"))
@@ -90,7 +91,7 @@ const list = Command.make("list", { file }, ({ file }) =>
   }),
 ).pipe(Command.withDescription("List submission users and their sender domains (never the hashes)."))
 
-export const usersCommand = Command.make("users").pipe(
+export const usersCommand = Command.make("users", {}, missingSubcommand("users")).pipe(
   Command.withDescription("Manage submission users (salted scrypt hashes)."),
   Command.withSubcommands([add, remove, list]),
 )
