@@ -29,6 +29,7 @@ import {
   OutboundDelivery,
   TlsStandards,
 } from "@mailconnect/smtp-outbound"
+import { TlsReportCounters } from "@mailconnect/tlsrpt"
 import { Effect, Either, Layer } from "effect"
 
 export * from "@mailconnect/delivery-queue/testing"
@@ -46,6 +47,8 @@ export const outboundWorkerLayer = (options: {
   mxPort?: number
   /** DANE / MTA-STS as the relay binds them (`tlsStandardsLayer`); absent: neither. */
   standards?: TlsStandardsOptions
+  /** Count TLS sessions for RFC 8460 reports, as a relay with RELAY_TLSRPT_* does. */
+  tlsReports?: boolean
 }) => {
   const redis = RedisConnectionFactory.layerFrom(
     Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix)),
@@ -63,6 +66,7 @@ export const outboundWorkerLayer = (options: {
         }),
         DnsResolver.layer(options.standards?.dane ?? options.standards?.mtaSts?.dnsServers ?? []),
         ClientCertificates.layerStatic({}),
+        options.tlsReports ? TlsReportCounters.layer.pipe(Layer.provide(redis)) : Layer.empty,
         options.standards
           ? tlsStandardsLayer(options.standards).pipe(
               Layer.provide(RedisClient.layerWith().pipe(Layer.provide(redis))),
@@ -71,7 +75,12 @@ export const outboundWorkerLayer = (options: {
       ),
     ),
   )
-  const base = Layer.mergeAll(redis, PolicyView.fixed(options.policy, buildIndex(options.policy)), outbound)
+  const base = Layer.mergeAll(
+    redis,
+    PolicyView.fixed(options.policy, buildIndex(options.policy)),
+    outbound,
+    options.tlsReports ? TlsReportCounters.layer.pipe(Layer.provide(redis)) : Layer.empty,
+  )
   return DeliveryWorker.layer({ concurrency: 4, reportingMta: "relay.test" }).pipe(
     Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),
   )

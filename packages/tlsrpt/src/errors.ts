@@ -16,7 +16,7 @@ export class TlsRptDnsFailed extends Data.TaggedError("TlsRptDnsFailed")<{
 /** A report could not be handed to one of its `rua` destinations. */
 export class TlsReportNotDelivered extends Data.TaggedError("TlsReportNotDelivered")<{
   readonly rua: string
-  readonly form: "queue-unavailable" | "https-status" | "https-failed" | "unsupported-scheme"
+  readonly form: "queue-unavailable" | "https-status" | "https-failed" | "https-refused-address"
   readonly detail: string
   readonly status?: number
 }> {}

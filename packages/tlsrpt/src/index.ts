@@ -4,6 +4,7 @@
  * builds each domain's report and sends it to the `rua` of its `_smtp._tls` record (`send.ts`).
  * Receiving: reports for our own domains, validated and kept for the dashboard (`./inbound`).
  */
+export * from "./address"
 export * from "./build"
 export * from "./counters"
 export * from "./errors"

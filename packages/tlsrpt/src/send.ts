@@ -18,6 +18,8 @@ import { parseTlsRptRecords, type Rua, tlsRptName } from "./record"
 import { utcDay } from "./session"
 
 const DAY = 86_400_000
+/** A record may name more; a report goes to the first few (one domain cannot make us mail a list). */
+export const MAX_RUA = 5
 
 export interface SenderConfig {
   readonly submitter: Submitter
@@ -31,6 +33,8 @@ export interface SenderConfig {
   readonly daysBack?: number
   /** HTTPS posts: roots replacing the public ones (labs), and the time limit. */
   readonly httpsCa?: string
+  /** Labs only: `https:` rua on loopback or private addresses (refused otherwise, `address.ts`). */
+  readonly httpsAllowPrivate?: boolean
   readonly httpsTimeoutMs?: number
 }
 
@@ -56,6 +60,7 @@ export const makeReportSender = (config: SenderConfig) =>
     const post = {
       timeoutMs: config.httpsTimeoutMs ?? 30_000,
       ...(config.httpsCa ? { ca: config.httpsCa } : {}),
+      ...(config.httpsAllowPrivate ? { allowPrivate: true } : {}),
     }
 
     const deliverTo = (rua: Rua, gzip: Buffer, mail: (to: string) => Buffer) =>
@@ -87,7 +92,9 @@ export const makeReportSender = (config: SenderConfig) =>
             gzip,
             now,
           }).body
-        const outcomes = yield* Effect.forEach(record.rua, (rua) => Effect.either(deliverTo(rua, gzip, mail)))
+        const outcomes = yield* Effect.forEach(record.rua.slice(0, MAX_RUA), (rua) =>
+          Effect.either(deliverTo(rua, gzip, mail)),
+        )
         const delivered = outcomes.flatMap((o) => (Either.isRight(o) ? [o.right] : []))
         const failed = outcomes.flatMap((o) => (Either.isLeft(o) ? [o.left] : []))
         if (delivered.length === 0)

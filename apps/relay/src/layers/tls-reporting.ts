@@ -9,7 +9,8 @@
  * of the fleet, or the reports miss the sessions of the relays without them. RELAY_TLSRPT_SUBMITTER
  * (our domain; default the contact's domain), RELAY_TLSRPT_FROM (default the contact),
  * RELAY_TLSRPT_INTERVAL (seconds between rounds, default 900), RELAY_TLSRPT_HTTPS_CA (a PEM file
- * replacing the web PKI for https rua — labs only).
+ * replacing the web PKI for https rua) and RELAY_TLSRPT_HTTPS_ALLOW_PRIVATE=on (POST to loopback and
+ * private addresses, refused otherwise) — labs only.
  */
 import { readFileSync } from "node:fs"
 import { Enqueue } from "@mailconnect/delivery-queue"
@@ -53,6 +54,7 @@ export const tlsReportingOptionsFromEnv = (
       submitter: { organization, contact, domain: submitter.toLowerCase() },
       from: env.RELAY_TLSRPT_FROM?.trim() || (address.includes("@") ? address : `tlsrpt@${submitter}`),
       ...(ca ? { httpsCa: readFileSync(ca, "utf8") } : {}),
+      ...(env.RELAY_TLSRPT_HTTPS_ALLOW_PRIVATE === "on" ? { httpsAllowPrivate: true } : {}),
     },
     intervalMs: Number(env.RELAY_TLSRPT_INTERVAL ?? 900) * 1000,
     dnsServers: servers.length > 0 ? servers : undefined,
@@ -87,6 +89,12 @@ const MailerFromQueue = Layer.effect(
   })),
 )
 
+/** The report sender with its ports bound (needs the counters and the queue's `Enqueue`). */
+export const reportSenderLayer = (options: TlsReportingOptions, relayId: string) =>
+  ReportSender.layer({ ...options.sender, holder: relayId }).pipe(
+    Layer.provide(Layer.merge(dnsLayer(options.dnsServers), MailerFromQueue)),
+  )
+
 /** The report round every `intervalMs`, from the start; a round's failure is logged and the next one runs. */
 export const tlsReportRoundsLayer = (options: TlsReportingOptions, relayId: string) =>
   Layer.scopedDiscard(
@@ -114,8 +122,4 @@ export const tlsReportRoundsLayer = (options: TlsReportingOptions, relayId: stri
       )
       yield* Effect.forkScoped(Effect.repeat(round, Schedule.spaced(options.intervalMs)))
     }),
-  ).pipe(
-    Layer.provide(ReportSender.layer({ ...options.sender, holder: relayId })),
-    Layer.provide(Layer.merge(dnsLayer(options.dnsServers), MailerFromQueue)),
-  )
-
+  ).pipe(Layer.provide(reportSenderLayer(options, relayId)))
