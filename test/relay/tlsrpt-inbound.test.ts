@@ -4,7 +4,8 @@
  * relay's binding in front of the real delivery queue (`withTlsReportMailbox` over
  * `IngressEnqueueFromQueue`) and a real Redis: a report mail is stored and not queued, the same
  * mail again is stored once, a message to the report address and a person stores the report and
- * queues the person only, and a mail without a usable report is accepted, counted as refused and
+ * queues the person only, a report Redis does not answer for gets 451 (and is stored once when sent again),
+ * and a mail without a usable report is accepted, counted as refused and
  * not queued.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
@@ -147,6 +148,10 @@ const deliver = async (raw: string, to: ReadonlyArray<string>) => {
   }
 }
 
+/** The server's reply to the message, whether it took it or not. */
+const reply = (raw: string, to: ReadonlyArray<string>) =>
+  deliver(raw, to).catch((e: { response?: string }) => e.response ?? String(e))
+
 const queuedId = (response: string) => /queued as (\S+)/.exec(response)![1]!
 const showJobs = (id: string) =>
   run(
@@ -179,6 +184,23 @@ describe("TLS reports mailed to the report address", () => {
     expect(response).toMatch(/^250 /)
     expect(await showJobs(queuedId(response))).toEqual([["bob@customer.example"]])
     expect((await reports()).map((r) => r.reportId)).toContain("mail-2")
+  })
+
+  it("answers 451 while Redis does not answer, and stores the report once when the reporter tries again", async () => {
+    const raw = reportMail(report("mail-4"), REPORT_ADDRESS)
+    redis.pause()
+    let answer: string
+    try {
+      answer = await reply(raw, [REPORT_ADDRESS])
+    } finally {
+      redis.resume()
+    }
+    expect(answer).toMatch(/^451 4\.3\.0 /)
+    // A timed-out write may still land once Redis answers again; sending again is safe either way.
+    expect(await reply(raw, [REPORT_ADDRESS])).toMatch(/^250 /)
+    expect((await reports()).filter((r) => r.reportId === "mail-4")).toHaveLength(1)
+    // mail-1, mail-2 and mail-4, each once.
+    expect((await daily()).rows.find((r) => r.organization === "Big Mail Co")?.reports).toBe(3)
   })
 
   it("accepts a mail without a usable report, counts it as refused and queues nothing", async () => {

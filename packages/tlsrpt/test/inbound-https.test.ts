@@ -3,7 +3,8 @@
  * certificate (test-pki root, name `tlsrpt.our.example`) POSTs reports, and a real Redis keeps
  * them. A gzip report shows in the store (201), the same report again is stored once (200); a
  * JSON report is taken too; wrong method, path, media type, too large a body, a gzip bomb, an
- * invalid report and a body that never ends each get their status — and nothing is stored.
+ * invalid report, a body that never ends and a Redis that does not answer each get their status —
+ * and nothing is stored.
  */
 import { request } from "node:https"
 import { gzipSync } from "node:zlib"
@@ -176,6 +177,21 @@ describe("the HTTPS report endpoint", () => {
         ["undecodable", 1],
       ]),
     )
+  })
+
+  it("answers 503 while Redis does not answer, and stores the report once when the reporter tries again", async () => {
+    const body = gzipOf(sampleReport({ "report-id": "https-outage" }))
+    redis.pause()
+    let answer: Answer
+    try {
+      answer = await send({ contentType: "application/tlsrpt+gzip", body })
+    } finally {
+      redis.resume()
+    }
+    expect(answer).toMatchObject({ status: 503, body: "try again later" })
+    // The timed-out write may land once Redis answers again: then the retry finds it stored.
+    expect([200, 201]).toContain((await send({ contentType: "application/tlsrpt+gzip", body })).status)
+    expect((await recent()).filter((r) => r.reportId === "https-outage")).toHaveLength(1)
   })
 
   it("answers 408 when the body does not arrive in time", async () => {

@@ -120,6 +120,8 @@ const handle = (
   request.on("error", () => reply({ status: 400, text: "request failed" }, {}, true))
   request.on("end", () => {
     if (answered) return
+    // The deadline is the sender's: storing is bounded by the Redis command timeout instead.
+    clearTimeout(deadline)
     receiveBody(Buffer.concat(chunks), mediaType).then(
       (answer) => reply(answer),
       () => reply({ status: 500, text: "internal error" }),
