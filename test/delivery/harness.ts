@@ -49,10 +49,17 @@ export const outboundWorkerLayer = (options: {
   standards?: TlsStandardsOptions
   /** Count TLS sessions for RFC 8460 reports, as a relay with RELAY_TLSRPT_* does. */
   tlsReports?: boolean
+  /** The counters on this Redis instead of the queue's (e.g. one that is down). */
+  tlsReportsRedisUrl?: string
 }) => {
   const redis = RedisConnectionFactory.layerFrom(
     Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix)),
   )
+  const countersRedis = options.tlsReportsRedisUrl
+    ? RedisConnectionFactory.layerFrom(
+        Either.getOrThrow(parseRedisUrl(options.tlsReportsRedisUrl, options.prefix)),
+      )
+    : redis
   const outbound = Layer.merge(DelivererFromOutbound, PartnerBreakersFromDestinations).pipe(
     Layer.provide(OutboundDelivery.layer),
     Layer.provide(
@@ -66,7 +73,7 @@ export const outboundWorkerLayer = (options: {
         }),
         DnsResolver.layer(options.standards?.dane ?? options.standards?.mtaSts?.dnsServers ?? []),
         ClientCertificates.layerStatic({}),
-        options.tlsReports ? TlsReportCounters.layer.pipe(Layer.provide(redis)) : Layer.empty,
+        options.tlsReports ? TlsReportCounters.layer.pipe(Layer.provide(countersRedis)) : Layer.empty,
         options.standards
           ? tlsStandardsLayer(options.standards).pipe(
               Layer.provide(RedisClient.layerWith().pipe(Layer.provide(redis))),
@@ -79,7 +86,7 @@ export const outboundWorkerLayer = (options: {
     redis,
     PolicyView.fixed(options.policy, buildIndex(options.policy)),
     outbound,
-    options.tlsReports ? TlsReportCounters.layer.pipe(Layer.provide(redis)) : Layer.empty,
+    options.tlsReports ? TlsReportCounters.layer.pipe(Layer.provide(countersRedis)) : Layer.empty,
   )
   return DeliveryWorker.layer({ concurrency: 4, reportingMta: "relay.test" }).pipe(
     Layer.provideMerge(DeliveryQueue.layer.pipe(Layer.provideMerge(base))),

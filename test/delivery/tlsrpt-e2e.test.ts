@@ -24,7 +24,7 @@ import { ReportSender, type TlsReport, TlsReportCounters, utcDay, validateReport
 import { Clock, Effect, Either, Option, TestClock, TestContext } from "effect"
 import { simpleParser } from "mailparser"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { eventually, outboundWorkerLayer, policySet, uniquePrefix } from "./harness"
+import { eventually, firstAttempt, outboundWorkerLayer, policySet, uniquePrefix } from "./harness"
 
 const domainOf = (label: string) => `${label}.rpt.example`
 const REPORTS = "reports.rpt.example"
@@ -256,5 +256,27 @@ describe("TLS reports for a day of deliveries", () => {
         ],
       },
     ])
+  })
+})
+
+describe("counting TLS sessions", () => {
+  it("never holds a delivery up: with the counters' Redis down the message is delivered", async () => {
+    const gone = await startRedis()
+    await gone.stop()
+    const recipient = `carol@${domainOf("none")}`
+    const job = await firstAttempt(
+      {
+        redisUrl: redis.url,
+        prefix: uniquePrefix("tlsrpt-down"),
+        policy: policySet([]),
+        mxPort: smtp.port,
+        tlsReports: true,
+        tlsReportsRedisUrl: gone.url,
+        standards: { dane: undefined, mtaSts: { dnsServers: [host.dns.server], ca: roots, port: host.port } },
+      },
+      recipient,
+    )
+    expect(job.data.results).toMatchObject([{ recipient, outcome: "delivered" }])
+    expect(messagesTo(domainOf("none")).filter((m) => m.rcptTo.includes(recipient))).toHaveLength(1)
   })
 })
