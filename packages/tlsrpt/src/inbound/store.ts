@@ -17,8 +17,9 @@
 import { RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import type { ReceivedTlsReport } from "../schema"
+import { utcDay } from "../session"
 import { REJECTION_REASONS, ReceivedReportsUnavailable, type RejectionReason } from "./errors"
-import { type ReportChannel, ReportSummary, type RowIncrement, summarize, utcDay } from "./summary"
+import { type ReportChannel, ReportSummary, type RowIncrement, summarize } from "./summary"
 
 export const RETENTION_DAYS = 30
 export const KEEP_REPORTS = 1000

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto"
 import { Schema } from "effect"
 import { RESULT_TYPES } from "../report"
 import type { ReceivedTlsReport } from "../schema"
+import { utcDay } from "../session"
 
 export const ReportChannel = Schema.Literal("mailto", "https")
 export type ReportChannel = typeof ReportChannel.Type
@@ -63,10 +64,6 @@ export const reportIdentity = (organization: string, reportId: string): string =
 export const rowIdentity = (organization: string, policyDomain: string): string =>
   digest([organization, policyDomain], 16)
 
-/** `2025-06-01T00:00:00+02:00` → `2025-05-31` (the UTC day). */
-export const utcDay = (dateTime: string | number): string =>
-  new Date(typeof dateTime === "number" ? dateTime : Date.parse(dateTime)).toISOString().slice(0, 10)
-
 const REGISTERED: ReadonlySet<string> = new Set(RESULT_TYPES)
 
 const add = (into: Record<string, number>, key: string, n: number) => {
@@ -108,7 +105,8 @@ export const summarize = (
     contactInfo: report["contact-info"],
     start: report["date-range"]["start-datetime"],
     end: report["date-range"]["end-datetime"],
-    day: utcDay(report["date-range"]["start-datetime"]),
+    // `2025-06-01T00:00:00+02:00` counts for 2025-05-31: days are UTC days.
+    day: utcDay(Date.parse(report["date-range"]["start-datetime"])),
     via,
     receivedAt,
     policies: report.policies.map((result) => ({
