@@ -42,7 +42,16 @@ export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueu
           Effect.sync(
             () => new Queue(QUEUE_NAME, { connection, prefix: factory.keys.tag, skipWaitingForReady: true }),
           ),
-          (q) => Effect.promise(() => q.close().catch(() => undefined)),
+          (q) =>
+            Effect.flatMap(factory.closeBudget, (budget) =>
+              Effect.promise(() => q.close().catch(() => undefined)).pipe(
+                // BullMQ's close() awaits its connection's initialisation, which a Redis that is
+                // down never finishes: give up with the budget (the connection is cut next).
+                Effect.interruptible,
+                Effect.timeout(budget),
+                Effect.ignore,
+              ),
+            ),
         )
         queue.on("error", () => undefined)
         const waitReplicas = factory.config.topology._tag === "Cluster" ? 0 : (options.waitReplicas ?? 0)

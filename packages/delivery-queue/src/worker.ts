@@ -8,7 +8,9 @@
  * next timeline point or ends it and releases the spooled body. A DSN that cannot be queued stays
  * owed in the job data and is sent by the job's next run (shortly after, or after a crash).
  *
- * Closing the layer's scope closes the worker, which waits for jobs in progress: the drain.
+ * Closing the layer's scope closes the worker, which waits for jobs in progress (the drain) for
+ * at most the connection factory's `closeBudget`, then cuts its connections: a job cut short is
+ * never acknowledged, its lock lapses and BullMQ's stall check hands it to a worker again.
  *
  * Trusts: the active signed policy bundle. Touches: the `delivery` queue and the spool.
  */
@@ -16,7 +18,7 @@ import { buildDsn, type DsnLanguage } from "@mailconnect/dsn"
 import { PolicyView } from "@mailconnect/policy"
 import { RedisConnectionFactory } from "@mailconnect/redis-client"
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq"
-import { Clock, Effect, Either, Layer, Option, Runtime } from "effect"
+import { Clock, Duration, Effect, Either, Layer, Option, Runtime } from "effect"
 import { QueueAdmin } from "./admin"
 import { type Decision, decideAttempt } from "./attempt"
 import { QUEUE_NAME } from "./bull-queue"
@@ -333,8 +335,49 @@ export const makeJobProcessor = (config: WorkerConfig) =>
     })
   })
 
+/** Cutting the connections of a worker that did not close in time: ioredis only has to drop them. */
+const DISCONNECT_WAIT = Duration.millis(500)
+
+/**
+ * Closes the worker, waiting for its jobs in progress for at most `budget`. Past it (Redis down,
+ * paused or failing over: a job's result cannot be written, BullMQ's own QUIT waits for a reply
+ * that never comes) its connections are cut instead. What a cut job already recorded stays (a
+ * re-run sends nothing again to a recipient whose 250 is in the job); what it did not is redone:
+ * it stays active under a lock nobody renews, so after `lockDuration` the stall check of any
+ * worker moves it back to wait (at-least-once), and it is never marked completed or failed here.
+ */
+const closeWithin = (worker: Worker, budget: Duration.Duration, inProgress: () => number) =>
+  Effect.tryPromise(() => worker.close()).pipe(
+    Effect.either,
+    // Finalizers are uninterruptible; without this the timeout would wait for close() anyway.
+    Effect.interruptible,
+    Effect.timeoutTo({
+      // The cut itself fits in the budget too.
+      duration: Duration.max(Duration.zero, Duration.subtract(budget, DISCONNECT_WAIT)),
+      onSuccess: Either.isRight,
+      onTimeout: () => false,
+    }),
+    Effect.flatMap((closed) =>
+      closed
+        ? Effect.void
+        : Effect.logWarning("delivery worker not closed within the drain budget; connections cut").pipe(
+            Effect.annotateLogs({ jobsLeftForStallRecovery: inProgress() }),
+            Effect.zipRight(
+              Effect.promise(() => worker.disconnect().catch(() => undefined)).pipe(
+                Effect.interruptible,
+                Effect.timeout(DISCONNECT_WAIT),
+                Effect.ignore,
+              ),
+            ),
+          ),
+    ),
+  )
+
 export class DeliveryWorker {
-  /** Runs the worker for the lifetime of the layer; closing waits for jobs in progress. */
+  /**
+   * Runs the worker for the lifetime of the layer; closing waits for jobs in progress within the
+   * factory's `closeBudget` (see `closeWithin`).
+   */
   static layer = (config: WorkerConfig) =>
     Layer.scopedDiscard(
       Effect.gen(function* () {
@@ -342,16 +385,22 @@ export class DeliveryWorker {
         const process = yield* makeJobProcessor(config)
         const runtime = yield* Effect.runtime<never>()
         const connection = yield* factory.connect({ purpose: "worker", maxRetriesPerRequest: null })
+        let inProgress = 0
         const processor = async (job: Job, token?: string) => {
-          const outcome = await Runtime.runPromise(runtime)(process(job))
-          switch (outcome._tag) {
-            case "Delay":
-              await job.moveToDelayed(outcome.at, token)
-              throw new DelayedError()
-            case "Unrecoverable":
-              throw new UnrecoverableError(outcome.reason)
-            case "Done":
-              return outcome.summary
+          inProgress++
+          try {
+            const outcome = await Runtime.runPromise(runtime)(process(job))
+            switch (outcome._tag) {
+              case "Delay":
+                await job.moveToDelayed(outcome.at, token)
+                throw new DelayedError()
+              case "Unrecoverable":
+                throw new UnrecoverableError(outcome.reason)
+              case "Done":
+                return outcome.summary
+            }
+          } finally {
+            inProgress--
           }
         }
         yield* Effect.acquireRelease(
@@ -368,7 +417,8 @@ export class DeliveryWorker {
             )
             return worker
           }),
-          (worker) => Effect.promise(() => worker.close()),
+          (worker) =>
+            Effect.flatMap(factory.closeBudget, (budget) => closeWithin(worker, budget, () => inProgress)),
         )
       }),
     )

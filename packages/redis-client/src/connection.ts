@@ -5,7 +5,7 @@
  *
  * Trusts: the Redis endpoint named by `REDIS_URL`. Touches: network connections to it only.
  */
-import { Context, Effect, Layer, Runtime, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Runtime, type Scope } from "effect"
 import { Cluster, Redis, type RedisOptions } from "ioredis"
 import { type RedisConnectionConfig, redact, redisConnectionConfig } from "./config"
 import { makeKeys, type RedisKeys } from "./keys"
@@ -82,17 +82,36 @@ export interface RedisConnectionFactoryShape {
   readonly keys: RedisKeys
   /**
    * Opens a connection; never fails when Redis is down (ioredis keeps reconnecting, commands
-   * fail or wait per the options). Closed with QUIT (then disconnect) when the scope closes.
+   * fail or wait per the options). Closed with QUIT (then disconnect) when the scope closes,
+   * QUIT waiting at most 2 s and never longer than `closeBudget`.
    */
   readonly connect: (options: ConnectionOptions) => Effect.Effect<RedisConnection, never, Scope.Scope>
+  /**
+   * How long closing may still take, read when a close begins: by a connection's QUIT, and by
+   * whatever winds down over these connections (a BullMQ worker finishing its jobs). A process
+   * with a shutdown deadline binds it to what is left of it; by default unbounded.
+   */
+  readonly closeBudget: Effect.Effect<Duration.Duration>
 }
+
+export interface ConnectionFactoryOptions {
+  /** See `RedisConnectionFactoryShape.closeBudget`. */
+  readonly closeBudget?: Effect.Effect<Duration.Duration>
+}
+
+/** A QUIT that gets no reply within this is cut by a disconnect. */
+const QUIT_WAIT = Duration.seconds(2)
 
 export class RedisConnectionFactory extends Context.Tag("@mailconnect/RedisConnectionFactory")<
   RedisConnectionFactory,
   RedisConnectionFactoryShape
 >() {
-  static make = (config: RedisConnectionConfig): Effect.Effect<RedisConnectionFactoryShape> =>
+  static make = (
+    config: RedisConnectionConfig,
+    options: ConnectionFactoryOptions = {},
+  ): Effect.Effect<RedisConnectionFactoryShape> =>
     Effect.gen(function* () {
+      const closeBudget = options.closeBudget ?? Effect.succeed(Duration.infinity)
       const runtime = yield* Effect.runtime<never>()
       const log = Runtime.runFork(runtime)
       const connect = (options: ConnectionOptions) =>
@@ -119,28 +138,39 @@ export class RedisConnectionFactory extends Context.Tag("@mailconnect/RedisConne
             return connection
           }),
           (connection) =>
-            Effect.promise(() =>
-              connection.status === "ready"
-                ? connection.quit().then(
-                    () => undefined,
-                    () => connection.disconnect(),
-                  )
-                : Promise.resolve(connection.disconnect()),
-            ).pipe(
-              // Finalizers are uninterruptible; let the timeout cut a QUIT that gets no reply.
-              Effect.interruptible,
-              Effect.timeoutTo({
-                duration: "2 seconds",
-                onTimeout: () => connection.disconnect(),
-                onSuccess: () => undefined,
-              }),
+            Effect.flatMap(closeBudget, (budget) =>
+              Effect.promise(() =>
+                connection.status === "ready"
+                  ? connection.quit().then(
+                      () => undefined,
+                      () => connection.disconnect(),
+                    )
+                  : Promise.resolve(connection.disconnect()),
+              ).pipe(
+                // Finalizers are uninterruptible; let the timeout cut a QUIT that gets no reply
+                // (a paused or partitioned Redis keeps the socket open and answers nothing).
+                Effect.interruptible,
+                Effect.timeoutTo({
+                  duration: Duration.min(QUIT_WAIT, budget),
+                  onTimeout: () => connection.disconnect(),
+                  onSuccess: () => undefined,
+                }),
+              ),
             ),
         )
-      return { config, keys: makeKeys(config.prefix), connect }
+      return { config, keys: makeKeys(config.prefix), connect, closeBudget }
     })
 
-  static layerFrom = (config: RedisConnectionConfig) => Layer.effect(this, this.make(config))
+  static layerFrom = (config: RedisConnectionConfig, options?: ConnectionFactoryOptions) =>
+    Layer.effect(this, this.make(config, options))
+
+  /** From `REDIS_URL` / `REDIS_PREFIX`, with a close budget (see `closeBudget`). */
+  static layerWith = (options: ConnectionFactoryOptions = {}) =>
+    Layer.effect(
+      this,
+      Effect.flatMap(redisConnectionConfig, (config) => this.make(config, options)),
+    )
 
   /** From `REDIS_URL` / `REDIS_PREFIX`. */
-  static layer = Layer.effect(this, Effect.flatMap(redisConnectionConfig, this.make))
+  static layer = this.layerWith()
 }

@@ -1,6 +1,7 @@
 export * from "./client"
 export * from "./config"
 export {
+  type ConnectionFactoryOptions,
   type ConnectionOptions,
   ioredisOptions,
   RedisConnectionFactory,

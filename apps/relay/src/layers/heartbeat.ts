@@ -1,21 +1,36 @@
 /**
  * Relay heartbeat: writes this relay's record (with TTL) every `RELAY_HEARTBEAT_INTERVAL`, at
  * once whenever the active bundle or the draining flag changes, and removes it on shutdown.
- * Redis being down only delays heartbeats; it never stops the relay.
+ * Redis being down only delays heartbeats; it never stops the relay, nor holds its drain: the
+ * removal waits at most for what is left of the drain budget (the record expires by TTL anyway).
  */
 
 import { hostname } from "node:os"
 import { FleetRegistry, type RelayHeartbeat } from "@mailconnect/fleet"
 import { ActivePolicy } from "@mailconnect/policy-store"
-import { Clock, Context, Effect, Layer, Option, Ref, Schedule, Stream, SubscriptionRef } from "effect"
+import {
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Layer,
+  Option,
+  Ref,
+  Schedule,
+  Stream,
+  SubscriptionRef,
+} from "effect"
 import { RelayConfig } from "../config"
-import { RelayLifecycle } from "../lifecycle"
+import { drainLeft, RelayLifecycle } from "../lifecycle"
 import { RELAY_VERSION } from "../version"
 
 export interface HeartbeatShape {
   /** Write the record now (e.g. right after draining starts). */
   readonly beatNow: Effect.Effect<void>
 }
+
+/** The longest the removal may wait for Redis. */
+const REMOVE_WAIT = Duration.seconds(2)
 
 export class Heartbeat extends Context.Tag("@mailconnect/relay/Heartbeat")<Heartbeat, HeartbeatShape>() {}
 
@@ -76,10 +91,14 @@ export const HeartbeatLayer = Layer.scoped(
     yield* Effect.forkScoped(Stream.runForEach(triggers, () => beatNow))
 
     yield* Effect.addFinalizer(() =>
-      registry.remove(config.relayId).pipe(
-        Effect.timeout("2 seconds"),
-        Effect.tap(() => Effect.logInfo("heartbeat removed")),
-        Effect.catchAll((error) => Effect.logWarning("heartbeat not removed; it expires by TTL", error)),
+      Effect.flatMap(drainLeft(lifecycle, REMOVE_WAIT), (left) =>
+        registry.remove(config.relayId).pipe(
+          // Finalizers are uninterruptible: without this the timeout would wait for the reply.
+          Effect.interruptible,
+          Effect.timeout(Duration.min(REMOVE_WAIT, left)),
+          Effect.tap(() => Effect.logInfo("heartbeat removed")),
+          Effect.catchAll((error) => Effect.logWarning("heartbeat not removed; it expires by TTL", error)),
+        ),
       ),
     )
     return { beatNow }
