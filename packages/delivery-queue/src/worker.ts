@@ -273,6 +273,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
             serial: active.serial,
             ...(data.requireTls ? { requireTls: true } : {}),
             ...(data.tlsRequiredNo ? { tlsRequiredNo: true } : {}),
+            ...(data.tlsReport ? { tlsReport: true } : {}),
           })
           .pipe(Effect.either)
         const decidedAt = yield* Clock.currentTimeMillis

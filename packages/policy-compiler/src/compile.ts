@@ -12,6 +12,7 @@ import { checkLocalDomains } from "./check/local"
 import { checkPublishedMtaSts } from "./check/mta-sts"
 import { checkPartner } from "./check/partner"
 import { collectSources } from "./check/sources"
+import { checkPublishedTlsRpt } from "./check/tls-rpt"
 import { type Diagnostic, hasErrors, promoteWarnings, sortDiagnostics } from "./diagnostic"
 import { buildIndex } from "./lookup-index"
 import { resolvePolicy } from "./resolve"
@@ -63,6 +64,7 @@ export const compileSources = (input: CompileInput): CompileResult => {
   diagnostics.push(...checkDomains(sources.partners, sources.localDomains, sources.declaredPartners))
   diagnostics.push(...checkLocalDomains(sources.localDomains))
   diagnostics.push(...checkPublishedMtaSts(sources.localDomains))
+  diagnostics.push(...checkPublishedTlsRpt(sources.localDomains))
   diagnostics.push(
     ...checkGroups(sources.groups, sources.partners, sources.localDomains, {
       defaults,

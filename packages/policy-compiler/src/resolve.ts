@@ -23,6 +23,7 @@ import type { PartnerCertificates, VerifyCertificates } from "./check/certificat
 import { readMtaSts } from "./check/mta-sts"
 import { reviewDueOn } from "./check/partner"
 import type { Sources } from "./check/sources"
+import { readTlsRpt } from "./check/tls-rpt"
 import { parseAddress } from "./source/address"
 import type {
   DefaultsDoc,
@@ -181,6 +182,7 @@ export const resolvePolicy = (
         deliverTo: address(entry.deliverTo),
         groups: groupsOf.get(`local:${domain}`) ?? [],
         ...(entry.mtaSts === undefined ? {} : { mtaSts: publishedMtaSts(entry.mtaSts) }),
+        ...(entry.tlsRpt === undefined ? {} : { tlsRpt: { rua: readTlsRpt(entry.tlsRpt).rua } }),
       }
     }
   return { defaults, partners, localDomains, groups }

@@ -37,6 +37,10 @@ export const RULES = {
     "error",
     "a local domain's mtaSts has a bad mode, a max_age outside 0..31557600 s or a bad mx pattern",
   ),
+  "TLS-RPT-INVALID": rule(
+    "error",
+    "a local domain's tlsRpt names no rua, or one that is not a mailto: address or an https: URL",
+  ),
   "MTA-STS-MAX-AGE-SHORT": rule(
     "warning",
     "a local domain publishes MTA-STS enforce with a max_age under one day (RFC 8461 advises weeks)",

@@ -374,4 +374,22 @@ export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
         "    deliverTo: mailbox.lawfirm.example\n    mtaSts:\n      mode: enforce\n      maxAge: 1h\n      mx: [mx1.relay.example]\n",
       ),
   },
+  {
+    rule: "TLS-RPT-INVALID",
+    name: "an http URI, a mailto without an address, and a tlsRpt without any rua",
+    files: (b) =>
+      edit(
+        b,
+        "local.yaml",
+        "    deliverTo: mailbox.lawfirm.example\n",
+        `    deliverTo: mailbox.lawfirm.example
+    tlsRpt:
+      rua: [http://reports.lawfirm.example/tlsrpt, "mailto:", mailto:tlsrpt@lawfirm.example]
+  - domain: shop.example
+    deliverTo: mailbox.shop.example
+    tlsRpt:
+      rua: []
+`,
+      ),
+  },
 ]

@@ -154,6 +154,15 @@ export const PublishedMtaSts = Schema.Struct({
 })
 export type PublishedMtaSts = typeof PublishedMtaSts.Type
 
+/**
+ * Where senders should send RFC 8460 TLS reports about mail to one of our domains: the `rua` of
+ * the `_smtp._tls.<domain>` record the operator publishes (`mailto:` or `https:` URIs, in order).
+ */
+export const PublishedTlsRpt = Schema.Struct({
+  rua: Schema.Array(Schema.String),
+})
+export type PublishedTlsRpt = typeof PublishedTlsRpt.Type
+
 export const LocalDomain = Schema.Struct({
   domain: Schema.String,
   deliverTo: ServerAddress,
@@ -161,6 +170,8 @@ export const LocalDomain = Schema.Struct({
   groups: Schema.Array(Schema.String),
   /** Present only when the policy publishes MTA-STS for the domain (and absent in older bundles). */
   mtaSts: Schema.optional(PublishedMtaSts),
+  /** Present only when the policy names a TLS-RPT address for the domain. */
+  tlsRpt: Schema.optional(PublishedTlsRpt),
 })
 export type LocalDomain = typeof LocalDomain.Type
 
@@ -170,6 +181,25 @@ export const ClosedGroup = Schema.Struct({
   localDomains: Schema.Array(Schema.String),
 })
 export type ClosedGroup = typeof ClosedGroup.Type
+
+/**
+ * A customer's own mail servers that may relay outbound mail through us without AUTH (Postfix's
+ * `mynetworks` / `permit_tls_clientcerts`, Exchange Online's inbound connectors). A connection
+ * matches when its address is in one of `networks` (if any are listed) and its client
+ * certificate passes `clientCertificate` (if given) — never on neither: the compiler refuses that.
+ */
+export const Connector = Schema.Struct({
+  name: Schema.String,
+  /** Canonical CIDR networks (`network.ts`), sorted; empty: any address, the certificate decides. */
+  networks: Schema.Array(Schema.String),
+  /** The certificate the servers must present: CA, names and/or pins, as partners' `verify`. */
+  clientCertificate: Schema.optional(TlsVerify),
+  /** MAIL FROM domains it may relay for (A-labels, exact or `*.suffix`), sorted. */
+  senderDomains: Schema.Array(Schema.String),
+  /** Plaintext sessions from its networks are refused (530) before MAIL FROM goes anywhere. */
+  requireTls: Schema.Boolean,
+})
+export type Connector = typeof Connector.Type
 
 export const DefaultPolicy = Schema.Struct({
   tls: Schema.Struct({
@@ -196,6 +226,11 @@ export const PolicySet = Schema.Struct({
   partners: Schema.Record({ key: Schema.String, value: Partner }),
   localDomains: Schema.Record({ key: Schema.String, value: LocalDomain }),
   groups: Schema.Record({ key: Schema.String, value: ClosedGroup }),
+  /**
+   * Absent when the policy defines none (older bundles, and every bundle without connectors, stay
+   * byte-identical); a relay that does not know the field ignores it and relays for nobody.
+   */
+  connectors: Schema.optional(Schema.Record({ key: Schema.String, value: Connector })),
 })
 export type PolicySet = typeof PolicySet.Type
 

@@ -5,7 +5,7 @@
  * CLI that prints the TXT records derive the same bytes and the same id from the bundle.
  */
 import { createHash } from "node:crypto"
-import type { LocalDomain, PublishedMtaSts } from "./model"
+import type { LocalDomain, PublishedMtaSts, PublishedTlsRpt } from "./model"
 
 /** RFC 8461 §3.3: the policy host is `mta-sts.` followed by the policy domain. */
 export const MTA_STS_HOST_PREFIX = "mta-sts."
@@ -33,6 +33,10 @@ export const mtaStsPolicyId = (policy: PublishedMtaSts): string =>
 
 /** The value of the `_mta-sts.<domain>` TXT record announcing this policy. */
 export const mtaStsTxtValue = (policy: PublishedMtaSts): string => `v=STSv1; id=${mtaStsPolicyId(policy)}`
+
+/** The `_smtp._tls` TXT value (RFC 8460 §3); a comma inside a URI is written `%2C`. */
+export const tlsRptTxtValue = (tlsRpt: PublishedTlsRpt): string =>
+  `v=TLSRPTv1; rua=${tlsRpt.rua.map((u) => u.replace(/,/g, "%2C")).join(",")}`
 
 /**
  * The policy domain a request's Host header names, normalised (case, port, trailing dot), or

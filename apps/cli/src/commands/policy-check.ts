@@ -1,9 +1,9 @@
 /**
  * `mailconnect policy check [--dir DIR] [--strict]`: validate the policy directory, then list the
- * DNS records the operator must publish for local domains with `mtaSts`.
+ * DNS records the operator must publish for local domains with `mtaSts` or `tlsRpt`.
  */
 import { Command, Options } from "@effect/cli"
-import { mtaStsTxtValue, type PolicySet } from "@mailconnect/policy"
+import { mtaStsTxtValue, type PolicySet, tlsRptTxtValue } from "@mailconnect/policy"
 import { compileDirectory, hasErrors } from "@mailconnect/policy-compiler"
 import { Console, Effect } from "effect"
 import { CliExit } from "../exit"
@@ -14,21 +14,30 @@ const strict = Options.boolean("strict").pipe(
 )
 
 /**
- * One `_mta-sts.<domain>. TXT "v=STSv1; id=…"` line per local domain publishing MTA-STS; the id
- * changes exactly when the policy text does, so a changed line means "update DNS". The policy
- * language has no TLS-RPT reporting address yet, so no `_smtp._tls` record is printed.
+ * The DNS records the operator must publish for local domains: one `_mta-sts.<domain>. TXT
+ * "v=STSv1; id=…"` line per domain publishing MTA-STS (the id changes exactly when the policy text
+ * does, so a changed line means "update DNS"), and one `_smtp._tls.<domain>. TXT "v=TLSRPTv1;
+ * rua=…"` line per domain naming a TLS-RPT address.
  */
 export const mtaStsRecords = (policy: PolicySet): ReadonlyArray<string> => {
-  const lines = Object.values(policy.localDomains)
+  const locals = Object.values(policy.localDomains).sort((a, b) => (a.domain < b.domain ? -1 : 1))
+  const sts = locals
     .filter((local) => local.mtaSts !== undefined)
-    .sort((a, b) => (a.domain < b.domain ? -1 : 1))
     .map((local) => `  _mta-sts.${local.domain}. TXT "${mtaStsTxtValue(local.mtaSts!)}"`)
-  return lines.length === 0
-    ? []
-    : [
-        "MTA-STS DNS records to publish (serve the policy at https://mta-sts.<domain>/.well-known/mta-sts.txt):",
-        ...lines,
-      ]
+  const rpt = locals
+    .filter((local) => local.tlsRpt !== undefined)
+    .map((local) => `  _smtp._tls.${local.domain}. TXT "${tlsRptTxtValue(local.tlsRpt!)}"`)
+  return [
+    ...(sts.length === 0
+      ? []
+      : [
+          "MTA-STS DNS records to publish (serve the policy at https://mta-sts.<domain>/.well-known/mta-sts.txt):",
+          ...sts,
+        ]),
+    ...(rpt.length === 0
+      ? []
+      : ["TLS-RPT DNS records to publish (where senders send TLS reports, RFC 8460):", ...rpt]),
+  ]
 }
 
 export const checkCommand = Command.make("check", { dir: dirOption, strict }, ({ dir, strict }) =>

@@ -176,6 +176,8 @@ export const LocalDomainsDoc = Schema.Struct({
       domain: DomainText,
       deliverTo: Schema.String,
       mtaSts: Schema.optional(PublishedMtaStsSource),
+      /** `rua` of the `_smtp._tls` record to publish: mailto:/https: URIs (TLS-RPT-INVALID otherwise). */
+      tlsRpt: Schema.optional(Schema.Struct({ rua: Schema.Array(Schema.String) })),
     }),
   ),
 })
