@@ -24,6 +24,7 @@ export const FAILURE_CODES = [
   "SMTP_TRANSIENT",
   "SMTP_PERMANENT",
   "EXPIRED",
+  "OPERATOR_BOUNCE",
 ] as const
 
 export type FailureCode = (typeof FAILURE_CODES)[number]
@@ -365,6 +366,23 @@ export const FAILURE_CAUSES: Readonly<Record<FailureCode, FailureCause>> = {
     action: {
       en: "Sender: send again once the partner has fixed the cause.",
       de: "Absender: erneut senden, sobald der Partner die Ursache behoben hat.",
+    },
+  }),
+  OPERATOR_BOUNCE: cause({
+    code: "OPERATOR_BOUNCE",
+    retry: "final",
+    status: "5.0.0",
+    meaning: {
+      en: "The relay's operator returned the message to its sender.",
+      de: "Der Betreiber des Relays hat die Nachricht an den Absender zurückgegeben.",
+    },
+    typicalCause: {
+      en: "The partner cannot receive it for a while; the operator's reason is in the details.",
+      de: "Der Partner kann sie länger nicht empfangen; der Grund des Betreibers steht in den Einzelheiten.",
+    },
+    action: {
+      en: "Sender: read the reason given; send again later or by another way.",
+      de: "Absender: den angegebenen Grund lesen; später oder auf anderem Weg erneut senden.",
     },
   }),
 }
