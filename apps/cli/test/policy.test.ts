@@ -69,6 +69,21 @@ describe("policy check", () => {
       `  _mta-sts.acme.example. TXT "v=STSv1; id=${id}"`,
     ])
   })
+
+  it("prints the _smtp._tls TXT record of each local domain naming a TLS-RPT address", async () => {
+    const dir = examplesCopy()
+    replaceIn(
+      join(dir, "local.yaml"),
+      "    deliverTo: mailbox.acme.example:25\n",
+      "    deliverTo: mailbox.acme.example:25\n    tlsRpt:\n      rua: [mailto:tlsrpt@acme.example, 'https://reports.acme.example/tlsrpt?a=1,2']\n",
+    )
+    const run = await mailconnect(["policy", "check", "--dir", dir])
+    expect(run.code).toBe(0)
+    expect(run.stdout.split("\n").slice(0, 2)).toEqual([
+      "TLS-RPT DNS records to publish (where senders send TLS reports, RFC 8460):",
+      '  _smtp._tls.acme.example. TXT "v=TLSRPTv1; rua=mailto:tlsrpt@acme.example,https://reports.acme.example/tlsrpt?a=1%2C2"',
+    ])
+  })
 })
 
 describe("policy compile and verify", () => {
