@@ -4,9 +4,10 @@
  * What it does: hot-loads the signed partner policy bundle from Redis (keeping a last-known-good
  * copy on disk), announces itself to the fleet with a TTL heartbeat, and serves /healthz,
  * /readyz and /metrics (and, with RELAY_MTA_STS_PORT_HTTPS, our local domains' MTA-STS policies over
- * HTTPS); runs the SMTP listeners (role `ingress`: submission, submissions, inbound
+ * HTTPS; with RELAY_TLSRPT_HTTPS_PORT, an endpoint for TLS reports about our domains); runs the SMTP listeners (role `ingress`: submission, submissions, inbound
  * MX — mail is acknowledged only once durably queued) and the delivery workers (role `delivery`:
- * enforced TLS per partner policy, retry timeline, DSNs), per RELAY_ROLES.
+ * enforced TLS per partner policy, retry timeline, DSNs, and with RELAY_TLSRPT_ORGANIZATION the
+ * daily RFC 8460 TLS reports to recipient domains), per RELAY_ROLES.
  *
  * What it trusts: bundles only if signed by a key in MAILCONNECT_TRUSTED_KEYS, with a matching
  * digest, a supported schema and a serial above the active one. Redis contents are otherwise
@@ -30,12 +31,14 @@ import { MtaStsHostLayer } from "./layers/mta-sts-host"
 import { PolicyLayer } from "./layers/policy"
 import { RedisLayer } from "./layers/redis"
 import { RolesLayer } from "./layers/roles"
+import { TlsReportEndpointLayer } from "./layers/tlsrpt-inbound"
 import { RelayLifecycle } from "./lifecycle"
 
 const Relay = DrainLayer.pipe(
   Layer.provideMerge(RolesLayer),
   Layer.provideMerge(HttpLayer),
   Layer.provideMerge(MtaStsHostLayer),
+  Layer.provideMerge(TlsReportEndpointLayer),
   Layer.provideMerge(HeartbeatLayer),
   Layer.provideMerge(PolicyLayer),
   Layer.provideMerge(Layer.mergeAll(RedisLayer, RelayLifecycle.layer, RelayConfig.layer, NodeContext.layer)),
