@@ -5,6 +5,7 @@
  */
 import type { LookupIndex, PolicySet } from "@mailconnect/policy"
 import { checkCertificates } from "./check/certificates"
+import { checkConnectors } from "./check/connector"
 import { checkDefaults } from "./check/defaults"
 import { checkDomains } from "./check/domains"
 import { checkGroups } from "./check/groups"
@@ -74,9 +75,11 @@ export const compileSources = (input: CompileInput): CompileResult => {
   )
   const certificates = checkCertificates(sources.partners, input.attachments, input.now)
   diagnostics.push(...certificates.diagnostics)
+  const connectors = checkConnectors(sources.connectors, sources.partners, input.attachments, input.now)
+  diagnostics.push(...connectors.diagnostics)
 
   const final = sortDiagnostics(input.strict ? promoteWarnings(diagnostics) : diagnostics)
   if (hasErrors(final)) return { diagnostics: final, policy: undefined, index: undefined }
-  const policy = resolvePolicy(sources, certificates.embedded)
+  const policy = resolvePolicy(sources, certificates.embedded, connectors.embedded)
   return { diagnostics: final, policy, index: buildIndex(policy) }
 }

@@ -3,29 +3,34 @@
  * (tls.dane and tls.mtaSts only when written in one of the two, so bundles that use neither stay
  * byte-identical), durations in milliseconds, domains (already A-labels) sorted, certificates
  * embedded, review due dates computed, inbound.verify filled in, group membership written onto
- * partners and local domains, a local domain's published MTA-STS policy only when written. Only
+ * partners and local domains, a local domain's published MTA-STS policy only when written, connectors
+ * (canonical networks, only when there are any). Only
  * called when there are no errors, so lookups here may assume what the checks established.
  */
 import {
   type Agreement,
   type ClosedGroup,
+  type Connector,
   type DefaultPolicy,
   type LocalDomain,
   type Partner,
   type PolicySet,
   type PublishedMtaSts,
   parseDuration,
+  parseNetwork,
   type RetryPolicy,
   type ServerAddress,
   type TlsVerify,
 } from "@mailconnect/policy"
 import type { PartnerCertificates, VerifyCertificates } from "./check/certificates"
+import type { ConnectorCertificates } from "./check/connector"
 import { readMtaSts } from "./check/mta-sts"
 import { reviewDueOn } from "./check/partner"
 import type { Sources } from "./check/sources"
 import { readTlsRpt } from "./check/tls-rpt"
 import { parseAddress } from "./source/address"
 import type {
+  ConnectorDoc,
   DefaultsDoc,
   PartnerDoc,
   PublishedMtaStsSource,
@@ -151,9 +156,37 @@ const resolvePartner = (
   }
 }
 
+const network = (text: string): string => {
+  const parsed = parseNetwork(text)
+  if (!parsed.ok) throw new Error(`unchecked network ${text}`)
+  return parsed.parsed.network
+}
+
+/** A certificate requirement implies TLS whatever requireTls says (CONNECTOR-REQUIRE-TLS-IGNORED). */
+const resolveConnector = (doc: ConnectorDoc, certificates: ConnectorCertificates): Connector => {
+  const certificate = doc.clientCertificate
+  return {
+    name: doc.name,
+    networks: sortedUnique((doc.networks ?? []).map(network)),
+    ...(certificate === undefined
+      ? {}
+      : {
+          clientCertificate: {
+            trust: certificate.trust ?? "pkix",
+            names: sortedUnique(certificate.names ?? []),
+            ...(certificates.ca === undefined ? {} : { ca: certificates.ca }),
+            pins: sortedUnique(certificate.pins ?? []),
+          },
+        }),
+    senderDomains: sortedUnique(doc.senderDomains),
+    requireTls: certificate !== undefined || (doc.requireTls ?? true),
+  }
+}
+
 export const resolvePolicy = (
   sources: Sources,
   certificates: ReadonlyMap<string, PartnerCertificates>,
+  connectorCertificates: ReadonlyMap<string, ConnectorCertificates> = new Map(),
 ): PolicySet => {
   const defaults = resolveDefaults(sources.defaults!.doc)
   const groupsOf = new Map<string, Array<string>>()
@@ -185,5 +218,15 @@ export const resolvePolicy = (
         ...(entry.tlsRpt === undefined ? {} : { tlsRpt: { rua: readTlsRpt(entry.tlsRpt).rua } }),
       }
     }
-  return { defaults, partners, localDomains, groups }
+  const connectors: Record<string, Connector> = {}
+  for (const { doc } of [...sources.connectors].sort((a, b) => (a.doc.name < b.doc.name ? -1 : 1)))
+    connectors[doc.name] = resolveConnector(doc, connectorCertificates.get(doc.name) ?? {})
+  // Only when there are any: a policy without connectors compiles to the same bytes as before.
+  return {
+    defaults,
+    partners,
+    localDomains,
+    groups,
+    ...(Object.keys(connectors).length === 0 ? {} : { connectors }),
+  }
 }

@@ -14,14 +14,18 @@ const rule = (severity: Severity, summary: string): Rule => ({ severity, summary
 export const RULES = {
   "YAML-SYNTAX": rule("error", "the file is not one well-formed YAML document"),
   "API-VERSION": rule("error", "apiVersion is missing or not mailconnect/v1"),
-  "KIND-UNKNOWN": rule("error", "kind is missing or not Defaults, Partner, LocalDomains or ClosedGroup"),
+  "KIND-UNKNOWN": rule(
+    "error",
+    "kind is missing or not Defaults, Partner, LocalDomains, ClosedGroup or Connector",
+  ),
   "UNKNOWN-KEY": rule("error", "a key the policy language does not define"),
   "MISSING-FIELD": rule("error", "a required field is absent"),
   "INVALID-VALUE": rule("error", "a value of the wrong type or outside its allowed set"),
   "DEFAULTS-COUNT": rule("error", "there must be exactly one Defaults document"),
-  "NAME-MISMATCH": rule("error", "a partner's or group's name differs from its file name"),
+  "NAME-MISMATCH": rule("error", "a partner's, group's or connector's name differs from its file name"),
   "PARTNER-DUPLICATE": rule("error", "two partner files declare the same name"),
   "GROUP-DUPLICATE": rule("error", "two closed-group files declare the same name"),
+  "CONNECTOR-DUPLICATE": rule("error", "two connector files declare the same name"),
   "DOMAIN-INVALID": rule(
     "error",
     "a domain is not a valid host name after UTS-46 processing (or a misplaced wildcard)",
@@ -50,9 +54,12 @@ export const RULES = {
   "MTLS-CLIENT-CERT-MISSING": rule("error", "mtls without tls.clientCertificate"),
   "CERT-FILE-MISSING": rule("error", "a CA or certificate file does not exist in the policy directory"),
   "CERT-UNPARSABLE": rule("error", "a CA or certificate file holds no parsable PEM certificate"),
-  "CA-NOT-CA": rule("error", "tls.verify.ca or inbound.verify.ca is not a CA certificate"),
-  "CERT-EXPIRED": rule("error", "a partner CA or certificate has expired"),
-  "CERT-EXPIRING": rule("warning", "a partner CA or certificate expires within 30 days"),
+  "CA-NOT-CA": rule(
+    "error",
+    "tls.verify.ca, inbound.verify.ca or a connector's clientCertificate.ca is not a CA certificate",
+  ),
+  "CERT-EXPIRED": rule("error", "a partner or connector CA or certificate has expired"),
+  "CERT-EXPIRING": rule("warning", "a partner or connector CA or certificate expires within 30 days"),
   "PIN-MALFORMED": rule("error", "a pin is not sha256/<base64 of 32 bytes>"),
   "PINS-REQUIRED": rule("error", "verify.trust: pins without any pin"),
   "PIN-CERTIFICATE-MISMATCH": rule("warning", "no pin matches the partner certificate on file"),
@@ -76,6 +83,31 @@ export const RULES = {
   "ROUTE-SERVER-INVALID": rule("error", "a server is not host[:port] with a valid host and port"),
   "REVIEW-OVERDUE": rule("warning", "the certificate attestation is overdue"),
   "RETRY-TIMELINE-INVALID": rule("error", "the retry timeline is not increasing or warns after expiry"),
+  "CONNECTOR-UNAUTHENTICATED": rule(
+    "error",
+    "a connector names neither client networks nor a client certificate (it would relay for anyone)",
+  ),
+  "CONNECTOR-NETWORK-INVALID": rule(
+    "error",
+    "a connector network is not an IPv4 or IPv6 address or address/prefix without host bits",
+  ),
+  "CONNECTOR-OPEN-RELAY": rule(
+    "error",
+    "a connector network covers every address (/0) and no client certificate is required",
+  ),
+  "CONNECTOR-NETWORK-BROAD": rule(
+    "warning",
+    "a connector network wider than /16 (IPv4) or /32 (IPv6) and no client certificate is required",
+  ),
+  "CONNECTOR-CERTIFICATE-INCOMPLETE": rule(
+    "error",
+    "a connector's clientCertificate under trust pkix lacks its CA or its names (public roots vouch for anyone)",
+  ),
+  "CONNECTOR-SENDER-PARTNER": rule("error", "a connector may send as a domain that belongs to a partner"),
+  "CONNECTOR-REQUIRE-TLS-IGNORED": rule(
+    "warning",
+    "a connector with a client certificate says requireTls: false (a certificate needs TLS)",
+  ),
 } as const satisfies Record<string, Rule>
 
 export type RuleCode = keyof typeof RULES

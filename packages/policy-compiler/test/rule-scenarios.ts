@@ -18,6 +18,22 @@ kind: Partner
 name: ${name}
 ${body}`
 
+const connector = (name: string, body: string) => `apiVersion: mailconnect/v1
+kind: Connector
+name: ${name}
+${body}`
+
+/** A valid connector; each connector scenario changes one thing in it. */
+export const ACME_CONNECTOR = connector(
+  "acme",
+  `networks: [192.0.2.0/24, "2001:db8:25::/48"]
+senderDomains: [acme.example]
+`,
+)
+
+const acme = (b: Files, from: string, to: string) =>
+  edit(withFiles(b, { "connectors/acme.yaml": ACME_CONNECTOR }), "connectors/acme.yaml", from, to)
+
 export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
   {
     rule: "YAML-SYNTAX",
@@ -390,6 +406,63 @@ export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
     tlsRpt:
       rua: []
 `,
+      ),
+  },
+  {
+    rule: "CONNECTOR-DUPLICATE",
+    name: "the same connector name in two files",
+    files: (b) =>
+      withFiles(b, { "connectors/acme.yaml": ACME_CONNECTOR, "connectors/old/acme.yaml": ACME_CONNECTOR }),
+  },
+  {
+    rule: "CONNECTOR-UNAUTHENTICATED",
+    name: "a connector with sender domains only",
+    files: (b) => acme(b, `networks: [192.0.2.0/24, "2001:db8:25::/48"]\n`, ""),
+  },
+  {
+    rule: "CONNECTOR-NETWORK-INVALID",
+    name: "host bits, a host name, a mapped IPv6 network and a prefix too long",
+    files: (b) =>
+      acme(
+        b,
+        `networks: [192.0.2.0/24, "2001:db8:25::/48"]`,
+        `networks: [192.0.2.1/24, mail.acme.example, "::ffff:192.0.2.0/120", 192.0.2.0/33]`,
+      ),
+  },
+  {
+    rule: "CONNECTOR-OPEN-RELAY",
+    name: "every IPv6 address without a client certificate",
+    files: (b) => acme(b, `"2001:db8:25::/48"`, `"::/0"`),
+  },
+  {
+    rule: "CONNECTOR-NETWORK-BROAD",
+    name: "a /8 without a client certificate",
+    files: (b) => acme(b, "192.0.2.0/24", "10.0.0.0/8"),
+  },
+  {
+    rule: "CONNECTOR-CERTIFICATE-INCOMPLETE",
+    name: "a client certificate checked by names alone (public roots)",
+    files: (b) =>
+      acme(b, "senderDomains:", "clientCertificate:\n  names: [mta.acme.example]\nsenderDomains:"),
+  },
+  {
+    rule: "CONNECTOR-SENDER-PARTNER",
+    name: "a sender domain under a partner's wildcard, and a wildcard inside it",
+    files: (b) =>
+      acme(
+        b,
+        "senderDomains: [acme.example]",
+        'senderDomains: [acme.example, mail.bank.example, "*.eu.bank.example"]',
+      ),
+  },
+  {
+    rule: "CONNECTOR-REQUIRE-TLS-IGNORED",
+    name: "a client certificate with requireTls: false",
+    files: (b) =>
+      acme(
+        b,
+        "senderDomains:",
+        "requireTls: false\nclientCertificate:\n  ca: certs/ca.pem\n  names: [mta.acme.example]\nsenderDomains:",
       ),
   },
 ]

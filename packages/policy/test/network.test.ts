@@ -8,7 +8,10 @@ describe("parseNetwork", () => {
       parsed: { network: "10.0.0.0/8", family: "ipv4", prefix: 8 },
     })
     expect(parseNetwork(" 127.0.0.2 ")).toMatchObject({ ok: true, parsed: { network: "127.0.0.2/32" } })
-    expect(parseNetwork("2001:DB8:0:0::/32")).toMatchObject({ ok: true, parsed: { network: "2001:db8::/32" } })
+    expect(parseNetwork("2001:DB8:0:0::/32")).toMatchObject({
+      ok: true,
+      parsed: { network: "2001:db8::/32" },
+    })
     expect(parseNetwork("::1")).toMatchObject({ ok: true, parsed: { network: "::1/128", prefix: 128 } })
   })
 

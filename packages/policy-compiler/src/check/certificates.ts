@@ -8,6 +8,7 @@
 import type { EmbeddedCertificate } from "@mailconnect/policy"
 import { earliestNotAfter, embed, type InspectedCertificate, inspectPem } from "../certificates"
 import type { Diagnostic } from "../diagnostic"
+import type { ParsedFile, PathSegment } from "../source/parse"
 import { diagnosticAt } from "../source/validate"
 import type { PartnerSource } from "./sources"
 
@@ -102,13 +103,36 @@ const checkFile = (
   reference: string,
   attachments: ReadonlyMap<string, string>,
   now: Date,
-): {
+) =>
+  checkCertificateFile({
+    file: partner.file,
+    path: [block, "verify", field],
+    field,
+    reference,
+    attachments,
+    now,
+    notCaHint: `give the issuing CA here; a ${block === "tls" ? "server" : "client"} certificate belongs in ${block}.verify.certificate with pins`,
+  })
+
+/**
+ * One referenced certificate file: there, parsable, a CA where one is expected, not expired (and
+ * not expiring soon). Shared by partners' verify blocks and connectors' clientCertificate.
+ */
+export const checkCertificateFile = (input: {
+  readonly file: ParsedFile
+  readonly path: ReadonlyArray<PathSegment>
+  readonly field: "ca" | "certificate"
+  readonly reference: string
+  readonly attachments: ReadonlyMap<string, string>
+  readonly now: Date
+  readonly notCaHint: string
+}): {
   diagnostics: Array<Diagnostic>
   embedded?: EmbeddedCertificate
   certificates?: ReadonlyArray<InspectedCertificate>
 } => {
-  const path = [block, "verify", field]
-  const at = diagnosticAt.bind(null, partner.file, path)
+  const { field, reference, attachments, now } = input
+  const at = diagnosticAt.bind(null, input.file, input.path)
   const what = field === "ca" ? "CA file" : "certificate file"
   const normalized = normalizeRelative(reference)
   const text = normalized === undefined ? undefined : attachments.get(normalized)
@@ -143,7 +167,7 @@ const checkFile = (
         at(
           "CA-NOT-CA",
           `${reference} holds "${leaf.subject}", which is not a CA certificate`,
-          `give the issuing CA here; a ${block === "tls" ? "server" : "client"} certificate belongs in ${block}.verify.certificate with pins`,
+          input.notCaHint,
         ),
       )
   }

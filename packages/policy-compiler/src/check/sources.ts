@@ -1,6 +1,7 @@
 /**
  * Gathers the valid documents of a directory by kind and applies the rules about the set as a
- * whole: exactly one Defaults, names equal to file names, no duplicate partner or group names.
+ * whole: exactly one Defaults, names equal to file names, no duplicate partner, group or
+ * connector names.
  * Later rules see each partner and group once (the first file by path wins; the others are
  * reported here and left out, so one mistake is not reported twice).
  */
@@ -11,17 +12,26 @@ export type DefaultsSource = Extract<ValidDoc, { kind: "Defaults" }>
 export type PartnerSource = Extract<ValidDoc, { kind: "Partner" }>
 export type LocalDomainsSource = Extract<ValidDoc, { kind: "LocalDomains" }>
 export type GroupSource = Extract<ValidDoc, { kind: "ClosedGroup" }>
+export type ConnectorSource = Extract<ValidDoc, { kind: "Connector" }>
 
 export interface Sources {
   readonly defaults: DefaultsSource | undefined
   readonly partners: ReadonlyArray<PartnerSource>
   readonly localDomains: ReadonlyArray<LocalDomainsSource>
   readonly groups: ReadonlyArray<GroupSource>
+  readonly connectors: ReadonlyArray<ConnectorSource>
   /** Partner names declared anywhere, including files that failed validation. */
   readonly declaredPartners: ReadonlySet<string>
   /** False when a LocalDomains file failed validation: unknown local domains are then not reported. */
   readonly localDomainsComplete: boolean
 }
+
+const WHAT = { Partner: "partner", ClosedGroup: "closed group", Connector: "connector" } as const
+const DUPLICATE = {
+  Partner: "PARTNER-DUPLICATE",
+  ClosedGroup: "GROUP-DUPLICATE",
+  Connector: "CONNECTOR-DUPLICATE",
+} as const
 
 export const fileStem = (path: string): string => path.replace(/^.*\//, "").replace(/\.ya?ml$/, "")
 
@@ -38,6 +48,7 @@ export const collectSources = (
   const partners = new Map<string, PartnerSource>()
   const localDomains: Array<LocalDomainsSource> = []
   const groups = new Map<string, GroupSource>()
+  const connectors = new Map<string, ConnectorSource>()
   const declaredPartners = new Set<string>()
   let localDomainsComplete = true
   let declaredDefaults = 0
@@ -57,8 +68,9 @@ export const collectSources = (
         localDomains.push(valid)
         break
       case "Partner":
-      case "ClosedGroup": {
-        const what = valid.kind === "Partner" ? "partner" : "closed group"
+      case "ClosedGroup":
+      case "Connector": {
+        const what = WHAT[valid.kind]
         const stem = fileStem(valid.file.path)
         if (valid.doc.name !== stem)
           diagnostics.push(
@@ -70,20 +82,20 @@ export const collectSources = (
               `rename the file to ${valid.doc.name}.yaml or set name: ${stem}`,
             ),
           )
-        const seen = valid.kind === "Partner" ? partners : groups
+        const seen: Map<string, ValidDoc> =
+          valid.kind === "Partner" ? partners : valid.kind === "ClosedGroup" ? groups : connectors
         const first = seen.get(valid.doc.name)
         if (first)
           diagnostics.push(
             diagnosticAt(
               valid.file,
               ["name"],
-              valid.kind === "Partner" ? "PARTNER-DUPLICATE" : "GROUP-DUPLICATE",
+              DUPLICATE[valid.kind],
               `${what} "${valid.doc.name}" is already declared in ${first.file.path}`,
               "merge the two files or rename one",
             ),
           )
-        else if (valid.kind === "Partner") partners.set(valid.doc.name, valid)
-        else groups.set(valid.doc.name, valid)
+        else seen.set(valid.doc.name, valid)
         break
       }
     }
@@ -119,6 +131,7 @@ export const collectSources = (
       partners: [...partners.values()],
       localDomains,
       groups: [...groups.values()],
+      connectors: [...connectors.values()],
       declaredPartners,
       localDomainsComplete,
     },

@@ -1,20 +1,34 @@
 /**
  * The policy plan: the effective difference between two resolved policy sets, as data
  * (Terraform's plan model). A closed set of actions, resources in a fixed order (defaults,
- * partners, local domains, groups; by name), field changes by path, and security-relevant
+ * partners, local domains, groups, connectors; by name), field changes by path, and security-relevant
  * changes flagged for reviewers. Renderers turn it into text or markdown; `--format json`
  * prints it as is.
  */
 import { canonicalize } from "@mailconnect/bundle"
 import type { Partner, PolicySet } from "@mailconnect/policy"
 import { securityFlags } from "./security"
-import { defaultsView, flatten, groupView, type Leaf, localDomainView, partnerView } from "./view"
+import {
+  connectorView,
+  defaultsView,
+  flatten,
+  groupView,
+  type Leaf,
+  localDomainView,
+  partnerView,
+} from "./view"
 
 export const PLAN_FORMAT = "mailconnect-plan/1"
 
 export type PlanAction = "create" | "update" | "delete"
-export type ResourceKind = "defaults" | "partner" | "localDomain" | "group"
-export const RESOURCE_ORDER: ReadonlyArray<ResourceKind> = ["defaults", "partner", "localDomain", "group"]
+export type ResourceKind = "defaults" | "partner" | "localDomain" | "group" | "connector"
+export const RESOURCE_ORDER: ReadonlyArray<ResourceKind> = [
+  "defaults",
+  "partner",
+  "localDomain",
+  "group",
+  "connector",
+]
 
 export interface FieldChange {
   readonly path: string
@@ -43,6 +57,8 @@ export type SecurityCode =
   | "DOMAIN-MOVED"
   | "DOMAIN-UNPROTECTED"
   | "GROUP-MEMBER-ADDED"
+  | "CONNECTOR-ADDED"
+  | "CONNECTOR-WIDENED"
 
 export interface SecurityFlag {
   readonly code: SecurityCode
@@ -107,6 +123,7 @@ export const planDiff = (base: PolicySet, head: PolicySet): Plan => {
     ...diffRecords<Partner>("partner", base.partners, head.partners, partnerView),
     ...diffRecords("localDomain", base.localDomains, head.localDomains, localDomainView),
     ...diffRecords("group", base.groups, head.groups, groupView),
+    ...diffRecords("connector", base.connectors ?? {}, head.connectors ?? {}, connectorView),
   ]
   const count = (action: PlanAction) => changes.filter((c) => c.action === action).length
   return {

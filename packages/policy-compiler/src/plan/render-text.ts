@@ -12,6 +12,7 @@ export const RESOURCE_LABEL = {
   partner: "partner",
   localDomain: "local domain",
   group: "closed group",
+  connector: "connector",
 } as const
 
 export const showLeaf = (value: Leaf): string => JSON.stringify(value)

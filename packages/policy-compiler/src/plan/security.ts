@@ -3,9 +3,10 @@
  * mode or version, DANE or MTA-STS switched off where the relay would consult them, pins or a
  * private CA taken away (outbound or for the partner's sending servers), inbound enforcement
  * relaxed, a domain handed to another partner or left to the (opportunistic) defaults, a closed
- * group widened.
+ * group widened, a connector added or widened (more servers or sender domains may relay, with
+ * less proof).
  */
-import type { Partner, PolicySet, StandardSwitch, TlsMode, TlsVerify } from "@mailconnect/policy"
+import type { Connector, Partner, PolicySet, StandardSwitch, TlsMode, TlsVerify } from "@mailconnect/policy"
 import type { ResourceKind, SecurityCode, SecurityFlag } from "./plan"
 
 const MODE_RANK: Record<TlsMode, number> = { opportunistic: 0, enforce: 1, mtls: 2 }
@@ -170,14 +171,56 @@ const groupFlags = (base: PolicySet, head: PolicySet): Array<SecurityFlag> =>
         : []
     })
 
+const describeConnector = (c: Connector): string =>
+  [
+    `may relay for ${c.senderDomains.join(", ")}`,
+    c.networks.length > 0 ? `from ${c.networks.join(", ")}` : "from any address",
+    c.clientCertificate ? "with a client certificate" : "without a client certificate",
+    c.requireTls ? "over TLS" : "also over plaintext",
+  ].join(" ")
+
+const added = (before: ReadonlyArray<string>, after: ReadonlyArray<string>) =>
+  after.filter((v) => !before.includes(v))
+
+const connectorWidenings = (was: Connector, now: Connector): Array<string> => {
+  const out: Array<string> = []
+  const networks = added(was.networks, now.networks)
+  if (was.networks.length > 0 && now.networks.length === 0) out.push("networks removed: any address now")
+  else if (networks.length > 0) out.push(`networks added: ${networks.join(", ")}`)
+  const domains = added(was.senderDomains, now.senderDomains)
+  if (domains.length > 0) out.push(`senderDomains added: ${domains.join(", ")}`)
+  if (was.requireTls && !now.requireTls) out.push("requireTls true → false")
+  const before = was.clientCertificate
+  const after = now.clientCertificate
+  if (before && !after) out.push("clientCertificate removed")
+  if (before && after) {
+    const names = added(before.names, after.names)
+    if (names.length > 0) out.push(`clientCertificate names added: ${names.join(", ")}`)
+    const pins = before.pins.filter((p) => !after.pins.includes(p))
+    if (pins.length > 0) out.push(`clientCertificate pins removed: ${pins.join(", ")}`)
+    if (before.ca?.sha256 !== after.ca?.sha256)
+      out.push(`clientCertificate CA ${before.ca?.file ?? "(none)"} → ${after.ca?.file ?? "(none)"}`)
+    if (before.trust !== after.trust) out.push(`clientCertificate trust ${before.trust} → ${after.trust}`)
+  }
+  return out
+}
+
+const connectorFlags = (base: PolicySet, head: PolicySet): Array<SecurityFlag> =>
+  Object.entries(head.connectors ?? {}).flatMap(([name, now]) => {
+    const was = base.connectors?.[name]
+    if (!was)
+      return [flag("CONNECTOR-ADDED", "connector", name, `connector ${name} ${describeConnector(now)}`)]
+    return connectorWidenings(was, now).map((change) => flag("CONNECTOR-WIDENED", "connector", name, change))
+  })
+
 export const securityFlags = (base: PolicySet, head: PolicySet): Array<SecurityFlag> => {
   const out = tlsFlags("defaults", "defaults", base.defaults.tls, head.defaults.tls, false)
   for (const name of Object.keys(head.partners).sort()) {
     const before = base.partners[name]
     if (before) out.push(...partnerFlags(name, before, head.partners[name]!))
   }
-  out.push(...domainFlags(base, head), ...groupFlags(base, head))
-  const order: ReadonlyArray<ResourceKind> = ["defaults", "partner", "localDomain", "group"]
+  out.push(...domainFlags(base, head), ...groupFlags(base, head), ...connectorFlags(base, head))
+  const order: ReadonlyArray<ResourceKind> = ["defaults", "partner", "localDomain", "group", "connector"]
   return out.sort(
     (a, b) =>
       order.indexOf(a.kind) - order.indexOf(b.kind) ||

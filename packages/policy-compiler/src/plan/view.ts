@@ -6,6 +6,7 @@
  */
 import {
   type ClosedGroup,
+  type Connector,
   type DefaultPolicy,
   formatDuration,
   type LocalDomain,
@@ -61,6 +62,11 @@ export const localDomainView = (local: LocalDomain): unknown => ({
 })
 
 export const groupView = (group: ClosedGroup): unknown => group
+
+export const connectorView = (connector: Connector): unknown => ({
+  ...connector,
+  clientCertificate: connector.clientCertificate && verifyView(connector.clientCertificate),
+})
 
 /** Objects become dotted paths; arrays and scalars are leaves; absent values are left out. */
 export const flatten = (value: unknown): Leaves => {

@@ -139,6 +139,29 @@ export const convertDomainNames = (valid: ValidDoc): ConvertedDoc => {
         },
         diagnostics,
       }
+    case "Connector": {
+      const { doc } = valid
+      const [first, ...rest] = list(doc.senderDomains, ["senderDomains"], "pattern")
+      const certificate = doc.clientCertificate
+      return {
+        valid: {
+          ...valid,
+          doc: {
+            ...doc,
+            senderDomains: [first!, ...rest],
+            ...(certificate?.names
+              ? {
+                  clientCertificate: {
+                    ...certificate,
+                    names: list(certificate.names, ["clientCertificate", "names"], "certificate-name"),
+                  },
+                }
+              : {}),
+          },
+        },
+        diagnostics,
+      }
+    }
     case "Defaults":
       return { valid, diagnostics }
   }

@@ -8,7 +8,7 @@ import { parseDuration } from "@mailconnect/policy"
 import { Schema } from "effect"
 
 export const API_VERSION = "mailconnect/v1"
-export const KINDS = ["Defaults", "Partner", "LocalDomains", "ClosedGroup"] as const
+export const KINDS = ["Defaults", "Partner", "LocalDomains", "ClosedGroup", "Connector"] as const
 export type Kind = (typeof KINDS)[number]
 
 /**
@@ -192,9 +192,34 @@ export const ClosedGroupDoc = Schema.Struct({
 })
 export type ClosedGroupDoc = typeof ClosedGroupDoc.Type
 
+/**
+ * A customer's own mail servers relaying through us without AUTH. Networks stay text here: a bad
+ * one is CONNECTOR-NETWORK-INVALID with the reason (check/connector.ts). `requireTls` defaults to
+ * true; plaintext relaying has to be written down.
+ */
+export const ConnectorDoc = Schema.Struct({
+  ...header("Connector"),
+  name: Text,
+  description: Schema.optional(Text),
+  networks: Schema.optional(Schema.Array(Text)),
+  clientCertificate: Schema.optional(
+    Schema.Struct({
+      trust: Schema.optional(oneOf("pkix", "pins")),
+      names: Schema.optional(Schema.Array(Text)),
+      /** Path relative to the policy directory: the CA that issues the customer's client certificates. */
+      ca: Schema.optional(Text),
+      pins: Schema.optional(Schema.Array(Schema.String)),
+    }),
+  ),
+  senderDomains: Schema.NonEmptyArray(DomainText),
+  requireTls: Schema.optional(Schema.Boolean),
+})
+export type ConnectorDoc = typeof ConnectorDoc.Type
+
 export const SCHEMA_BY_KIND = {
   Defaults: DefaultsDoc,
   Partner: PartnerDoc,
   LocalDomains: LocalDomainsDoc,
   ClosedGroup: ClosedGroupDoc,
+  Connector: ConnectorDoc,
 } as const

@@ -10,6 +10,7 @@ import { locate, type ParsedFile, type PathSegment } from "./parse"
 import {
   API_VERSION,
   type ClosedGroupDoc,
+  type ConnectorDoc,
   type DefaultsDoc,
   KINDS,
   type Kind,
@@ -24,6 +25,7 @@ export type ValidDoc =
   | { readonly kind: "Partner"; readonly file: ParsedFile; readonly doc: PartnerDoc }
   | { readonly kind: "LocalDomains"; readonly file: ParsedFile; readonly doc: LocalDomainsDoc }
   | { readonly kind: "ClosedGroup"; readonly file: ParsedFile; readonly doc: ClosedGroupDoc }
+  | { readonly kind: "Connector"; readonly file: ParsedFile; readonly doc: ConnectorDoc }
 
 export interface Validated {
   readonly valid: ValidDoc | undefined
