@@ -1,7 +1,8 @@
 /**
  * `QueueAdmin`: the operator's view of the queue — promote waiting mail (`queue flush`, the
  * targeted flush after a policy change), show one message's jobs (`queue show`), job counts
- * (gauges, heartbeat), and whether a job is queued (the worker's DSN de-duplication).
+ * (gauges, heartbeat), and whether a job is queued (the worker's DSN de-duplication). Mail an
+ * operator put on hold (`QueueOps`) is never flushed: only a release ends a hold.
  *
  * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue (promote only) and reads
  * the spool's job lists.
@@ -13,6 +14,7 @@ import { BullQueue, unavailable } from "./bull-queue"
 import { MessageUnknown, type QueueUnavailable } from "./errors"
 import type { DeliveryJobData } from "./job"
 import { canonicalDomain } from "./message"
+import { isHeldDelay } from "./queue-hold"
 import { Spool } from "./spool"
 
 export interface JobView {
@@ -59,7 +61,8 @@ export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmi
           const matching: Array<Job> = []
           for (let start = 0; ; start += PAGE) {
             const page = yield* attempt("flush", () => queue.getDelayed(start, start + PAGE - 1))
-            for (const job of page) if (job && matches(job.data as DeliveryJobData)) matching.push(job)
+            for (const job of page)
+              if (job && !isHeldDelay(job.delay) && matches(job.data as DeliveryJobData)) matching.push(job)
             if (page.length < PAGE) return matching
           }
         })
