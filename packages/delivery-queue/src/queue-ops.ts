@@ -26,8 +26,8 @@ import { BullBoardQueue } from "./bull-queue"
 import { QueueUnavailable } from "./errors"
 import { type DeliveryJobData, decodeJobData } from "./job"
 import { returnToSender } from "./operator-bounce"
-import { HOLD_DELAY_MS, isHeldDelay } from "./queue-hold"
 import { type AuditEntry, QueueAudit } from "./queue-audit"
+import { HOLD_DELAY_MS, isHeldDelay } from "./queue-hold"
 import {
   type ActionPlan,
   type HoldRecord,
