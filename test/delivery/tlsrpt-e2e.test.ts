@@ -29,7 +29,14 @@ import { eventually, firstAttempt, outboundWorkerLayer, policySet, uniquePrefix 
 const domainOf = (label: string) => `${label}.rpt.example`
 const REPORTS = "reports.rpt.example"
 /** Domains with a report address; `none.rpt.example` publishes none (its sessions are counted, never sent). */
-const REPORTED = ["enforce", "wrong-name", "testing-wrong-name", "not-listed"].map(domainOf)
+const REPORTED = [
+  "enforce",
+  "wrong-name",
+  "testing-wrong-name",
+  "not-listed",
+  "untrusted-host",
+  "no-policy-file",
+].map(domainOf)
 
 let redis: RedisServer
 let host: MtaStsHost
@@ -57,18 +64,30 @@ beforeAll(async () => {
   await new Promise<void>((r) => https.listen(0, "127.0.0.1", r))
   roots = `${host.ca}\n${root.certPem}`
   const rua = `v=TLSRPTv1; rua=mailto:tlsrpt@${REPORTS},https://localhost:${(https.address() as AddressInfo).port}/tlsrpt`
-  for (const label of ["enforce", "wrong-name", "testing-wrong-name", "not-listed", "none"]) {
+  for (const label of [
+    "enforce",
+    "wrong-name",
+    "testing-wrong-name",
+    "not-listed",
+    "none",
+    "untrusted-host",
+    "no-policy-file",
+  ]) {
     const domain = domainOf(label)
     host.dns.set(domain, [{ type: "MX", preference: 10, exchange: `mx.${domain}` }])
     host.dns.set(`mx.${domain}`, [{ type: "A", address: "127.0.0.1" }])
     if (label !== "none") host.dns.set(`_smtp._tls.${domain}`, [{ type: "TXT", data: rua }])
     if (label === "none") continue
-    await host.publish(domain, {
-      policy: {
-        mode: label.startsWith("testing") ? "testing" : "enforce",
-        mx: [label === "not-listed" ? "mx.elsewhere.example" : `mx.${domain}`],
-      },
-    })
+    // Announced (TXT id) but not to be had: a policy host with a certificate from another CA, a 404.
+    if (label === "untrusted-host") await host.publish(domain, { certificate: "untrusted" })
+    else if (label === "no-policy-file") await host.publish(domain, { served: { status: 404 } })
+    else
+      await host.publish(domain, {
+        policy: {
+          mode: label.startsWith("testing") ? "testing" : "enforce",
+          mx: [label === "not-listed" ? "mx.elsewhere.example" : `mx.${domain}`],
+        },
+      })
   }
   host.dns.set(REPORTS, [{ type: "MX", preference: 10, exchange: `mx.${REPORTS}` }])
   host.dns.set(`mx.${REPORTS}`, [{ type: "A", address: "127.0.0.1" }])
@@ -129,7 +148,16 @@ describe("TLS reports for a day of deliveries", () => {
             })
             .pipe(Effect.flatMap(({ messageId }) => attempted(messageId)))
         // One after the other: the second message to enforce may ride the first one's session.
-        for (const label of ["enforce", "enforce", "wrong-name", "testing-wrong-name", "not-listed", "none"])
+        for (const label of [
+          "enforce",
+          "enforce",
+          "wrong-name",
+          "testing-wrong-name",
+          "not-listed",
+          "none",
+          "untrusted-host",
+          "no-policy-file",
+        ])
           yield* send(`bob@${domainOf(label)}`)
         const today = utcDay(yield* Clock.currentTimeMillis)
 
@@ -240,6 +268,27 @@ describe("TLS reports for a day of deliveries", () => {
         summary: { "total-successful-session-count": 0, "total-failure-session-count": 1 },
         "failure-details": [mismatch("testing-wrong-name")],
       },
+    ])
+    // An announced policy that could not be had: delivered as opportunistic, reported under sts.
+    const unavailable = (label: string, type: string, code: string) => ({
+      policy: { "policy-type": "sts", "policy-domain": domainOf(label) },
+      summary: { "total-successful-session-count": 0, "total-failure-session-count": 1 },
+      "failure-details": [
+        {
+          "result-type": type,
+          "receiving-mx-hostname": `mx.${domainOf(label)}`,
+          "receiving-ip": "127.0.0.1",
+          "failure-reason-code": code,
+          "failed-session-count": 1,
+        },
+      ],
+    })
+    expect(messagesTo(domainOf("untrusted-host"))).toHaveLength(1)
+    expect(report("untrusted-host").policies).toEqual([
+      unavailable("untrusted-host", "sts-webpki-invalid", "fetch-failed MtaStsFetchFailed tls"),
+    ])
+    expect(report("no-policy-file").policies).toEqual([
+      unavailable("no-policy-file", "sts-policy-fetch-error", "fetch-failed MtaStsFetchFailed http-status"),
     ])
     // No MX in the policy: no session at all, one failure of the policy.
     expect(report("not-listed").policies).toEqual([

@@ -171,4 +171,32 @@ describe("sessions of a delivery", () => {
     const refusedMail = attempt({ outcome: "SMTP_TRANSIENT" })
     expect(sessions([refusedMail])[0]?.failure).toBeUndefined()
   })
+
+  it("an announced MTA-STS policy that could not be had: sts, with why (webpki, invalid, fetch)", () => {
+    const problem = (mtaStsProblem: NonNullable<AttemptEvidence["mtaStsProblem"]>) =>
+      sessions([attempt({ mtaStsProblem })])[0]
+    expect(
+      problem({ reason: "fetch-failed", cause: { _tag: "MtaStsFetchFailed", form: "tls" } }),
+    ).toMatchObject({
+      policy: { "policy-type": "sts", "policy-domain": "b.example" },
+      failure: {
+        "result-type": "sts-webpki-invalid",
+        ...where,
+        "failure-reason-code": "fetch-failed MtaStsFetchFailed tls",
+      },
+    })
+    expect(
+      problem({ reason: "fetch-failed", cause: { _tag: "MtaStsPolicyInvalid", rule: "mode-missing" } })
+        ?.failure,
+    ).toMatchObject({
+      "result-type": "sts-policy-invalid",
+      "failure-reason-code": "fetch-failed MtaStsPolicyInvalid mode-missing",
+    })
+    expect(problem({ reason: "multiple-records" })?.failure).toMatchObject({
+      "result-type": "sts-policy-invalid",
+    })
+    expect(problem({ reason: "fetch-backoff" })?.failure).toMatchObject({
+      "result-type": "sts-policy-fetch-error",
+    })
+  })
 })

@@ -24,7 +24,7 @@ import { Effect } from "effect"
 import { type DeliveryError, MtaStsMxMismatch } from "./errors"
 import { type DnsLookup, DnsResolver, type NextHop, resolveNextHops } from "./next-hops"
 import { resolveSecureHops } from "./secure-hops"
-import type { StsPolicy, TlsStandardsShape } from "./standards"
+import type { StsCause, StsLookup, StsPolicy, TlsStandardsShape } from "./standards"
 
 export type PolicySource = "partner" | "dane" | "mta-sts" | "none"
 
@@ -40,7 +40,44 @@ export interface HopAuthority {
     readonly id: string
     readonly patterns: ReadonlyArray<string>
   }
+  /**
+   * The domain announces MTA-STS (a TXT id) but no policy could be had — fetched, parsed or its
+   * host's certificate verified — so the hop is held to the policy as written. Kept for TLS
+   * reporting (`sts-policy-fetch-error`, `sts-policy-invalid`, `sts-webpki-invalid`).
+   */
+  readonly mtaStsProblem?: StsProblem
 }
+
+/** Why an announced MTA-STS policy is not in force: the service's reason and cause. */
+export interface StsProblem {
+  readonly reason: "fetch-failed" | "fetch-backoff" | "invalid-record" | "multiple-records"
+  readonly cause?: StsCause
+}
+
+const PROBLEM_REASONS: ReadonlySet<string> = new Set([
+  "fetch-failed",
+  "fetch-backoff",
+  "invalid-record",
+  "multiple-records",
+])
+
+/** The policy in force and, when there is none although one was announced, why. */
+const lookUpSts = (
+  sts: StsLookup,
+  domain: string,
+): Effect.Effect<{ readonly policy: StsPolicy | undefined; readonly problem: StsProblem | undefined }> =>
+  sts.describe
+    ? Effect.map(sts.describe(domain), ({ policy, description }) => ({
+        policy,
+        problem:
+          policy === undefined && description._tag === "NoPolicy" && PROBLEM_REASONS.has(description.reason)
+            ? {
+                reason: description.reason as StsProblem["reason"],
+                ...(description.cause ? { cause: description.cause } : {}),
+              }
+            : undefined,
+      }))
+    : Effect.map(sts.policyFor(domain), (policy) => ({ policy, problem: undefined }))
 
 export interface PlannedHop {
   readonly hop: NextHop
@@ -111,11 +148,12 @@ export const planHops = (
         dane
           ? resolveSecureHops(dane, policy.domain, mxPort).pipe(Effect.map((r) => r.hops))
           : plain.pipe(Effect.map((list) => list.map((hop) => ({ ...hop, tlsa: undefined })))),
-        sts ? sts.policyFor(policy.domain) : Effect.succeed(undefined),
+        sts ? lookUpSts(sts, policy.domain) : Effect.succeed(undefined),
       ],
       { concurrency: 2 },
     )
-    const stsPolicy: StsPolicy | undefined = answer
+    const stsPolicy: StsPolicy | undefined = answer?.policy
+    const stsProblem = answer?.problem
     const planned: Array<PlannedHop> = []
     for (const { tlsa, ...hop } of hops) {
       if (tlsa !== undefined) {
@@ -151,7 +189,10 @@ export const planHops = (
         })
         continue
       }
-      planned.push({ hop, authority: asWritten(policy) })
+      planned.push({
+        hop,
+        authority: stsProblem ? { ...asWritten(policy), mtaStsProblem: stsProblem } : asWritten(policy),
+      })
     }
     if (planned.length === 0 && stsPolicy)
       return yield* new MtaStsMxMismatch({

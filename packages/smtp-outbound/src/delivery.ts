@@ -10,7 +10,7 @@ import type { Readable } from "node:stream"
 import type { EffectivePolicy, PartnerTls } from "@mailconnect/policy"
 import type { TlsaRecord } from "@mailconnect/x509"
 import { Clock, Context, Effect, Either, Layer, Option } from "effect"
-import { type HopAuthority, planHops } from "./authority"
+import { type HopAuthority, planHops, type StsProblem } from "./authority"
 import { ClientCertificates } from "./client-certificates"
 import { describeTlsa } from "./dane-verify"
 import { type CachedSession, type Destination, Destinations } from "./destination"
@@ -89,6 +89,20 @@ const policyDigest = (tls: PartnerTls): string => {
   }
   return digest
 }
+
+/** The problem as evidence: the reason, and the cause's tag, form and rule (never its free text). */
+const problemEvidence = (p: StsProblem): NonNullable<AttemptEvidence["mtaStsProblem"]> => ({
+  reason: p.reason,
+  ...(p.cause
+    ? {
+        cause: {
+          _tag: p.cause._tag,
+          ...(p.cause.form ? { form: p.cause.form } : {}),
+          ...(p.cause.rule ? { rule: p.cause.rule } : {}),
+        },
+      }
+    : {}),
+})
 
 interface Target {
   readonly hop: NextHop
@@ -258,6 +272,9 @@ export const makeOutboundDelivery = Effect.gen(function* () {
         source: target.authority.source,
         ...(target.authority.mtaSts ? { mtaSts: target.authority.mtaSts } : {}),
         ...(target.authority.tlsa ? { tlsa: target.authority.tlsa.map(describeTlsa) } : {}),
+        ...(target.authority.mtaStsProblem
+          ? { mtaStsProblem: problemEvidence(target.authority.mtaStsProblem) }
+          : {}),
         startedAt: now.toISOString(),
         bundleSerial: request.bundleSerial,
         tls: Either.isRight(outcome) ? outcome.right.tls : outcome.left.tls,

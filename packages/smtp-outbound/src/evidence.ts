@@ -81,6 +81,11 @@ export interface AttemptEvidence {
     readonly id: string
     readonly patterns: ReadonlyArray<string>
   }
+  /** The domain announced MTA-STS but no policy could be had (see `HopAuthority`). */
+  readonly mtaStsProblem?: {
+    readonly reason: "fetch-failed" | "fetch-backoff" | "invalid-record" | "multiple-records"
+    readonly cause?: { readonly _tag: string; readonly form?: string; readonly rule?: string }
+  }
   /** DANE hops: the TLSA records in force, in presentation form (`3 1 1 <hex>`). */
   readonly tlsa?: ReadonlyArray<string>
   readonly startedAt: string

@@ -73,6 +73,6 @@ describe("applyTlsDemand", () => {
       ["partner", "mtls"],
     ])
     expect(result[0]!.authority.tlsa).toEqual([usable])
-    expect(result[1]!.authority.mtaSts).toEqual({ mode: "enforce", id: "1" })
+    expect(result[1]!.authority.mtaSts).toEqual({ mode: "enforce", id: "1", patterns: ["mx.sts.example"] })
   })
 })

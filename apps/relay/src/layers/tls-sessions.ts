@@ -9,7 +9,13 @@
  */
 import type { EffectivePolicy } from "@mailconnect/policy"
 import type { AttemptEvidence, DeliveryError } from "@mailconnect/smtp-outbound"
-import { type ReportPolicy, resultTypeOf, type SessionFailure, type TlsSession } from "@mailconnect/tlsrpt"
+import {
+  type ReportPolicy,
+  type ResultType,
+  resultTypeOf,
+  type SessionFailure,
+  type TlsSession,
+} from "@mailconnect/tlsrpt"
 
 export interface DeliveryOutcome {
   readonly domain: string
@@ -61,6 +67,26 @@ const policyOf = (domain: string, policy: EffectivePolicy, a: AttemptEvidence): 
     }
   return { "policy-type": "no-policy-found", "policy-domain": domain, "mx-host": a.host }
 }
+
+type Problem = NonNullable<AttemptEvidence["mtaStsProblem"]>
+
+/**
+ * An announced MTA-STS policy that could not be had (RFC 8460 §4.3.2): its host's certificate
+ * failed (`sts-webpki-invalid`), the file or the TXT record broke the rules (`sts-policy-invalid`),
+ * or it could not be fetched (`sts-policy-fetch-error`). The session went ahead as the policy
+ * was written (usually opportunistic); the report says why MTA-STS did not apply.
+ */
+const stsProblemResult = (p: Problem): ResultType =>
+  p.cause?._tag === "MtaStsFetchFailed" && p.cause.form === "tls"
+    ? "sts-webpki-invalid"
+    : p.cause?._tag === "MtaStsPolicyInvalid" ||
+        p.reason === "invalid-record" ||
+        p.reason === "multiple-records"
+      ? "sts-policy-invalid"
+      : "sts-policy-fetch-error"
+
+const problemCode = (p: Problem) =>
+  [p.reason, p.cause?._tag, p.cause?.form, p.cause?.rule].filter((part) => part !== undefined).join(" ")
 
 /** Does the hop's policy ask for an authenticated peer (so a failed verification is a failure)? */
 const authenticates = (a: AttemptEvidence) =>
@@ -125,16 +151,26 @@ export const sessionsOf = (o: DeliveryOutcome): ReadonlyArray<TlsSession> => {
   }
   return o.attempts.flatMap((a, i): ReadonlyArray<TlsSession> => {
     if (o.reusedLast && i === o.attempts.length - 1) return []
+    const at = Date.parse(a.startedAt)
+    if (a.mtaStsProblem) {
+      // Whatever became of the session: under the sts policy it is a failure to get the policy.
+      return [
+        {
+          id: o.newId(),
+          domain,
+          at,
+          policy: { "policy-type": "sts", "policy-domain": domain },
+          failure: {
+            "result-type": stsProblemResult(a.mtaStsProblem),
+            "receiving-mx-hostname": a.host,
+            ...(a.address ? { "receiving-ip": a.address } : {}),
+            "failure-reason-code": problemCode(a.mtaStsProblem),
+          },
+        },
+      ]
+    }
     const result = resultOf(a)
     if (result === "uncounted") return []
-    return [
-      {
-        id: o.newId(),
-        domain,
-        at: Date.parse(a.startedAt),
-        policy: policyOf(domain, o.policy, a),
-        failure: result,
-      },
-    ]
+    return [{ id: o.newId(), domain, at, policy: policyOf(domain, o.policy, a), failure: result }]
   })
 }
