@@ -178,8 +178,12 @@ describe("usage errors exit 2 with a short usage on stderr", () => {
     for (const run of [missing, unknown]) {
       expect(run.code, run.stderr).toBe(2)
       expect(run.stdout).toBe("")
+      expect(run.stderr).toContain("usage:\n  mailconnect queue bounce ")
       expect(run.stderr).toContain(
-        "usage:\n  mailconnect queue flush [--domain text] [--partner text]\n  mailconnect queue show [--json] <message-id>\nrun `mailconnect queue --help` for details",
+        "\n  mailconnect queue flush [--domain text] [--partner text]\n  mailconnect queue hold ",
+      )
+      expect(run.stderr).toContain(
+        "\n  mailconnect queue show [--json] <message-id>\nrun `mailconnect queue --help` for details",
       )
     }
     expect(missing.stderr).toMatch(/^missing subcommand for queue\n/)

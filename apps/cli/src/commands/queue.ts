@@ -2,56 +2,18 @@
  * `mailconnect queue flush [--domain D | --partner P]` and `mailconnect queue show <message-id>`:
  * promote waiting mail so it is tried now, and show one message's recipients, attempts and next
  * attempt. Redis from `REDIS_URL`; `--partner` reads the active bundle (verified with
- * `MAILCONNECT_TRUSTED_KEYS`) to know which domains are that partner's.
+ * `MAILCONNECT_TRUSTED_KEYS`) to know which domains are that partner's. The management
+ * commands (list, hold, release, retry, delete, bounce) are in `queue-manage.ts`.
  */
 
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { Args, Command, Options } from "@effect/cli"
-import { DeliveryQueue, type MessageView, QueueAdmin } from "@mailconnect/delivery-queue"
-import { PolicyView, SUPPORTED_SCHEMAS } from "@mailconnect/policy"
-import {
-  ActivePolicy,
-  LastKnownGood,
-  loadTrustedKeys,
-  PolicyStore,
-  PolicyViewFromActivePolicy,
-  trustedKeyFilesConfig,
-} from "@mailconnect/policy-store"
-import { RedisClient } from "@mailconnect/redis-client"
-import { Config, Console, Effect, Layer, Option } from "effect"
+import { type MessageView, QueueAdmin } from "@mailconnect/delivery-queue"
+import { PolicyView } from "@mailconnect/policy"
+import { Console, Effect, Option } from "effect"
 import { CliExit } from "../exit"
 import { missingSubcommand } from "../usage"
-
-/** The active bundle when trusted keys are configured; otherwise a view without policy. */
-const policyView = Layer.unwrapEffect(
-  Effect.gen(function* () {
-    const files = yield* Config.option(trustedKeyFilesConfig)
-    if (Option.isNone(files) || files.value.length === 0) return PolicyView.none
-    const trusted = yield* loadTrustedKeys(files.value)
-    const stateDir = mkdtempSync(join(tmpdir(), "mc-cli-"))
-    return PolicyViewFromActivePolicy.pipe(
-      Layer.provide(
-        ActivePolicy.layer({
-          trusted,
-          supportedSchemas: SUPPORTED_SCHEMAS,
-          pollInterval: "1 hour",
-          startTimeout: "3 seconds",
-        }),
-      ),
-      Layer.provide(Layer.merge(PolicyStore.layer, LastKnownGood.layer(stateDir))),
-    )
-  }),
-)
-
-const queueLayer = DeliveryQueue.layer.pipe(
-  Layer.provideMerge(policyView),
-  Layer.provideMerge(RedisClient.layerFromEnv),
-)
-
-const unavailable = (e: { _tag: string; detail?: string }) =>
-  new CliExit({ code: 1, message: `queue unavailable: ${e._tag}${e.detail ? ` (${e.detail})` : ""}` })
+import { queueLayer, unavailable } from "./queue-layer"
+import { queueManagement } from "./queue-manage"
 
 const domain = Options.text("domain").pipe(
   Options.optional,
@@ -119,6 +81,6 @@ const show = Command.make("show", { messageId, json }, (args) =>
 ).pipe(Command.withDescription("Show a message's recipients, attempts, next attempt and job log."))
 
 export const queueCommand = Command.make("queue", {}, missingSubcommand("queue")).pipe(
-  Command.withDescription("Inspect and flush the delivery queue."),
-  Command.withSubcommands([flush, show]),
+  Command.withDescription("Inspect and manage the delivery queue."),
+  Command.withSubcommands([flush, show, ...queueManagement]),
 )
