@@ -17,7 +17,7 @@
  */
 import { X509Certificate } from "node:crypto"
 import { rootCertificates } from "node:tls"
-import type { Partner } from "@mailconnect/policy"
+import type { Partner, TlsVerify } from "@mailconnect/policy"
 import {
   allowsClientAuth,
   certificatesFromPem,
@@ -95,11 +95,28 @@ export const verifyClientCertificate = (input: {
   readonly chain: ReadonlyArray<X509Certificate>
   readonly partner: Partner
   readonly now: number
+}): ClientCertificateVerdict =>
+  verifyClientChain({
+    chain: input.chain,
+    verify: input.partner.inbound.verify ?? input.partner.tls.verify,
+    ownDomains: input.partner.domains,
+    now: input.now,
+  })
+
+/**
+ * The same checks against any verify block: a partner's `inbound.verify` or a connector's
+ * `clientCertificate`. `ownDomains` are the names accepted when `names` is empty (a partner's
+ * domains; none for a connector, whose names the compiler requires — so an empty list fails).
+ */
+export const verifyClientChain = (input: {
+  readonly chain: ReadonlyArray<X509Certificate>
+  readonly verify: TlsVerify
+  readonly ownDomains: ReadonlyArray<string>
+  readonly now: number
 }): ClientCertificateVerdict => {
-  const { chain, partner, now } = input
+  const { chain, verify, now } = input
   const leaf = chain[0]
   if (!leaf) return { ok: false, problem: "NO_CERTIFICATE", detail: "no client certificate presented" }
-  const verify = partner.inbound.verify ?? partner.tls.verify
   const pin = spkiPin(leaf)
   const subject = oneLine(leaf.subject)
   if (!allowsClientAuth(leaf))
@@ -120,7 +137,7 @@ export const verifyClientCertificate = (input: {
   const nameOk =
     verify.names.length > 0
       ? verify.names.some((n) => certifiesHost(leaf, n))
-      : withinPartnerDomains(leaf, partner.domains)
+      : withinPartnerDomains(leaf, input.ownDomains)
   if (!nameOk)
     return {
       ok: false,

@@ -1,4 +1,5 @@
 export * from "./client-certificate"
+export * from "./connectors"
 export * from "./decisions"
 export * from "./enqueue"
 export * from "./envelope"

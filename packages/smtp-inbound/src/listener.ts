@@ -10,6 +10,9 @@
  * it carries mail only from partners whose agreement grants `legacyTls` (decisions.ts).
  * Envelope addresses are normalised once, as they arrive (envelope.ts); everything after — the
  * checks, the lookups, the queued job — uses that form, never smtp-server's decoded one.
+ * Customer connectors (connectors.ts) apply on the inbound MX listener only: a session matching one
+ * may relay to any recipient for the connector's sender domains, through the same Enqueue as
+ * submission; everything else keeps the inbound MX rules.
  * REQUIRETLS (RFC 8689) is advertised on every listener; smtp-server shows it only inside TLS and
  * refuses `MAIL FROM … REQUIRETLS` in plaintext. The demand (or a `TLS-Required: No` header
  * without it) travels with the message to delivery (tls-required.ts).
@@ -20,6 +23,7 @@ import type { TlsVersion } from "@mailconnect/policy"
 import { peerChain } from "@mailconnect/x509"
 import { Clock, Effect, Runtime } from "effect"
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server"
+import { decideConnector } from "./connectors"
 import {
   anonymousSender,
   checkMxRecipient,
@@ -86,6 +90,10 @@ interface SessionState {
   chain: ReadonlyArray<X509Certificate>
   sender: SenderContext | undefined
   allowedDomains: ReadonlyArray<string>
+  /** The connector this transaction relays through (inbound MX only). */
+  connector: string | undefined
+  /** What recipients that are not ours get when a connector nearly matched. */
+  connectorMiss: Refusal | undefined
   /** The negotiated protocol (`socket.getProtocol()`), undefined before TLS. */
   protocol: string | undefined
   /** The current transaction's envelope, normalised (A-label domains). */
@@ -119,6 +127,8 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
       chain: [],
       sender: undefined,
       allowedDomains: [],
+      connector: undefined,
+      connectorMiss: undefined,
       protocol: undefined,
       mailFrom: "",
       recipients: [],
@@ -188,6 +198,8 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     onMailFrom(address, session, callback) {
       const s = state(session)
       s.sender = undefined
+      s.connector = undefined
+      s.connectorMiss = undefined
       s.mailFrom = ""
       s.recipients = []
       const normalized = normalizeEnvelopeAddress(address.address, "sender")
@@ -206,23 +218,40 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
           if (!active)
             return { refusal: refusal(451, "4.3.0", "Policy not loaded yet, try again later", "no-policy") }
           const now = yield* Clock.currentTimeMillis
-          return checkMxSender({
+          const tlsState = {
+            secure: session.secure,
+            protocol: session.secure ? s.protocol : undefined,
+            clientChain: s.chain,
+          }
+          // Connectors are for the standard MX port; the legacy listener stays partners-only.
+          const connector = isLegacy
+            ? undefined
+            : decideConnector({
+                connectors: active.connectors,
+                session: { remoteAddress: session.remoteAddress, ...tlsState },
+                sender,
+                now,
+              })
+          if (connector?._tag === "Refuse") return { refusal: connector.refusal }
+          if (connector?._tag === "Relay")
+            return { context: anonymousSender, connector: connector.connector.name }
+          const connectorMiss = connector?.remote
+          const checked = checkMxSender({
             lookup: active.lookup,
             partners: active.partners,
             sender,
-            tls: {
-              secure: session.secure,
-              protocol: session.secure ? s.protocol : undefined,
-              clientChain: s.chain,
-            },
+            tls: tlsState,
             legacyListener: isLegacy,
             now,
           })
+          return "refusal" in checked ? checked : { ...checked, connectorMiss }
         }),
       ).then(
         (result) => {
           if ("refusal" in result) return refuse(result.refusal, callback)
           s.sender = result.context
+          s.connector = "connector" in result ? result.connector : undefined
+          s.connectorMiss = "connectorMiss" in result ? result.connectorMiss : undefined
           s.mailFrom = sender
           callback()
         },
@@ -243,10 +272,15 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
               refusal(451, "4.3.0", "Policy not loaded yet, try again later", "no-policy"),
               callback,
             )
-          const problem = isMx
-            ? checkMxRecipient(active.lookup, recipient, s.sender ?? anonymousSender)
-            : checkSubmissionRecipient(active.lookup, s.mailFrom, recipient)
-          if (problem) return refuse(problem, callback)
+          const problem =
+            isMx && s.connector === undefined
+              ? checkMxRecipient(active.lookup, recipient, s.sender ?? anonymousSender)
+              : checkSubmissionRecipient(active.lookup, s.mailFrom, recipient)
+          if (problem)
+            return refuse(
+              problem.reason === "relay-denied" && s.connectorMiss ? s.connectorMiss : problem,
+              callback,
+            )
           s.recipients.push(recipient)
           callback()
         },
@@ -294,6 +328,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
                 ? { protocol: s.protocol ?? "TLS", cipher: cipher ?? "unknown" }
                 : undefined,
               authenticated: Boolean(session.user),
+              connector: s.connector,
               recipient: recipients.length === 1 ? recipients[0] : undefined,
               date: rfc5322Now(now),
             })

@@ -6,6 +6,8 @@ export interface ReceivedInput {
   readonly queueId: string
   readonly tls: { readonly protocol: string; readonly cipher: string } | undefined
   readonly authenticated: boolean
+  /** The connector the client matched (its servers relay without AUTH). */
+  readonly connector?: string | undefined
   readonly recipient: string | undefined
   readonly date: string
 }
@@ -16,7 +18,7 @@ export const receivedHeader = (r: ReceivedInput): string => {
   const protocol = `ESMTP${r.tls ? "S" : ""}${r.authenticated ? "A" : ""}`
   const tls = r.tls ? ` (${clean(r.tls.protocol)}:${clean(r.tls.cipher)})` : ""
   const lines = [
-    `Received: from ${clean(r.heloName) || "unknown"} ([${clean(r.remoteAddress)}])`,
+    `Received: from ${clean(r.heloName) || "unknown"} ([${clean(r.remoteAddress)}])${r.connector ? ` (connector ${clean(r.connector)})` : ""}`,
     `\tby ${r.hostname} (mailconnect) with ${protocol}${tls} id ${r.queueId}`,
     ...(r.recipient ? [`\tfor <${clean(r.recipient)}>`] : []),
   ]

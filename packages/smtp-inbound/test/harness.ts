@@ -6,12 +6,19 @@ import {
   Enqueue as QueueEnqueue,
   type Spool,
 } from "@mailconnect/delivery-queue"
-import { type PolicySet, PolicyView } from "@mailconnect/policy"
+import { makeLookup, type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { Clock, Effect, Either, Exit, Layer, Scope } from "effect"
 import nodemailer from "nodemailer"
-import { Enqueue, type IngressConfig, IngressPolicy, type RunningListener, startIngress } from "../src"
+import {
+  activeIngressPolicy,
+  Enqueue,
+  type IngressConfig,
+  IngressPolicy,
+  type RunningListener,
+  startIngress,
+} from "../src"
 
 /** The `Enqueue` port bound to the real delivery queue, as the relay binds it. */
 const enqueueIntoQueue = Layer.effect(
@@ -38,6 +45,15 @@ export const testIngressConfig = (
   users,
 })
 
+/** The policy as a function of time: each read builds the view a newly activated bundle gets. */
+const liveIngressPolicy = (current: () => PolicySet) =>
+  Layer.succeed(IngressPolicy, {
+    current: Effect.sync(() => {
+      const policy = current()
+      return activeIngressPolicy(policy, makeLookup(policy, buildIndex(policy)), 1)
+    }),
+  })
+
 export interface RunningIngress {
   readonly listeners: ReadonlyArray<RunningListener>
   readonly port: (kind: RunningListener["kind"]) => number
@@ -51,6 +67,8 @@ export const startTestIngress = async (options: {
   prefix: string
   policy: PolicySet
   config: Omit<IngressConfig, "events">
+  /** Read at every MAIL FROM and RCPT TO instead of `policy`, as a hot-loaded bundle is. */
+  livePolicy?: () => PolicySet
 }): Promise<RunningIngress> => {
   const scope = Effect.runSync(Scope.make())
   const redis = Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))
@@ -60,7 +78,9 @@ export const startTestIngress = async (options: {
       Layer.mergeAll(
         RedisConnectionFactory.layerFrom(redis),
         PolicyView.fixed(options.policy, buildIndex(options.policy)),
-        IngressPolicy.fixed(options.policy, buildIndex(options.policy)),
+        options.livePolicy
+          ? liveIngressPolicy(options.livePolicy)
+          : IngressPolicy.fixed(options.policy, buildIndex(options.policy)),
       ),
     ),
   )
@@ -107,6 +127,8 @@ export const send = async (options: {
   body?: string
   /** MAIL FROM … REQUIRETLS (RFC 8689). */
   requireTls?: boolean
+  /** The client's source address (Linux routes all of 127.0.0.0/8 to lo). */
+  localAddress?: string
 }): Promise<SendResult> => {
   const transport = nodemailer.createTransport({
     host: "127.0.0.1",
@@ -120,6 +142,7 @@ export const send = async (options: {
       ...(options.protocol ?? {}),
     },
     ...(options.auth ? { auth: options.auth } : {}),
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
   })
