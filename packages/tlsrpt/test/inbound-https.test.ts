@@ -14,7 +14,7 @@ import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { deletePrefix, redisLayer, uniquePrefix } from "@mailconnect/test-support"
 import { Effect, Exit, Layer, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { inboundHttpsServer, ReceivedReports } from "../src/inbound"
+import { inboundHttpsServer, ReceivedReports, ReportDomains } from "../src/inbound"
 import { sampleReport } from "./rfc-example"
 
 const NAME = "tlsrpt.our.example"
@@ -33,7 +33,14 @@ beforeAll(async () => {
   const server = await root.issueServer({ names: [NAME] })
   rootPem = root.certPem
   scope = Effect.runSync(Scope.make())
-  const layer = ReceivedReports.layer.pipe(Layer.provideMerge(redisLayer(redis.url, prefix)))
+  // our.example is ours (the relay binds ReportDomains to the bundle's local domains).
+  const ours = Layer.succeed(ReportDomains, {
+    isOurs: (domain: string) => Effect.succeed(domain === "our.example"),
+  })
+  const layer = Layer.merge(
+    ReceivedReports.layer.pipe(Layer.provideMerge(redisLayer(redis.url, prefix))),
+    ours,
+  )
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
   run = (effect) => Effect.runPromise(Effect.provide(effect, context))
   const endpoint = await Effect.runPromise(
@@ -116,6 +123,24 @@ describe("the HTTPS report endpoint", () => {
     expect(daily.rows.find((r) => r.organization === "Reporter Inc.")?.failuresByType).toEqual({
       "certificate-expired": 2,
     })
+  })
+
+  it("answers 403 to a report about none of our domains, stores nothing and counts it", async () => {
+    const base = sampleReport({ "report-id": "https-stranger" })
+    const report = {
+      ...base,
+      policies: base.policies.map((p) => ({
+        ...p,
+        policy: { ...p.policy, "policy-domain": "Elsewhere.Example." },
+      })),
+    }
+    const answer = await send({ contentType: "application/tlsrpt+gzip", body: gzipOf(report) })
+    expect(answer).toMatchObject({ status: 403, body: "not a domain of ours: elsewhere.example" })
+    expect((await recent()).map((r) => r.reportId)).not.toContain("https-stranger")
+    const refused = await run(Effect.flatMap(ReceivedReports, (r) => r.rejected(Date.now())))
+    expect(refused).toContainEqual(
+      expect.objectContaining({ via: "https", reason: "not-our-domain", count: 1 }),
+    )
   })
 
   it("stores a JSON report", async () => {

@@ -76,6 +76,7 @@ const REASONS: Readonly<Record<RejectedCount["reason"], string>> = {
   undecodable: "not decodable (gzip, UTF-8 or JSON)",
   invalid: "not an RFC 8460 report (schema)",
   "mail-without-report": "mail without a single report part",
+  "not-our-domain": "about none of our domains",
 }
 
 const rejectedTable = (rejected: ReadonlyArray<RejectedCount>): SafeHtml =>

@@ -16,7 +16,7 @@ import {
 import { Effect, Layer, Metric, Option, Runtime } from "effect"
 import { RoleConfig } from "../smtp-config"
 import { IngressEnqueueFromQueue } from "./ingress-enqueue"
-import { withTlsReportMailbox } from "./tlsrpt-inbound"
+import { ReportDomainsFromActivePolicy, withTlsReportMailbox } from "./tlsrpt-inbound"
 
 const accepted = Metric.counter("mc_smtp_accepted_total", {
   description: "Messages accepted (queued) by listener",
@@ -91,5 +91,10 @@ const Listeners = Layer.scopedDiscard(
 
 /** Mail to RELAY_TLSRPT_ADDRESS is stored as a received TLS report instead of being queued. */
 export const IngressLayer = Listeners.pipe(
-  Layer.provide(Layer.merge(IngressPolicyFromActivePolicy, withTlsReportMailbox(IngressEnqueueFromQueue))),
+  Layer.provide(
+    Layer.merge(
+      IngressPolicyFromActivePolicy,
+      withTlsReportMailbox(IngressEnqueueFromQueue).pipe(Layer.provide(ReportDomainsFromActivePolicy)),
+    ),
+  ),
 )

@@ -16,9 +16,34 @@
  *   queued as usual.
  */
 import { FileSystem } from "@effect/platform"
+import { ActivePolicy } from "@mailconnect/policy-store"
+import type { RedisClient } from "@mailconnect/redis-client"
 import { Enqueue, type InboundMessage, QueueUnavailable } from "@mailconnect/smtp-inbound"
-import { inboundHttpsLayer, ReceivedReports, receiveMailReport } from "@mailconnect/tlsrpt/inbound"
-import { Config, Effect, Layer, Option } from "effect"
+import {
+  inboundHttpsLayer,
+  ReceivedReports,
+  ReportDomains,
+  receiveMailReport,
+} from "@mailconnect/tlsrpt/inbound"
+import { Config, type ConfigError, Effect, Layer, Option } from "effect"
+
+/**
+ * Our domains are the active bundle's local domains: a report about none of them is refused
+ * (403 over HTTPS; by mail accepted and dropped), counted as `not-our-domain`. Without a bundle
+ * no domain is ours yet.
+ */
+export const ReportDomainsFromActivePolicy = Layer.effect(
+  ReportDomains,
+  Effect.map(ActivePolicy, (policy) => ({
+    isOurs: (domain: string) =>
+      Effect.map(policy.current, (active) =>
+        Option.match(active, {
+          onNone: () => false,
+          onSome: (b) => b.lookup.localDomain(domain) !== undefined,
+        }),
+      ),
+  })),
+)
 
 const httpsConfig = Config.all({
   port: Config.option(Config.port("RELAY_TLSRPT_HTTPS_PORT")),
@@ -51,7 +76,7 @@ export const TlsReportEndpointLayer = Layer.unwrapEffect(
       path: config.path,
       cert,
       key,
-    }).pipe(Layer.provide(ReceivedReports.layer))
+    }).pipe(Layer.provide(Layer.merge(ReceivedReports.layer, ReportDomainsFromActivePolicy)))
   }),
 )
 
@@ -100,6 +125,7 @@ const takeReport = (message: InboundMessage) =>
       ReportUndecodable: (e) => refused(message, e._tag, e.form),
       ReportInvalid: (e) => refused(message, e._tag, e.violations[0]?.path ?? ""),
       ReportMailUnusable: (e) => refused(message, e._tag, e.form),
+      ReportNotOurs: (e) => refused(message, e._tag, e.domains.join(" ")),
     }),
   )
 
@@ -112,7 +138,9 @@ const refused = (message: InboundMessage, reason: string, detail: string) =>
  * `enqueue` with the report mailbox in front of it; `enqueue` itself when RELAY_TLSRPT_ADDRESS is
  * unset. Needs `RedisClient` for the reports.
  */
-export const withTlsReportMailbox = <E, R>(enqueue: Layer.Layer<Enqueue, E, R>) =>
+export const withTlsReportMailbox = <E, R>(
+  enqueue: Layer.Layer<Enqueue, E, R>,
+): Layer.Layer<Enqueue, E | ConfigError.ConfigError, R | RedisClient | ReportDomains> =>
   Layer.unwrapEffect(
     Effect.map(reportAddresses, (addresses) =>
       addresses.size === 0
@@ -122,6 +150,7 @@ export const withTlsReportMailbox = <E, R>(enqueue: Layer.Layer<Enqueue, E, R>) 
             Effect.gen(function* () {
               const inner = yield* Enqueue
               const reports = yield* ReceivedReports
+              const domains = yield* ReportDomains
               return {
                 newQueueId: inner.newQueueId,
                 enqueue: (message: InboundMessage) => {
@@ -129,6 +158,7 @@ export const withTlsReportMailbox = <E, R>(enqueue: Layer.Layer<Enqueue, E, R>) 
                   if (mailbox.length === 0) return inner.enqueue(message)
                   return takeReport(message).pipe(
                     Effect.provideService(ReceivedReports, reports),
+                    Effect.provideService(ReportDomains, domains),
                     Effect.zipRight(
                       others.length === 0
                         ? Effect.succeed({ messageId: message.messageId })

@@ -42,6 +42,11 @@ export class ReportMailUnusable extends Data.TaggedError("ReportMailUnusable")<{
   readonly detail: string
 }> {}
 
+/** A valid report about domains that are not ours: nobody here asked for it (`ReportDomains`). */
+export class ReportNotOurs extends Data.TaggedError("ReportNotOurs")<{
+  readonly domains: ReadonlyArray<string>
+}> {}
+
 /** Redis did not take or give the reports; the sender should try again later. */
 export class ReceivedReportsUnavailable extends Data.TaggedError("ReceivedReportsUnavailable")<{
   readonly operation: "store" | "record-rejected" | "read"
@@ -62,9 +67,16 @@ export type ReportRejected =
   | ReportUndecodable
   | ReportInvalid
   | ReportMailUnusable
+  | ReportNotOurs
 
 /** The literal under which a rejection is counted (`ReceivedReports.recordRejected`). */
-export type RejectionReason = "too-large" | "media-type" | "undecodable" | "invalid" | "mail-without-report"
+export type RejectionReason =
+  | "too-large"
+  | "media-type"
+  | "undecodable"
+  | "invalid"
+  | "mail-without-report"
+  | "not-our-domain"
 
 export const rejectionReason = (error: ReportRejected): RejectionReason => {
   switch (error._tag) {
@@ -78,6 +90,8 @@ export const rejectionReason = (error: ReportRejected): RejectionReason => {
       return "invalid"
     case "ReportMailUnusable":
       return "mail-without-report"
+    case "ReportNotOurs":
+      return "not-our-domain"
   }
 }
 
@@ -87,4 +101,5 @@ export const REJECTION_REASONS: ReadonlyArray<RejectionReason> = [
   "undecodable",
   "invalid",
   "mail-without-report",
+  "not-our-domain",
 ]

@@ -61,6 +61,8 @@ export const answerFor = (exit: Exit.Exit<Received, ReportRejected | ReceivedRep
     }
     case "ReportMailUnusable":
       return { status: 400, text: "not a report" }
+    case "ReportNotOurs":
+      return { status: 403, text: `not a domain of ours: ${failure.domains.slice(0, 3).join(", ")}` }
     case "ReceivedReportsUnavailable":
       return { status: 503, text: "try again later" }
     default:
