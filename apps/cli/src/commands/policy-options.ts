@@ -17,8 +17,12 @@ export const printDiagnostics = (result: CompileResult, stream: "stdout" | "stde
 }
 
 export const describeResult = (dir: string, result: CompileResult): string => {
-  const counts = result.policy
-    ? ` (${Object.keys(result.policy.partners).length} partners, ${Object.keys(result.policy.localDomains).length} local domains, ${Object.keys(result.policy.groups).length} closed group${Object.keys(result.policy.groups).length === 1 ? "" : "s"})`
+  const policy = result.policy
+  const groups = policy ? Object.keys(policy.groups).length : 0
+  // Connectors only when there are any, so the line of a policy without them stays as it was.
+  const connectors = policy ? Object.keys(policy.connectors ?? {}).length : 0
+  const counts = policy
+    ? ` (${Object.keys(policy.partners).length} partners, ${Object.keys(policy.localDomains).length} local domains, ${groups} closed group${groups === 1 ? "" : "s"}${connectors > 0 ? `, ${connectors} connector${connectors === 1 ? "" : "s"}` : ""})`
     : ""
   return `${dir}: ${summarizeDiagnostics(result.diagnostics)}${counts}`
 }

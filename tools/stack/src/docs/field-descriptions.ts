@@ -113,4 +113,24 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "ClosedGroup.description": "What the group is for.",
   "ClosedGroup.members": "Member partners; each must use `mtls` both ways (GROUP-MEMBER-NOT-MTLS).",
   "ClosedGroup.localDomains": "Our local domains in the group; they accept mail only from members.",
+  "Connector.apiVersion": "Always `mailconnect/v1`.",
+  "Connector.kind": "`Connector` — policies/connectors/<name>.yaml.",
+  "Connector.name": "The connector's name; must equal the file name.",
+  "Connector.description": "Whose servers these are (for reviewers).",
+  "Connector.networks":
+    "Client networks (`192.0.2.0/24`, `2001:db8:25::/48`, or one address) of the customer's servers; absent: any address, the client certificate decides. Checked on the inbound MX port at MAIL FROM (CONNECTOR-NETWORK-INVALID, CONNECTOR-OPEN-RELAY, CONNECTOR-NETWORK-BROAD).",
+  "Connector.clientCertificate":
+    "The client certificate the customer's servers must present; with networks, both must match.",
+  "Connector.clientCertificate.trust":
+    "`pkix` (default): the chain to `ca` and a name in `names`, plus a pin if pins are given; `pins`: a leaf pin alone.",
+  "Connector.clientCertificate.names":
+    "Accepted certificate names (DNS SANs, wildcards as in certificates); required under `pkix` (CONNECTOR-CERTIFICATE-INCOMPLETE).",
+  "Connector.clientCertificate.ca":
+    "The CA file (certs/…) that issues the customer's client certificates; required under `pkix` — public roots vouch for anyone.",
+  "Connector.clientCertificate.pins":
+    "`sha256/<base64 SPKI>` pins of the client certificate's key; any one matches.",
+  "Connector.senderDomains":
+    "MAIL FROM domains (exact or `*.suffix`) the connector may relay for; never a partner's (CONNECTOR-SENDER-PARTNER). Other senders get the inbound MX rules.",
+  "Connector.requireTls":
+    "Default true: plaintext sessions from the connector's networks are refused with 530 5.7.0 before MAIL FROM. A client certificate always needs TLS.",
 }

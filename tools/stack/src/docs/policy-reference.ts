@@ -18,6 +18,8 @@ const KIND_INTRO: Readonly<Record<PolicyKind, string>> = {
   Partner: "One bilateral agreement (policies/partners/<name>.yaml).",
   LocalDomains: "Our customers' domains and their internal next hop (policies/local.yaml).",
   ClosedGroup: "A closed user group exchanging mail only over mTLS (policies/groups/<name>.yaml).",
+  Connector:
+    "A customer's own mail servers that relay outbound mail through us without AUTH (policies/connectors/<name>.yaml). A connection matching no connector is inbound MX, never a relay.",
 }
 
 const cell = (text: string) => text.replaceAll("|", "\\|")
