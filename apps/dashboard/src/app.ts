@@ -7,6 +7,7 @@
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import type { QueueAuditShape, QueueOpsShape } from "@mailconnect/delivery-queue"
 import type { Queue } from "bullmq"
 import { Clock, Effect, Either, Runtime } from "effect"
 import express, { type Express, type RequestHandler } from "express"
@@ -20,6 +21,7 @@ import { fleetBody } from "./pages/fleet-page"
 import { healthBody } from "./pages/health-page"
 import { policyBody } from "./pages/policy-page"
 import { tlsReportsBody } from "./pages/tlsrpt-page"
+import { queueRoutes } from "./queue-routes"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
@@ -30,6 +32,9 @@ export interface AppOptions {
   readonly queue: Queue
   readonly data: DashboardDataShape
   readonly runtime: Runtime.Runtime<never>
+  /** Queue management (the `/queue` page and its admin actions). */
+  readonly queueOps: QueueOpsShape
+  readonly queueAudit: QueueAuditShape
 }
 
 export const makeApp = (options: AppOptions): Express => {
@@ -78,6 +83,7 @@ export const makeApp = (options: AppOptions): Express => {
     view("policy", "Policy", options.data.policy, (status) => policyBody(status)),
   )
   app.get("/health", view("health", "TLS health (last 24 h)", options.data.health, healthBody))
+  app.use(queueRoutes({ ops: options.queueOps, audit: options.queueAudit, runtime: options.runtime }))
   app.get("/tlsrpt", view("tlsrpt", "TLS reports received", options.data.tlsReports, tlsReportsBody))
 
   app.use((_req, res) => {

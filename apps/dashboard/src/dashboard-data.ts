@@ -9,7 +9,13 @@
 import type { TrustedKey } from "@mailconnect/bundle"
 import { DeliveryStats, type PartnerHealth, type PolicySourceHealth } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
-import { type BundlePayload, SUPPORTED_SCHEMAS, type TlsMode } from "@mailconnect/policy"
+import {
+  type ActivePolicyView,
+  activePolicyView,
+  type BundlePayload,
+  SUPPORTED_SCHEMAS,
+  type TlsMode,
+} from "@mailconnect/policy"
 import { checkBundle, PolicyStore } from "@mailconnect/policy-store"
 import { RedisClient } from "@mailconnect/redis-client"
 import {
@@ -53,6 +59,8 @@ export interface DashboardDataShape {
   readonly policy: Effect.Effect<PolicyStatus, DataFailure>
   readonly health: Effect.Effect<HealthStatus, DataFailure>
   readonly tlsReports: Effect.Effect<TlsReportsStatus, DataFailure>
+  /** The verified active policy (the queue page's partner filter); undefined when none verifies. */
+  readonly activePolicy: Effect.Effect<ActivePolicyView | undefined>
 }
 
 interface VerifiedPolicy {
@@ -154,7 +162,16 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
           return { daily, recent, rejected, retentionDays: RETENTION_DAYS }
         }).pipe(Effect.withSpan("DashboardData.tlsReports"))
 
-        return { fleet, policy, health, tlsReports }
+        const activePolicy = Effect.option(verified).pipe(
+          Effect.map(
+            Option.match({
+              onNone: () => undefined,
+              onSome: (v) => activePolicyView(v.payload.policy, v.payload.index, v.payload.serial),
+            }),
+          ),
+        )
+
+        return { fleet, policy, health, tlsReports, activePolicy }
       }),
     )
 }

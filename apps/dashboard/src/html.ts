@@ -34,10 +34,11 @@ const render = (value: HtmlValue): string => {
 export const html = (strings: TemplateStringsArray, ...values: ReadonlyArray<HtmlValue>): SafeHtml =>
   new SafeHtml(strings.reduce((out, s, i) => out + s + (i < values.length ? render(values[i]!) : ""), ""))
 
-export type Tab = "queues" | "fleet" | "policy" | "health" | "tlsrpt"
+export type Tab = "queues" | "queue" | "fleet" | "policy" | "health" | "tlsrpt"
 
 const TABS: ReadonlyArray<readonly [Tab, string, string]> = [
   ["queues", "/queues", "Queues (bull-board)"],
+  ["queue", "/queue", "Queue management"],
   ["fleet", "/fleet", "Fleet"],
   ["policy", "/policy", "Policy"],
   ["health", "/health", "TLS health"],

@@ -3,12 +3,12 @@
  * from a test server): the HTTP server on top of the page data, which reads heartbeats, the
  * policy store and the delivery queue.
  */
-import { DeliveryQueue } from "@mailconnect/delivery-queue"
+import { DeliveryQueue, QueueOps } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { PolicyView } from "@mailconnect/policy"
 import { loadTrustedKeys, PolicyStore } from "@mailconnect/policy-store"
 import type { RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import { DashboardConfig } from "./config"
 import { DashboardData } from "./dashboard-data"
 import { DashboardServer } from "./server"
@@ -29,8 +29,22 @@ const DataLayer = Layer.unwrapEffect(
   }),
 )
 
+/**
+ * The queue page's operations; its partner filter reads the partner of each domain from the
+ * verified active bundle, as the CLI's does from the hot-loaded one.
+ */
+const QueueManagement = QueueOps.layer.pipe(
+  Layer.provide(
+    Layer.effect(
+      PolicyView,
+      Effect.map(DashboardData, (data) => ({ current: data.activePolicy, activations: Stream.empty })),
+    ),
+  ),
+)
+
 export const dashboardLayer = <E, R>(redis: Layer.Layer<RedisClient | RedisConnectionFactory, E, R>) =>
   DashboardServer.layer.pipe(
+    Layer.provideMerge(QueueManagement),
     Layer.provideMerge(DataLayer),
     Layer.provideMerge(
       Layer.mergeAll(

@@ -14,8 +14,9 @@
  * loopback (the default, DASHBOARD_HOST) or put a TLS-terminating proxy in front.
  *
  * What it may touch: reads the `fleet:`, `policy:` and `stats:` keys and the `delivery` queue
- * under `{REDIS_PREFIX}`; writes only through bull-board actions of an admin (job state in the
- * `delivery` queue). Its HTTP port. Nothing else: no files written, no outbound connections.
+ * under `{REDIS_PREFIX}`; writes only through actions of an admin: bull-board's (job state in the
+ * `delivery` queue) and the queue page's (hold, release, retry, delete, bounce — job delay, data
+ * and log, `queue:held`, and an entry in the `audit` stream). Its HTTP port. Nothing else: no files written, no outbound connections.
  *
  * This file only assembles layers; SIGTERM runs the finalizers (HTTP server, queue, Redis).
  */

@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
-import { BullBoardQueue } from "@mailconnect/delivery-queue"
+import { BullBoardQueue, QueueAudit, QueueOps } from "@mailconnect/delivery-queue"
 import { Context, Effect, Layer } from "effect"
 import { makeApp } from "./app"
 import { DashboardConfig } from "./config"
@@ -53,7 +53,16 @@ export class DashboardServer extends Context.Tag("@mailconnect/dashboard/Dashboa
       const data = yield* DashboardData
       const delivery = yield* BullBoardQueue
       const runtime = yield* Effect.runtime<never>()
-      const app = makeApp({ accounts: config.accounts, queue: delivery.queue, data, runtime })
+      const queueOps = yield* QueueOps
+      const queueAudit = yield* QueueAudit
+      const app = makeApp({
+        accounts: config.accounts,
+        queue: delivery.queue,
+        data,
+        runtime,
+        queueOps,
+        queueAudit,
+      })
       const server = createServer(app)
       const port = yield* Effect.acquireRelease(listen(server, config.host, config.port), () =>
         close(server).pipe(Effect.zipRight(Effect.logInfo("dashboard stopped"))),
