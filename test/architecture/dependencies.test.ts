@@ -19,6 +19,7 @@ const LAYERS: Readonly<Record<string, Layer>> = {
   "@mailconnect/dsn": "core",
   "@mailconnect/retry-timeline": "core",
   "@mailconnect/failure-codes": "core",
+  "@mailconnect/delivery-log": "core",
   "@mailconnect/x509": "core",
   "@mailconnect/redis-client": "adapter",
   "@mailconnect/policy-store": "adapter",

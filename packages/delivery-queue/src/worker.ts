@@ -14,6 +14,7 @@
  *
  * Trusts: the active signed policy bundle. Touches: the `delivery` queue and the spool.
  */
+import { DeliveryLog } from "@mailconnect/delivery-log"
 import { buildDsn, type DsnLanguage } from "@mailconnect/dsn"
 import { PolicyView } from "@mailconnect/policy"
 import { RedisConnectionFactory } from "@mailconnect/redis-client"
@@ -33,6 +34,7 @@ import {
   jobVersionOf,
   type OwedReport,
 } from "./job"
+import { attemptLine, dsnLine } from "./log-lines"
 import { domainOf } from "./message"
 import * as metrics from "./metrics"
 import { Deliverer, type DeliveryFailed, type DeliveryReport, type Route } from "./ports"
@@ -76,6 +78,8 @@ export const makeJobProcessor = (config: WorkerConfig) =>
     const stats = yield* DeliveryStats
     const policy = yield* PolicyView
     const deliverer = yield* Deliverer
+    const deliveryLog = Option.getOrUndefined(yield* Effect.serviceOption(DeliveryLog))
+    const writeLog = deliveryLog ? deliveryLog.write : () => Effect.void
     const waitMs = config.waitMs ?? 30_000
 
     /** Queues the owed DSNs; one already in the queue (a re-run after a crash) is not added again. */
@@ -116,6 +120,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
               isDsn: true,
               arrivalAt: report.createdAt,
             })
+            yield* writeLog(dsnLine(data, report, dsnId))
           }),
         { discard: true },
       )
@@ -223,6 +228,8 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         const recorded: DeliveryJobData =
           owed.length > 0 ? { ...decision.data, reportsOwed: owed } : decision.data
         yield* Effect.promise(() => Promise.all([job.updateData(recorded), job.log(decision.logLine)]))
+        // Once the results are in Redis: the line says what the job records.
+        yield* writeLog(attemptLine({ before: data, decision, route, at: decidedAt, headers }))
         const settled = yield* settleReports(job, recorded, languages, headers).pipe(Effect.either)
         const record = recordOutcome(
           route.local ? undefined : (route.policy.partner?.name ?? "-"),

@@ -5,7 +5,14 @@ export * from "./enqueue"
 export * from "./envelope"
 export * from "./ingress"
 export * from "./ingress-policy"
-export type { IngressEvents, IngressLimits, IngressTls, ListenerConfig, ListenerKind } from "./listener"
+export type {
+  AcceptedMessage,
+  IngressEvents,
+  IngressLimits,
+  IngressTls,
+  ListenerConfig,
+  ListenerKind,
+} from "./listener"
 export * from "./received"
 export * from "./replies"
 export * from "./sender-identity"

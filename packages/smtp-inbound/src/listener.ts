@@ -69,10 +69,34 @@ export interface IngressLimits {
   readonly drainTimeoutMs: number
 }
 
+/** A message this listener queued (the 250 is being sent): the delivery log's session-in line. */
+export interface AcceptedMessage {
+  readonly queueId: string
+  readonly at: number
+  readonly client: { readonly address: string; readonly helo: string }
+  /** undefined: plaintext. */
+  readonly tls: { readonly protocol: string; readonly cipher: string } | undefined
+  /** The AUTH user, never a password. */
+  readonly user: string | undefined
+  readonly connector: string | undefined
+  readonly sender: string
+  readonly recipients: ReadonlyArray<string>
+  /** The header block as received (before our Received: line), for the Message-ID. */
+  readonly headers: string
+  readonly requireTls: boolean
+}
+
 export interface IngressEvents {
   /** `tls`: the negotiated protocol (e.g. `TLSv1.3`), or `plaintext`. */
-  readonly accepted: (kind: ListenerKind, bytes: number, tls: string) => void
+  readonly accepted: (kind: ListenerKind, bytes: number, tls: string, message: AcceptedMessage) => void
   readonly refused: (kind: ListenerKind, reason: RefusalReason | "auth-failed") => void
+}
+
+/** The message's header block (up to the first empty line), at most 64 KiB of it. */
+const headerBlock = (chunks: ReadonlyArray<Buffer>): string => {
+  const head = Buffer.concat(chunks).subarray(0, 65_536).toString("latin1")
+  const end = head.search(/\r?\n\r?\n/)
+  return end === -1 ? head : head.slice(0, end)
 }
 
 export interface ListenerDeps {
@@ -342,12 +366,28 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
                 arrivalAt: now,
                 ...tlsDemandOf(requireTls, body),
               })
-              .pipe(Effect.either)
+              .pipe(
+                Effect.map((queued) => ({ ...queued, at: now })),
+                Effect.either,
+              )
           }),
         ).then(
           (result) => {
             if (result._tag === "Left") return refuse(notQueued, callback)
-            deps.events.accepted(config.kind, bytes, session.secure ? (s.protocol ?? "TLS") : "plaintext")
+            deps.events.accepted(config.kind, bytes, session.secure ? (s.protocol ?? "TLS") : "plaintext", {
+              queueId: result.right.messageId,
+              at: result.right.at,
+              client: { address: session.remoteAddress, helo: session.hostNameAppearsAs ?? "" },
+              tls: session.secure
+                ? { protocol: s.protocol ?? "TLS", cipher: cipher ?? "unknown" }
+                : undefined,
+              user: typeof session.user === "string" ? session.user : undefined,
+              connector: s.connector,
+              sender,
+              recipients,
+              headers: headerBlock(chunks),
+              requireTls,
+            })
             callback(null, `2.0.0 Ok: queued as ${result.right.messageId}`)
           },
           // A defect is still no 250 (and no crash): the sender tries again later.

@@ -134,6 +134,8 @@ export const submit = async (
   relayCa: string,
   to: ReadonlyArray<string>,
   subject = "test",
+  /** A Message-ID header for the message (without angle brackets); none by default. */
+  messageId?: string,
 ): Promise<Submitted> => {
   const transport = nodemailer.createTransport({
     host: "127.0.0.1",
@@ -146,7 +148,7 @@ export const submit = async (
   try {
     const info = await transport.sendMail({
       envelope: { from: "alice@customer.example", to: [...to] },
-      raw: `From: alice@customer.example\r\nTo: ${to.join(", ")}\r\nSubject: ${subject}\r\n\r\n${"x".repeat(2000)}\r\n`,
+      raw: `From: alice@customer.example\r\nTo: ${to.join(", ")}\r\nSubject: ${subject}\r\n${messageId ? `Message-ID: <${messageId}>\r\n` : ""}\r\n${"x".repeat(2000)}\r\n`,
     })
     return {
       ok: true,

@@ -4,6 +4,8 @@
  * The listeners read the hot-loaded bundle through `IngressPolicy`, bound here to `ActivePolicy`,
  * and store accepted mail through `Enqueue`, bound to the delivery queue (`ingress-enqueue.ts`).
  */
+
+import { DeliveryLog } from "@mailconnect/delivery-log"
 import { type ActiveBundle, ActivePolicy } from "@mailconnect/policy-store"
 import {
   type ActiveIngressPolicy,
@@ -15,6 +17,7 @@ import {
 } from "@mailconnect/smtp-inbound"
 import { Effect, Layer, Metric, Option, Runtime } from "effect"
 import { RoleConfig } from "../smtp-config"
+import { sessionInLine } from "./delivery-log"
 import { IngressEnqueueFromQueue } from "./ingress-enqueue"
 import { ReportDomainsFromActivePolicy, withTlsReportMailbox } from "./tlsrpt-inbound"
 
@@ -60,13 +63,15 @@ const Listeners = Layer.scopedDiscard(
     }
     const runtime = yield* Effect.runtime<never>()
     const run = Runtime.runSync(runtime)
+    const log = yield* DeliveryLog
     const events: IngressEvents = {
-      accepted: (kind, bytes, tls) =>
+      accepted: (kind, bytes, tls, message) =>
         run(
           Effect.all([
             Metric.increment(Metric.tagged(accepted, "listener", kind)),
             Metric.incrementBy(Metric.tagged(acceptedBytes, "listener", kind), bytes),
             Metric.increment(Metric.tagged(Metric.tagged(inboundTls, "listener", kind), "protocol", tls)),
+            log.write(sessionInLine(kind, bytes, message)),
           ]),
         ),
       refused: (kind, reason) =>

@@ -3,6 +3,7 @@ import { Effect, Layer } from "effect"
 import { RelayConfig } from "../config"
 import { RoleConfig } from "../smtp-config"
 import { DeliveryLayer } from "./delivery"
+import { DeliveryLogLayer } from "./delivery-log"
 import { IngressLayer } from "./ingress"
 import { QueueLayer } from "./queue"
 
@@ -12,7 +13,9 @@ export const RolesLayer = Layer.unwrapEffect(
       ...(config.roles.includes("ingress") ? [IngressLayer] : []),
       ...(config.roles.includes("delivery") ? [DeliveryLayer] : []),
     ]
+    // One delivery log for both roles: the ingress writes accepted messages, the worker attempts and DSNs.
     return Layer.mergeAll(Layer.empty, ...roles).pipe(
+      Layer.provide(DeliveryLogLayer),
       Layer.provide(QueueLayer),
       Layer.provide(RoleConfig.layer),
     )

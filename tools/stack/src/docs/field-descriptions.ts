@@ -107,6 +107,10 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
     "How long senders may cache the policy, as a duration (`7d`, `365d`), published in whole seconds, at most 31557600 s (MTA-STS-INVALID); `enforce` under one day is MTA-STS-MAX-AGE-SHORT (a warning).",
   "LocalDomains.domains[].mtaSts.mx":
     "The domain's public MX host names (the relays' inbound names, not `deliverTo`), or `*.suffix` as the whole leftmost label; required unless mode is `none`. The compiler cannot check that they cover the MX records in DNS: the policy does not know the relays' names.",
+  "LocalDomains.domains[].tlsRpt":
+    "Where senders send RFC 8460 TLS reports about mail to this domain; absent: no TLS-RPT record. `mailconnect policy check` prints the `_smtp._tls.<domain>` TXT record to publish. Pair it with the relay's report mailbox (`RELAY_TLSRPT_ADDRESS`) or endpoint (`RELAY_TLSRPT_HTTPS_PORT`) to see the reports on the dashboard.",
+  "LocalDomains.domains[].tlsRpt.rua":
+    "One or more `mailto:<address>` or `https://…` URIs, in order; anything else, or none, is TLS-RPT-INVALID.",
   "ClosedGroup.apiVersion": "Always `mailconnect/v1`.",
   "ClosedGroup.kind": "`ClosedGroup` — policies/groups/<name>.yaml.",
   "ClosedGroup.name": "The group's name; must equal the file name.",
