@@ -15,13 +15,20 @@ let relay: SmtpRelay
 let logFile: string
 
 beforeAll(async () => {
-  stack = await startStack(["good", "expired"])
+  stack = await startStack(["good", "expired", "rcpt-5xx"])
   const good = stack.partners.scenario("good")
   await stack.publish(
-    policyOf([labPartner(stack.partners, "bank", "good"), labPartner(stack.partners, "lapsed", "expired")], {
-      host: good.host,
-      port: good.port,
-    }),
+    policyOf(
+      [
+        labPartner(stack.partners, "bank", "good"),
+        labPartner(stack.partners, "lapsed", "expired"),
+        labPartner(stack.partners, "refuser", "rcpt-5xx"),
+      ],
+      {
+        host: good.host,
+        port: good.port,
+      },
+    ),
     4,
   )
   logFile = stack.lab.file("delivery.log", "")
@@ -135,6 +142,35 @@ describe("the delivery log", () => {
       nextAttemptAt: expect.stringMatching(/^\d{4}-/),
     })
     expect(attempt).not.toHaveProperty("messageId")
+  })
+
+  it("records a bounce and the NDR queued for it", async () => {
+    const submitted = await submit(relay, stack.relayCa, ["bob@refuser.example"], "refused")
+    const dsn = await waitFor("the dsn line", () =>
+      readFileSync(logFile, "utf8")
+        .split("\n")
+        .filter((l) => l.length > 0)
+        .map((l) => JSON.parse(l) as { event: string; queueId: string })
+        .find((l) => l.event === "dsn" && l.queueId === submitted.queueId),
+    )
+    expect(dsn).toEqual({
+      event: "dsn",
+      at: expect.stringMatching(/^\d{4}-/),
+      relay: "relay-log",
+      queueId: submitted.queueId,
+      dsnQueueId: expect.any(String),
+      kind: "failure",
+      to: "alice@customer.example",
+      recipients: [
+        { address: "bob@refuser.example", status: expect.stringMatching(/^5\./), code: "SMTP_PERMANENT" },
+      ],
+    })
+    expect(lines().find((l) => l.event === "attempt" && l.queueId === submitted.queueId)).toMatchObject({
+      result: "bounced",
+      recipients: [
+        { address: "bob@refuser.example", outcome: "bounced", reply: expect.stringMatching(/^5\d\d /) },
+      ],
+    })
   })
 
   it("never writes the password or the message body", () => {
