@@ -17,6 +17,13 @@
 import type { FailureCode } from "@mailconnect/failure-codes"
 import { RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
 import { Context, Effect, Layer, Option, Schema } from "effect"
+import {
+  type ObservedCertificate,
+  WATCH_LUA,
+  WATCH_TTL_S,
+  type WatchedCertificate,
+  watchedFrom,
+} from "./cert-watch"
 import { QueueUnavailable } from "./errors"
 import { FailureCodeSchema } from "./failure-code"
 import type { PolicySource } from "./ports"
@@ -49,6 +56,8 @@ export interface DeliveryRecord {
   readonly code: FailureCode | undefined
   readonly server: string | undefined
   readonly tls: string | undefined
+  /** The certificate the server presented (the certificate watch, `cert-watch.ts`). */
+  readonly peer?: ObservedCertificate
 }
 
 export interface PartnerHealth {
@@ -86,6 +95,8 @@ export interface DeliveryStatsShape {
   readonly record: (record: DeliveryRecord) => Effect.Effect<void>
   /** The last 24 hours (24 full hour buckets plus the current one) for every partner seen. */
   readonly health: (now: number) => Effect.Effect<ReadonlyArray<PartnerHealth>, QueueUnavailable>
+  /** Every partner server's last certificate, and its last change (the certificate watch). */
+  readonly certificates: Effect.Effect<ReadonlyArray<WatchedCertificate>, QueueUnavailable>
   /** Fleet-wide: the last 24 hours per policy source, and the domains whose authentication failed. */
   readonly policySources: (now: number) => Effect.Effect<PolicySourceHealth, QueueUnavailable>
 }
@@ -199,6 +210,15 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
           ["EXPIRE", key, BUCKET_TTL_S] as const,
         ]
   }
+  const watched = redis.keys.key("watch", "certs")
+  const watchEntry = (member: string) => redis.keys.key("watch", "cert", member)
+  const watchCommands = (r: DeliveryRecord) => {
+    if (r.peer === undefined || r.server === undefined || r.partner === "-") return []
+    const member = `${r.partner}|${r.server}`
+    const { spkiPin, issuer, notAfter } = r.peer
+    const args = [spkiPin, issuer, notAfter, JSON.stringify(r.peer), r.at, member, WATCH_TTL_S]
+    return [["EVAL", WATCH_LUA, 2, watchEntry(member), watched, ...args] as const]
+  }
   const authFailedCommands = (r: DeliveryRecord) => {
     const failure = authFailureOf(r)
     if (failure === undefined) return []
@@ -223,6 +243,7 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
             ["SADD", partners, r.partner],
             ...sourceCommands(r),
             ...authFailedCommands(r),
+            ...watchCommands(r),
           ],
           { atomic: true },
         )
@@ -235,6 +256,15 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
         ),
         Effect.mapError(unavailable),
       ),
+    certificates: Effect.gen(function* () {
+      const members = [...(yield* redis.smembers(watched))].sort()
+      if (members.length === 0) return []
+      const replies = yield* redis.batch(members.map((m) => ["HGETALL", watchEntry(m)] as const))
+      return members.flatMap((m, i) => {
+        const entry = watchedFrom(m, hashOf(replies[i]))
+        return entry ? [entry] : []
+      })
+    }).pipe(Effect.mapError(unavailable)),
     policySources: Effect.fn("DeliveryStats.policySources")(function* (now: number) {
       const current = Math.floor(now / HOUR)
       const hours = Array.from({ length: 25 }, (_, i) => sourceBucket(current - i))

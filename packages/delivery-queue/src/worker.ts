@@ -200,6 +200,16 @@ export const makeJobProcessor = (config: WorkerConfig) =>
             code,
             server: attempt?.server,
             tls: tls === undefined ? undefined : renderTls(tls),
+            ...(tls?.peer
+              ? {
+                  peer: {
+                    subject: tls.peer.subject,
+                    issuer: tls.peer.issuer,
+                    notAfter: tls.peer.notAfter,
+                    spkiPin: tls.peer.spkiPin,
+                  },
+                }
+              : {}),
           })
       })
 

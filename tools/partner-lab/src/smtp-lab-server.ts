@@ -29,6 +29,8 @@ export interface LabServerConfig {
   readonly cert: string
   readonly key: string
   readonly host?: string
+  /** Default: a free port. A given one lets a "partner" come back on its address with another certificate. */
+  readonly port?: number
   readonly minVersion?: "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"
   readonly maxVersion?: "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3"
   readonly ciphers?: string
@@ -167,7 +169,7 @@ export const startSmtpLabServer = async (config: LabServerConfig): Promise<Runni
   const server = new SMTPServer(options)
   // Handshake failures are emitted here; without a listener they would end the process.
   server.on("error", () => {})
-  server.listen(0, host)
+  server.listen(config.port ?? 0, host)
   await once(server.server, "listening")
   const { port } = server.server.address() as AddressInfo
   return {
