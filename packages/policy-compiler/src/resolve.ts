@@ -4,7 +4,7 @@
  * byte-identical), durations in milliseconds, domains (already A-labels) sorted, certificates
  * embedded, review due dates computed, inbound.verify filled in, group membership written onto
  * partners and local domains, a local domain's published MTA-STS policy only when written, connectors
- * (canonical networks, only when there are any). Only
+ * (canonical networks, only when there are any), delivery limits per field (only when one is set). Only
  * called when there are no errors, so lookups here may assume what the checks established.
  */
 import {
@@ -12,6 +12,7 @@ import {
   type ClosedGroup,
   type Connector,
   type DefaultPolicy,
+  type DeliveryLimits,
   type LocalDomain,
   type Partner,
   type PolicySet,
@@ -32,6 +33,7 @@ import { parseAddress } from "./source/address"
 import type {
   ConnectorDoc,
   DefaultsDoc,
+  LimitsSource,
   PartnerDoc,
   PublishedMtaStsSource,
   RetrySource,
@@ -78,6 +80,20 @@ const resolveRetry = (own: RetrySource | undefined, defaults: RetryPolicy): Retr
   expireAfter: own?.expireAfter ? ms(own.expireAfter) : defaults.expireAfter,
 })
 
+/** Per field, the partner's own over the Defaults'; absent when neither sets any, so older bundles stay byte-identical. */
+const resolveLimits = (
+  own: LimitsSource | undefined,
+  defaults: LimitsSource | undefined,
+): DeliveryLimits | undefined => {
+  const messagesPerMinute = own?.messagesPerMinute ?? defaults?.messagesPerMinute
+  const connections = own?.connections ?? defaults?.connections
+  if (messagesPerMinute === undefined && connections === undefined) return undefined
+  return {
+    ...(messagesPerMinute === undefined ? {} : { messagesPerMinute }),
+    ...(connections === undefined ? {} : { connections }),
+  }
+}
+
 const resolveAgreement = (agreement: NonNullable<PartnerDoc["agreement"]>): Agreement => ({
   reference: agreement.reference,
   signedOn: agreement.signedOn,
@@ -110,6 +126,7 @@ const resolveVerify = (source: VerifySource | undefined, certificates: VerifyCer
 const resolvePartner = (
   doc: PartnerDoc,
   defaults: DefaultPolicy,
+  defaultLimits: LimitsSource | undefined,
   certificates: PartnerCertificates,
   groups: ReadonlyArray<string>,
 ): Partner => {
@@ -121,6 +138,7 @@ const resolvePartner = (
   const mtaSts = tls?.mtaSts ?? defaults.tls.mtaSts
   const review = tls?.review
   const verify = resolveVerify(tls?.verify, certificates.tls)
+  const limits = resolveLimits(doc.limits, defaultLimits)
   return {
     name: doc.name,
     ...(doc.agreement === undefined ? {} : { agreement: resolveAgreement(doc.agreement) }),
@@ -153,6 +171,7 @@ const resolvePartner = (
     },
     retry: resolveRetry(doc.retry, defaults.retry),
     groups: [...groups],
+    ...(limits === undefined ? {} : { limits }),
   }
 }
 
@@ -203,6 +222,7 @@ export const resolvePolicy = (
     partners[doc.name] = resolvePartner(
       doc,
       defaults,
+      sources.defaults!.doc.limits,
       certificates.get(doc.name) ?? { tls: {}, inbound: {} },
       groupsOf.get(doc.name) ?? [],
     )

@@ -83,6 +83,10 @@ export const RULES = {
   "ROUTE-SERVER-INVALID": rule("error", "a server is not host[:port] with a valid host and port"),
   "REVIEW-OVERDUE": rule("warning", "the certificate attestation is overdue"),
   "RETRY-TIMELINE-INVALID": rule("error", "the retry timeline is not increasing or warns after expiry"),
+  "LIMIT-INVALID": rule(
+    "error",
+    "limits.messagesPerMinute or limits.connections is not a whole number from 1 to its maximum",
+  ),
   "CONNECTOR-UNAUTHENTICATED": rule(
     "error",
     "a connector names neither client networks nor a client certificate (it would relay for anyone)",

@@ -465,4 +465,15 @@ export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
         "requireTls: false\nclientCertificate:\n  ca: certs/ca.pem\n  names: [mta.acme.example]\nsenderDomains:",
       ),
   },
+  // Added with issue #16 (rate limits); appended so the numbered goldens above keep their names.
+  {
+    rule: "LIMIT-INVALID",
+    name: "a partner allowing zero connections and half a message a minute, and a Defaults limit too large",
+    files: (b) =>
+      appendTo(
+        appendTo(b, "partners/court.yaml", "limits:\n  messagesPerMinute: 0.5\n  connections: 0\n"),
+        "defaults.yaml",
+        "limits:\n  messagesPerMinute: 6000000\n",
+      ),
+  },
 ]

@@ -124,6 +124,16 @@ export const InboundPolicy = Schema.Struct({
 })
 export type InboundPolicy = typeof InboundPolicy.Type
 
+/**
+ * What a partner's agreement lets us send it, counted fleet-wide (all relays together): messages
+ * (SMTP transactions) per minute and simultaneous SMTP sessions. A field that is absent is no limit.
+ */
+export const DeliveryLimits = Schema.Struct({
+  messagesPerMinute: Schema.optional(Schema.Int),
+  connections: Schema.optional(Schema.Int),
+})
+export type DeliveryLimits = typeof DeliveryLimits.Type
+
 export const Partner = Schema.Struct({
   name: Schema.String,
   agreement: Schema.optional(Agreement),
@@ -135,6 +145,11 @@ export const Partner = Schema.Struct({
   retry: RetryPolicy,
   /** Closed groups this partner belongs to (sorted). */
   groups: Schema.Array(Schema.String),
+  /**
+   * The agreement's limits, the Defaults' folded in; absent when neither sets one (and in bundles
+   * compiled before the field existed): unlimited.
+   */
+  limits: Schema.optional(DeliveryLimits),
 })
 export type Partner = typeof Partner.Type
 

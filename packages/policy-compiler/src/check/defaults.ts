@@ -2,6 +2,7 @@
 import { parseDuration } from "@mailconnect/policy"
 import type { Diagnostic } from "../diagnostic"
 import { diagnosticAt } from "../source/validate"
+import { checkLimits } from "./limits"
 import { retryProblem, secLevelProblem } from "./partner"
 import type { DefaultsSource } from "./sources"
 
@@ -41,5 +42,6 @@ export const checkDefaults = ({ doc, file }: DefaultsSource): Array<Diagnostic> 
         "fix retry so the schedule increases and warnAfter < expireAfter",
       ),
     )
+  out.push(...checkLimits(file, doc.limits))
   return out
 }

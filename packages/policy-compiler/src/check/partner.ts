@@ -1,7 +1,8 @@
 /**
  * Rules about one partner on its own: agreement and contacts, mtls client certificate, pins,
  * which verify settings and DANE/MTA-STS switches the relay will (not) apply, legacy TLS
- * acknowledgement and cipher strings, route servers, the certificate review and the retry timeline.
+ * acknowledgement and cipher strings, route servers, the certificate review, the retry timeline
+ * and the delivery limits.
  */
 import { parseDuration } from "@mailconnect/policy"
 import { isWellFormedPin } from "../certificates"
@@ -11,6 +12,7 @@ import type { DefaultsDoc } from "../source/schema"
 import { STANDARD_SWITCHES } from "../source/standard-switches"
 import { diagnosticAt } from "../source/validate"
 import { VERIFY_BLOCKS, type VerifyBlock, verifySource } from "./certificates"
+import { checkLimits } from "./limits"
 import type { PartnerSource } from "./sources"
 
 const LEGACY_VERSIONS = new Set(["TLSv1", "TLSv1.1"])
@@ -109,6 +111,7 @@ export const checkPartner = (
   }
 
   if (doc.retry) out.push(...checkRetry(partner, defaults))
+  out.push(...checkLimits(file, doc.limits))
   return out
 }
 

@@ -69,6 +69,16 @@ const RetrySource = Schema.Struct({
 })
 export type RetrySource = typeof RetrySource.Type
 
+/**
+ * `limits` of a partner's agreement (or the Defaults for every partner). Numbers here; a zero, a
+ * fraction or an absurd value is LIMIT-INVALID with the reason (check/limits.ts).
+ */
+const LimitsSource = Schema.Struct({
+  messagesPerMinute: Schema.optional(Schema.Number),
+  connections: Schema.optional(Schema.Number),
+})
+export type LimitsSource = typeof LimitsSource.Type
+
 const header = <K extends Kind>(kind: K) => ({
   apiVersion: Schema.Literal(API_VERSION),
   kind: Schema.Literal(kind),
@@ -90,6 +100,8 @@ export const DefaultsDoc = Schema.Struct({
     expireAfter: DurationText,
   }),
   dsn: Schema.Struct({ languages: Schema.NonEmptyArray(Text) }),
+  /** Each partner's limits where its own file sets none (per field); mail without an agreement is not limited. */
+  limits: Schema.optional(LimitsSource),
 })
 export type DefaultsDoc = typeof DefaultsDoc.Type
 
@@ -153,6 +165,7 @@ export const PartnerDoc = Schema.Struct({
     }),
   ),
   retry: Schema.optional(RetrySource),
+  limits: Schema.optional(LimitsSource),
 })
 export type PartnerDoc = typeof PartnerDoc.Type
 
