@@ -17,6 +17,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect, Logger, LogLevel } from "effect"
 import { fleetCommand } from "./commands/fleet"
 import { keysCommand } from "./commands/keys"
+import { partnersCommand } from "./commands/partners"
 import { policyCommand } from "./commands/policy"
 import { probeCommand } from "./commands/probe"
 import { queueCommand } from "./commands/queue"
@@ -33,6 +34,7 @@ const commands = [
   fleetCommand,
   queueCommand,
   usersCommand,
+  partnersCommand,
 ] as const
 
 const root = Command.make("mailconnect", {}, missingSubcommand("mailconnect")).pipe(

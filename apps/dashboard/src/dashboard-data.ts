@@ -7,7 +7,13 @@
  * (`ReceivedReports`, RFC 8460). Read-only: no method here writes.
  */
 import type { TrustedKey } from "@mailconnect/bundle"
-import { DeliveryStats, type PartnerHealth, type PolicySourceHealth } from "@mailconnect/delivery-queue"
+import {
+  DeliveryStats,
+  type PartnerHealth,
+  type PartnerStatus,
+  type PolicySourceHealth,
+  partnerWatch,
+} from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import {
   type ActivePolicyView,
@@ -36,6 +42,8 @@ export interface HealthStatus {
   readonly sources: PolicySourceHealth
   /** Serial of the verified policy the modes come from; undefined when none could be read. */
   readonly serial: number | undefined
+  /** The enforced partners' certificates and attestations (empty without a verified policy). */
+  readonly watch: ReadonlyArray<PartnerStatus>
 }
 
 /** The TLS reports received for our domains (RFC 8460). */
@@ -137,9 +145,10 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
 
         const health = Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
-          const [figures, sources] = yield* Effect.all([stats.health(now), stats.policySources(now)], {
-            concurrency: "unbounded",
-          })
+          const [figures, sources, certificates] = yield* Effect.all(
+            [stats.health(now), stats.policySources(now), stats.certificates],
+            { concurrency: "unbounded" },
+          )
           // Modes are decoration: statistics are still worth showing when the policy cannot be read.
           const v = yield* Effect.option(verified)
           const partners = Option.match(v, {
@@ -150,6 +159,10 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
             partners: figures.map((f) => ({ ...f, mode: partners[f.partner]?.tls.mode })),
             sources,
             serial: Option.getOrUndefined(Option.map(v, (p) => p.payload.serial)),
+            watch: Option.match(v, {
+              onNone: () => [],
+              onSome: (p) => partnerWatch(p.payload.policy, certificates, now),
+            }),
           }
         }).pipe(Effect.withSpan("DashboardData.health"))
 

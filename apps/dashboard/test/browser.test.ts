@@ -214,6 +214,19 @@ describe("dashboard in chromium", { timeout: 120_000 }, () => {
     await shot("tls-health-sources")
   })
 
+  it("watches the enforced partners' certificates: contoso's expired one, fabrikam's valid one (TLS health page)", async () => {
+    await page.goto(`${dashboard.url}/health`)
+    const contoso = page.locator('#partner-watch tr[data-watch-partner="contoso"]')
+    expect(await contoso.locator("td").nth(2).innerText()).toContain("expired")
+    expect(await contoso.locator("td").nth(4).innerText()).toMatch(
+      /expires \d{4}-\d\d-\d\d \(-\d+ d\).*sha256\//s,
+    )
+    const fabrikam = page.locator('#partner-watch tr[data-watch-partner="fabrikam"]')
+    expect(await fabrikam.locator("td").nth(2).innerText()).toBe("—")
+    expect(await fabrikam.locator("td").nth(4).innerText()).toMatch(/expires \d{4}-\d\d-\d\d \(\d+ d\)/)
+    await shot("tls-health-watch")
+  })
+
   it("loaded nothing from another origin and broke no CSP rule", () => {
     expect(foreignRequests).toEqual([])
     expect(cspViolations).toEqual([])

@@ -28,6 +28,7 @@ export interface CertificateStatus {
   readonly expiresAt: number
   /** Whole days left (negative once expired). */
   readonly daysLeft: number
+  readonly firstSeen: number
   readonly lastSeen: number
   readonly change?: {
     readonly kind: CertificateChange
@@ -79,6 +80,7 @@ const certificateStatus = (
     certificate: w.certificate,
     expiresAt,
     daysLeft,
+    firstSeen: w.firstSeen,
     lastSeen: w.lastSeen,
     ...(w.change ? { change: { ...w.change, advice: ADVICE[w.change.kind] } } : {}),
     attention,

@@ -83,6 +83,34 @@ const authFailureTable = (failures: ReadonlyArray<AuthFailure>, now: number): Sa
 </table>`
 }
 
+const day = (t: number) => new Date(t).toISOString().slice(0, 10)
+
+/** Enforced partners: attestation due, each server's certificate and its last change. */
+const watchTable = (watch: HealthStatus["watch"]): SafeHtml => {
+  const rows = watch.map((p) => {
+    const certificates =
+      p.certificates.length === 0
+        ? html`<span class="muted">not seen yet</span>`
+        : html`<ul class="codes">${p.certificates.map(
+            (c) =>
+              html`<li><span class="mono">${c.server}</span> expires ${day(c.expiresAt)} (${c.daysLeft} d), ${c.certificate.issuer}, <span class="mono">${c.certificate.spkiPin}</span>${
+                c.change
+                  ? html`<br><span class="warn">changed ${day(c.change.at)}: ${c.change.advice}</span>`
+                  : ""
+              }</li>`,
+          )}</ul>`
+    return html`<tr data-watch-partner="${p.partner}" class="${p.attention.length > 0 ? "attention" : ""}"><td>${p.partner}</td><td>${p.mode}</td><td>${
+      p.attention.length > 0
+        ? html`<span class="warn">${p.attention.join(", ")}</span>`
+        : html`<span class="muted">—</span>`
+    }</td><td>${p.review ? html`${p.review.dueOn} (${p.review.daysLeft} d)` : html`<span class="muted">none</span>`}</td><td>${certificates}</td><td>${p.contacts.map((c) => html`${c.name} &lt;${c.email}&gt;<br>`)}</td></tr>`
+  })
+  return html`<table id="partner-watch">
+<thead><tr><th>Partner</th><th>Mode</th><th>Attention</th><th>Attestation due</th><th>Certificates seen</th><th>Contacts</th></tr></thead>
+<tbody>${rows.length > 0 ? rows : html`<tr><td colspan="6">No enforced partners in the verified policy.</td></tr>`}</tbody>
+</table>`
+}
+
 export const healthBody = (status: HealthStatus, now: number): SafeHtml =>
   html`<p>Deliveries, deferrals and bounces per partner over the last 24 hours, counted by the delivery workers; the last column is the most recent attempt's TLS evidence.${
     status.serial === undefined
@@ -95,4 +123,7 @@ ${partnerTable(status, now)}
 ${sourceTable(status.sources.counts)}
 <h2>DANE and MTA-STS authentication failures</h2>
 <p>Each domain's most recent failure on a DANE- or MTA-STS-authenticated hop (or a DANE, DNSSEC or MTA-STS verdict), newest first; the last 200 domains, kept 7 days.</p>
-${authFailureTable(status.sources.authFailures, now)}`
+${authFailureTable(status.sources.authFailures, now)}
+<h2>Certificate and attestation watch</h2>
+<p>Enforced partners: the certificate each server presented last (from deliveries), warned 21 days before it expires and when it changed key or issuer; the attestation due date from the policy (<span class="mono">mailconnect partners report</span> lists the contacts to write to).</p>
+${watchTable(status.watch)}`

@@ -4,6 +4,7 @@ import { RelayConfig } from "../config"
 import { RoleConfig } from "../smtp-config"
 import { DeliveryLayer } from "./delivery"
 import { DeliveryLogLayer } from "./delivery-log"
+import { PartnerWatchGauges } from "./partner-watch"
 import { IngressLayer } from "./ingress"
 import { QueueLayer } from "./queue"
 
@@ -14,7 +15,7 @@ export const RolesLayer = Layer.unwrapEffect(
       ...(config.roles.includes("delivery") ? [DeliveryLayer] : []),
     ]
     // One delivery log for both roles: the ingress writes accepted messages, the worker attempts and DSNs.
-    return Layer.mergeAll(Layer.empty, ...roles).pipe(
+    return Layer.mergeAll(Layer.empty, ...roles, PartnerWatchGauges).pipe(
       Layer.provide(DeliveryLogLayer),
       Layer.provide(QueueLayer),
       Layer.provide(RoleConfig.layer),
