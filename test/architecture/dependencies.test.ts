@@ -31,6 +31,7 @@ const LAYERS: Readonly<Record<string, Layer>> = {
   "@mailconnect/telemetry": "adapter",
   "@mailconnect/dns-secure": "adapter",
   "@mailconnect/tlsrpt": "adapter",
+  "@mailconnect/rate-limit": "adapter",
   "@mailconnect/message-trace": "adapter",
   "@mailconnect/relay": "app",
   "@mailconnect/dashboard": "app",

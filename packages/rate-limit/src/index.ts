@@ -1,0 +1,3 @@
+export * from "./errors"
+export * from "./limiter"
+export * from "./window"
