@@ -19,6 +19,15 @@ export const policySources = Metric.counter("mc_outbound_policy_source_total", {
   incremental: true,
 })
 
+export const throttled = Metric.counter("mc_delivery_throttled_total", {
+  description:
+    "Delivery attempts held back by a partner's limit (messagesPerMinute, connections, or unavailable when it could not be checked), by partner",
+  incremental: true,
+})
+
+export const recordThrottled = (partner: string, limit: string) =>
+  Metric.increment(Metric.tagged(Metric.tagged(throttled, "partner", partner), "limit", limit))
+
 const count = (partner: string, result: string, code: string, n: number) =>
   n > 0
     ? Metric.incrementBy(

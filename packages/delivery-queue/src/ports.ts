@@ -1,12 +1,13 @@
 /**
  * What the delivery worker needs from the rest of the relay, as ports it can be given: an SMTP
- * deliverer and the breakers of its destinations (the outbound adapter). The policy comes
+ * deliverer and the breakers of its destinations (the outbound adapter), and optionally the
+ * fleet-wide throttle of partners' delivery limits. The policy comes
  * through `@mailconnect/policy`'s `PolicyView`. The relay app binds them in
  * `apps/relay/src/layers`; tests bind them to the same real parts.
  */
 import { FAILURE_CAUSES, type FailureCode, type FailureReason } from "@mailconnect/failure-codes"
-import type { EffectivePolicy } from "@mailconnect/policy"
-import { Context, Data, type Effect } from "effect"
+import type { DeliveryLimits, EffectivePolicy } from "@mailconnect/policy"
+import { Context, Data, type Effect, type Scope } from "effect"
 import type { TlsRecord } from "./tls-record"
 
 /** Where and how to deliver one job, decided from the policy at delivery time. */
@@ -91,4 +92,43 @@ export class Deliverer extends Context.Tag("@mailconnect/delivery-queue/Delivere
 export class PartnerBreakers extends Context.Tag("@mailconnect/delivery-queue/PartnerBreakers")<
   PartnerBreakers,
   { readonly resetPartner: (partner: string) => Effect.Effect<ReadonlyArray<string>> }
+>() {}
+
+/** Which of a partner's limits held a delivery back. */
+export type ThrottledLimit = keyof DeliveryLimits
+
+export type Admission =
+  | { readonly _tag: "Admitted" }
+  | {
+      readonly _tag: "Throttled"
+      readonly limit: ThrottledLimit
+      /** Ask again after this long: relative, so a relay whose clock is skewed still waits the right time. */
+      readonly retryAfterMs: number
+    }
+
+/** The throttle's store (Redis) did not answer: the limit cannot be checked, so it counts as reached. */
+export class ThrottleUnavailable extends Data.TaggedError("ThrottleUnavailable")<{
+  readonly partner: string
+  readonly detail: string
+}> {}
+
+/**
+ * Partners' delivery limits, counted fleet-wide (every relay's workers together). Optional: a
+ * worker without it delivers unthrottled. The relay binds it in `apps/relay/src/layers/rate-limits.ts`.
+ */
+export class DeliveryThrottle extends Context.Tag("@mailconnect/delivery-queue/DeliveryThrottle")<
+  DeliveryThrottle,
+  {
+    /**
+     * Asks to send one message to `partner` now. Admitted: the message is counted in the partner's
+     * rate window and, under a connections limit, a session slot is held for `holder` (a lease that
+     * is renewed while the scope is open, released when it closes, and expires by itself if the
+     * relay dies). Throttled: nothing is taken.
+     */
+    readonly admit: (request: {
+      readonly partner: string
+      readonly limits: DeliveryLimits
+      readonly holder: string
+    }) => Effect.Effect<Admission, ThrottleUnavailable, Scope.Scope>
+  }
 >() {}

@@ -37,10 +37,11 @@ import {
 import { attemptLine, dsnLine } from "./log-lines"
 import { domainOf } from "./message"
 import * as metrics from "./metrics"
-import { Deliverer, type DeliveryFailed, type DeliveryReport, type Route } from "./ports"
+import { Deliverer, type DeliveryFailed, type DeliveryReport, DeliveryThrottle, type Route } from "./ports"
 import { routeFor } from "./route"
 import { Spool } from "./spool"
 import { DeliveryStats } from "./stats"
+import { holdBack } from "./throttle"
 import { renderTls } from "./tls-record"
 
 export interface WorkerConfig {
@@ -80,6 +81,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
     const deliverer = yield* Deliverer
     const deliveryLog = Option.getOrUndefined(yield* Effect.serviceOption(DeliveryLog))
     const writeLog = deliveryLog ? deliveryLog.write : () => Effect.void
+    const throttle = Option.getOrUndefined(yield* Effect.serviceOption(DeliveryThrottle))
     const waitMs = config.waitMs ?? 30_000
 
     /** Queues the owed DSNs; one already in the queue (a re-run after a crash) is not added again. */
@@ -262,7 +264,11 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         return { _tag: "Done", summary: decision.logLine } satisfies Outcome
       })
 
-    /** One delivery attempt for a job with pending recipients: deliver, decide, carry it out. */
+    /**
+     * One delivery attempt for a job with pending recipients: deliver, decide, carry it out. A
+     * partner's limit may hold it back first (`throttle.ts`); what the throttle grants (a session
+     * slot) is held until the attempt is carried out.
+     */
     const attemptDelivery = (job: Job, data: DeliveryJobData, now: number) =>
       Effect.gen(function* () {
         const active = yield* policy.current
@@ -273,6 +279,8 @@ export const makeJobProcessor = (config: WorkerConfig) =>
           return { _tag: "Delay", at: now + waitMs } satisfies Outcome
         }
         const route = routeFor(active.lookup, data.domain)
+        const heldBack = yield* holdBack(throttle, job, route, now, waitMs)
+        if (heldBack !== undefined) return { _tag: "Delay", at: heldBack } satisfies Outcome
         const spooled = yield* spool.read(data.messageId)
         if (Option.isNone(spooled)) {
           yield* Effect.promise(() =>
@@ -311,7 +319,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
           outcome,
           decidedAt,
         )
-      })
+      }).pipe(Effect.scoped)
 
     return Effect.fn("DeliveryWorker.process")(function* (job: Job) {
       const now = yield* Clock.currentTimeMillis
