@@ -22,6 +22,7 @@ import { healthBody } from "./pages/health-page"
 import { policyBody } from "./pages/policy-page"
 import { tlsReportsBody } from "./pages/tlsrpt-page"
 import { queueRoutes } from "./queue-routes"
+import { traceRoutes } from "./trace-routes"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
@@ -85,6 +86,7 @@ export const makeApp = (options: AppOptions): Express => {
   app.get("/health", view("health", "TLS health (last 24 h)", options.data.health, healthBody))
   app.use(queueRoutes({ ops: options.queueOps, audit: options.queueAudit, runtime: options.runtime }))
   app.get("/tlsrpt", view("tlsrpt", "TLS reports received", options.data.tlsReports, tlsReportsBody))
+  app.use(traceRoutes({ trace: options.data.trace, runtime: options.runtime }))
 
   app.use((_req, res) => {
     res.status(404).type("text/plain").send("not found\n")

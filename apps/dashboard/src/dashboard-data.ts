@@ -15,6 +15,7 @@ import {
   partnerWatch,
 } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
+import { DEFAULT_RETENTION_MS, makeTraceIndex, type TraceIndexShape } from "@mailconnect/message-trace"
 import {
   type ActivePolicyView,
   activePolicyView,
@@ -69,6 +70,8 @@ export interface DashboardDataShape {
   readonly tlsReports: Effect.Effect<TlsReportsStatus, DataFailure>
   /** The verified active policy (the queue page's partner filter); undefined when none verifies. */
   readonly activePolicy: Effect.Effect<ActivePolicyView | undefined>
+  /** The fleet's message trace (the trace page), read only. */
+  readonly trace: Pick<TraceIndexShape, "search" | "show">
 }
 
 interface VerifiedPolicy {
@@ -90,6 +93,11 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
         const store = yield* PolicyStore
         const stats = yield* DeliveryStats
         const received = makeReceivedReports(yield* RedisClient)
+        // A reader: the relay name and retention only matter to writers.
+        const trace = makeTraceIndex(yield* RedisClient, {
+          relay: "dashboard",
+          retentionMs: DEFAULT_RETENTION_MS,
+        })
 
         const pointer = store.readCurrent.pipe(Effect.map(Option.getOrUndefined))
 
@@ -184,7 +192,7 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
           ),
         )
 
-        return { fleet, policy, health, tlsReports, activePolicy }
+        return { fleet, policy, health, tlsReports, activePolicy, trace }
       }),
     )
 }

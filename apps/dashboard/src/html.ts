@@ -34,7 +34,7 @@ const render = (value: HtmlValue): string => {
 export const html = (strings: TemplateStringsArray, ...values: ReadonlyArray<HtmlValue>): SafeHtml =>
   new SafeHtml(strings.reduce((out, s, i) => out + s + (i < values.length ? render(values[i]!) : ""), ""))
 
-export type Tab = "queues" | "queue" | "fleet" | "policy" | "health" | "tlsrpt"
+export type Tab = "queues" | "queue" | "fleet" | "policy" | "health" | "tlsrpt" | "trace"
 
 const TABS: ReadonlyArray<readonly [Tab, string, string]> = [
   ["queues", "/queues", "Queues (bull-board)"],
@@ -43,6 +43,7 @@ const TABS: ReadonlyArray<readonly [Tab, string, string]> = [
   ["policy", "/policy", "Policy"],
   ["health", "/health", "TLS health"],
   ["tlsrpt", "/tlsrpt", "TLS reports"],
+  ["trace", "/trace", "Message trace"],
 ]
 
 /** The frame of our own pages: one external stylesheet, no scripts, no inline styles (CSP). */
