@@ -22,6 +22,7 @@ import { policyCommand } from "./commands/policy"
 import { probeCommand } from "./commands/probe"
 import { queueCommand } from "./commands/queue"
 import { timelineCommand } from "./commands/timeline"
+import { traceCommand } from "./commands/trace"
 import { usersCommand } from "./commands/users"
 import { CliExit } from "./exit"
 import { missingSubcommand, shortUsage } from "./usage"
@@ -35,6 +36,7 @@ const commands = [
   queueCommand,
   usersCommand,
   partnersCommand,
+  traceCommand,
 ] as const
 
 const root = Command.make("mailconnect", {}, missingSubcommand("mailconnect")).pipe(

@@ -153,8 +153,8 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
 
         const health = Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
-          const [figures, sources, certificates] = yield* Effect.all(
-            [stats.health(now), stats.policySources(now), stats.certificates],
+          const [figures, sources, certificates, routes] = yield* Effect.all(
+            [stats.health(now), stats.policySources(now), stats.certificates, stats.routes],
             { concurrency: "unbounded" },
           )
           // Modes are decoration: statistics are still worth showing when the policy cannot be read.
@@ -169,7 +169,7 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
             serial: Option.getOrUndefined(Option.map(v, (p) => p.payload.serial)),
             watch: Option.match(v, {
               onNone: () => [],
-              onSome: (p) => partnerWatch(p.payload.policy, certificates, now),
+              onSome: (p) => partnerWatch(p.payload.policy, certificates, now, {}, routes),
             }),
           }
         }).pipe(Effect.withSpan("DashboardData.health"))

@@ -12,6 +12,7 @@ import { afterTemporaryFailure, computeTimeline } from "@mailconnect/retry-timel
 import { Either } from "effect"
 import { type DeliveryJobData, type LastFailure, MAX_ATTEMPTS_KEPT, type RecipientResult } from "./job"
 import type { DeliveryFailed, DeliveryReport, PolicySource } from "./ports"
+import { describeRouteMismatch, type RouteCheck } from "./route-check"
 import { renderTls, type TlsRecord } from "./tls-record"
 
 export interface AttemptInput {
@@ -20,6 +21,8 @@ export interface AttemptInput {
   readonly retry: RetryPolicy
   readonly serial: number
   readonly outcome: Either.Either<DeliveryReport, DeliveryFailed>
+  /** The fleet's last route check of the partner, when it found the MX moved away from the route. */
+  readonly routeMismatch?: RouteCheck
 }
 
 export interface DsnNeed {
@@ -158,6 +161,19 @@ export const applyFailure = (data: DeliveryJobData, f: DeliveryFailed, now: numb
     delivered: 0,
   }
 }
+
+/** Step 1c: a failure to a partner whose MX moved away from its route says so (in the NDR too). */
+const withRoute = (applied: Applied, route: RouteCheck | undefined): Applied =>
+  route === undefined || !route.mismatch || applied.lastFailure === undefined
+    ? applied
+    : {
+        ...applied,
+        lastFailure: { ...applied.lastFailure, route },
+        failedNow: applied.failedNow.map((r) => ({
+          ...r,
+          detail: [r.detail, describeRouteMismatch(route)].filter(Boolean).join("; "),
+        })),
+      }
 
 /** After the timeline: the recipients, and when (if ever) the job is tried again. */
 export interface Timed {
@@ -304,10 +320,17 @@ export const renderLogLine = (
 }
 
 /** The steps composed: replies → timeline → reports owed → job data → log line. */
-export const decideAttempt = ({ data, now, retry, serial, outcome }: AttemptInput): Decision => {
+export const decideAttempt = ({
+  data,
+  now,
+  retry,
+  serial,
+  outcome,
+  routeMismatch,
+}: AttemptInput): Decision => {
   const applied = Either.isRight(outcome)
     ? applyReplies(data, outcome.right, now)
-    : applyFailure(data, outcome.left, now)
+    : withRoute(applyFailure(data, outcome.left, now), routeMismatch)
   const timed = applyTimeline(data, applied, retry, now)
   const reports = reportsOwed(data, timed, now)
   const next = recordAttempt(data, timed, serial, now)
@@ -351,8 +374,9 @@ export const failureText = (failure: LastFailure): string | undefined => {
     failure.source === "dane" || failure.source === "mta-sts"
       ? `TLS required by the recipient's ${SOURCE_TEXT[failure.source]}`
       : undefined
+  const route = failure.route?.mismatch ? describeRouteMismatch(failure.route) : undefined
   return (
-    [failure.detail, added, source].filter((part) => part !== undefined && part !== "").join("; ") ||
+    [failure.detail, added, source, route].filter((part) => part !== undefined && part !== "").join("; ") ||
     undefined
   )
 }

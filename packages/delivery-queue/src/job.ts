@@ -9,6 +9,7 @@
 import { FailureReason } from "@mailconnect/failure-codes"
 import { Schema } from "effect"
 import { FailureCodeSchema } from "./failure-code"
+import { RouteCheck } from "./route-check"
 import { AttemptTls } from "./tls-record"
 
 export const JOB_VERSION = 1
@@ -27,6 +28,8 @@ export const LastFailure = Schema.Struct({
   reason: Schema.optional(FailureReason),
   /** Who authenticated the hop that failed (absent in older job data and without a session). */
   source: Schema.optional(Schema.Literal("partner", "dane", "mta-sts", "none")),
+  /** The partner's MX no longer points at its route servers (the fleet's last route check). */
+  route: Schema.optional(RouteCheck),
 })
 export type LastFailure = typeof LastFailure.Type
 

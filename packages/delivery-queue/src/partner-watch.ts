@@ -8,6 +8,7 @@
  */
 import type { Contact, PolicySet } from "@mailconnect/policy"
 import type { CertificateChange, ObservedCertificate, WatchedCertificate } from "./cert-watch"
+import { describeRouteMismatch, type RouteCheck } from "./route-check"
 
 const DAY = 86_400_000
 
@@ -20,7 +21,13 @@ export interface WatchOptions {
   readonly changeNewsDays?: number
 }
 
-export type Attention = "expired" | "expires-soon" | "changed" | "review-overdue" | "review-due"
+export type Attention =
+  | "expired"
+  | "provider-changed"
+  | "expires-soon"
+  | "changed"
+  | "review-overdue"
+  | "review-due"
 
 export interface CertificateStatus {
   readonly server: string
@@ -47,6 +54,8 @@ export interface PartnerStatus {
   readonly agreement: { readonly reference: string; readonly confirmedBy?: string } | undefined
   readonly review: { readonly dueOn: string; readonly dueAt: number; readonly daysLeft: number } | undefined
   readonly certificates: ReadonlyArray<CertificateStatus>
+  /** The last comparison of the domain's MX with the partner's route servers, if any. */
+  readonly route?: RouteCheck & { readonly note?: string }
   /** Everything here that needs someone to act, most urgent first. */
   readonly attention: ReadonlyArray<Attention>
 }
@@ -59,7 +68,14 @@ const ADVICE: Record<CertificateChange, string> = {
     "a new issuer: a new CA or a new provider — confirm with the partner; check tls.verify.ca and whether their MX moved",
 }
 
-const ORDER: ReadonlyArray<Attention> = ["expired", "review-overdue", "expires-soon", "changed", "review-due"]
+const ORDER: ReadonlyArray<Attention> = [
+  "expired",
+  "provider-changed",
+  "review-overdue",
+  "expires-soon",
+  "changed",
+  "review-due",
+]
 const byUrgency = (list: Iterable<Attention>) => ORDER.filter((a) => [...list].includes(a))
 
 const certificateStatus = (
@@ -93,6 +109,7 @@ export const partnerWatch = (
   watched: ReadonlyArray<WatchedCertificate>,
   now: number,
   options: WatchOptions = {},
+  routes: Readonly<Record<string, RouteCheck>> = {},
 ): ReadonlyArray<PartnerStatus> => {
   const settings: Required<WatchOptions> = {
     expiryWarningDays: options.expiryWarningDays ?? 21,
@@ -120,9 +137,13 @@ export const partnerWatch = (
             : review.daysLeft < settings.reviewWarningDays
               ? ["review-due"]
               : []
+      const route = routes[p.name]
       return {
         partner: p.name,
         mode: p.tls.mode,
+        ...(route
+          ? { route: route.mismatch ? { ...route, note: describeRouteMismatch(route) } : route }
+          : {}),
         contacts: p.agreement?.technicalContacts ?? [],
         agreement: p.agreement
           ? {
@@ -132,7 +153,11 @@ export const partnerWatch = (
           : undefined,
         review,
         certificates,
-        attention: byUrgency([...reviewAttention, ...certificates.flatMap((c) => c.attention)]),
+        attention: byUrgency([
+          ...reviewAttention,
+          ...certificates.flatMap((c) => c.attention),
+          ...(route?.mismatch ? (["provider-changed"] as const) : []),
+        ]),
       }
     })
 }

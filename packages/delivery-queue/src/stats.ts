@@ -27,6 +27,7 @@ import {
 import { QueueUnavailable } from "./errors"
 import { FailureCodeSchema } from "./failure-code"
 import type { PolicySource } from "./ports"
+import { RouteCheck } from "./route-check"
 import { failFast } from "./spool"
 
 const HOUR = 3_600_000
@@ -97,6 +98,12 @@ export interface DeliveryStatsShape {
   readonly health: (now: number) => Effect.Effect<ReadonlyArray<PartnerHealth>, QueueUnavailable>
   /** Every partner server's last certificate, and its last change (the certificate watch). */
   readonly certificates: Effect.Effect<ReadonlyArray<WatchedCertificate>, QueueUnavailable>
+  /** Keeps the last route check of a partner (`route-check.ts`), 7 days. */
+  readonly recordRoute: (partner: string, check: RouteCheck) => Effect.Effect<void, QueueUnavailable>
+  /** The last route check of one partner, if it found a mismatch; never fails (best effort). */
+  readonly routeMismatchOf: (partner: string) => Effect.Effect<RouteCheck | undefined>
+  /** The last route check of every partner checked, by partner name. */
+  readonly routes: Effect.Effect<Readonly<Record<string, RouteCheck>>, QueueUnavailable>
   /** Fleet-wide: the last 24 hours per policy source, and the domains whose authentication failed. */
   readonly policySources: (now: number) => Effect.Effect<PolicySourceHealth, QueueUnavailable>
 }
@@ -138,6 +145,7 @@ export const authFailureOf = (r: DeliveryRecord): AuthFailure | undefined => {
 }
 
 const decodeAuthFailure = Schema.decodeUnknownOption(Schema.parseJson(AuthFailure))
+const decodeRoute = Schema.decodeUnknownOption(Schema.parseJson(RouteCheck))
 
 const unavailable = (e: RedisCommandError) => new QueueUnavailable({ operation: "stats", detail: e.detail })
 
@@ -211,6 +219,7 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
         ]
   }
   const watched = redis.keys.key("watch", "certs")
+  const routed = redis.keys.key("watch", "routes")
   const watchEntry = (member: string) => redis.keys.key("watch", "cert", member)
   const watchCommands = (r: DeliveryRecord) => {
     if (r.peer === undefined || r.server === undefined || r.partner === "-") return []
@@ -264,6 +273,34 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
         const entry = watchedFrom(m, hashOf(replies[i]))
         return entry ? [entry] : []
       })
+    }).pipe(Effect.mapError(unavailable)),
+    recordRoute: (partner, check) =>
+      redis
+        .batch(
+          [
+            ["SET", redis.keys.key("watch", "route", partner), JSON.stringify(check), "EX", LAST_TTL_S],
+            ["SADD", routed, partner],
+            ["EXPIRE", routed, LAST_TTL_S],
+          ],
+          { atomic: true },
+        )
+        .pipe(Effect.asVoid, Effect.mapError(unavailable)),
+    routeMismatchOf: (partner) =>
+      redis.get(redis.keys.key("watch", "route", partner)).pipe(
+        Effect.map((text) => Option.getOrUndefined(Option.flatMap(text, decodeRoute))),
+        Effect.map((check) => (check?.mismatch ? check : undefined)),
+        Effect.orElseSucceed(() => undefined),
+      ),
+    routes: Effect.gen(function* () {
+      const names = [...(yield* redis.smembers(routed))].sort()
+      if (names.length === 0) return {}
+      const values = yield* redis.mget(names.map((n) => redis.keys.key("watch", "route", n)))
+      const checks: Record<string, RouteCheck> = {}
+      names.forEach((name, i) => {
+        const decoded = values[i] ? decodeRoute(values[i]!) : Option.none()
+        if (Option.isSome(decoded)) checks[name] = decoded.value
+      })
+      return checks
     }).pipe(Effect.mapError(unavailable)),
     policySources: Effect.fn("DeliveryStats.policySources")(function* (now: number) {
       const current = Math.floor(now / HOUR)

@@ -302,12 +302,19 @@ export const makeJobProcessor = (config: WorkerConfig) =>
           })
           .pipe(Effect.either)
         const decidedAt = yield* Clock.currentTimeMillis
+        // A failure to a partner with its own route: did its MX move elsewhere (the route watch)?
+        const partnerName = route.policy.partner?.name
+        const routeMismatch =
+          Either.isLeft(outcome) && partnerName !== undefined && (route.policy.servers?.length ?? 0) > 0
+            ? yield* stats.routeMismatchOf(partnerName)
+            : undefined
         const decision = decideAttempt({
           data,
           now: decidedAt,
           retry: route.policy.retry,
           serial: active.serial,
           outcome,
+          ...(routeMismatch ? { routeMismatch } : {}),
         })
         return yield* carryOut(
           job,

@@ -177,18 +177,18 @@ export class TraceIndex extends Context.Tag("@mailconnect/TraceIndex")<TraceInde
   /**
    * On a fail-fast connection of its own (one retry, 5 s per command): a trace write is best
    * effort and must never hold mail up for longer, nor share a stalled connection with the queue.
+   * Closed with the scope.
    */
-  static layer = (options: TraceOptions) =>
-    Layer.scoped(
-      TraceIndex,
-      Effect.map(
-        RedisClient.connect({
-          purpose: "trace",
-          maxRetriesPerRequest: 1,
-          commandTimeoutMs: 5_000,
-          autoPipelining: true,
-        }),
-        (redis) => makeTraceIndex(redis, options),
-      ),
+  static make = (options: TraceOptions) =>
+    Effect.map(
+      RedisClient.connect({
+        purpose: "trace",
+        maxRetriesPerRequest: 1,
+        commandTimeoutMs: 5_000,
+        autoPipelining: true,
+      }),
+      (redis) => makeTraceIndex(redis, options),
     )
+
+  static layer = (options: TraceOptions) => Layer.scoped(TraceIndex, TraceIndex.make(options))
 }

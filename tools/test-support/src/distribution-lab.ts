@@ -129,6 +129,8 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
         RELAY_POLICY_POLL_INTERVAL: "1s",
         RELAY_HEARTBEAT_INTERVAL: "1s",
         RELAY_HEARTBEAT_TTL: "5s",
+        // Lab partner domains are in no DNS: a route check would ask the system's resolver.
+        RELAY_ROUTE_CHECK: "off",
         ...options.env,
       },
       stdio: ["ignore", "pipe", "pipe"],

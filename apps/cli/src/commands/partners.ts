@@ -11,6 +11,7 @@ import {
   DeliveryStats,
   type PartnerStatus,
   partnerWatch,
+  type RouteCheck,
   type WatchedCertificate,
 } from "@mailconnect/delivery-queue"
 import { compileDirectory } from "@mailconnect/policy-compiler"
@@ -33,7 +34,7 @@ const reviewDays = Options.integer("review-days").pipe(
 /** The watch from Redis; none (and a line on stderr) when Redis does not answer. */
 const watched = Effect.gen(function* () {
   const stats = yield* DeliveryStats
-  return yield* stats.certificates
+  return yield* Effect.all([stats.certificates, stats.routes])
 }).pipe(
   Effect.provide(DeliveryStats.layer),
   Effect.provide(RedisClient.layerFromEnv),
@@ -41,7 +42,12 @@ const watched = Effect.gen(function* () {
   Effect.catchAll((e) =>
     Console.error(
       `certificate watch unavailable (${"detail" in e ? e.detail : e._tag}): certificates not shown`,
-    ).pipe(Effect.as([] as ReadonlyArray<WatchedCertificate>)),
+    ).pipe(
+      Effect.as([[], {}] as readonly [
+        ReadonlyArray<WatchedCertificate>,
+        Readonly<Record<string, RouteCheck>>,
+      ]),
+    ),
   ),
 )
 
@@ -63,6 +69,7 @@ export const renderReport = (report: ReadonlyArray<PartnerStatus>): string =>
         lines.push(
           `  agreement ${p.agreement.reference}${p.agreement.confirmedBy ? `, confirmed by ${p.agreement.confirmedBy}` : ""}`,
         )
+      if (p.route?.note) lines.push(`  route: ${p.route.note} — has the partner changed provider?`)
       if (p.certificates.length === 0) lines.push("  certificate: not seen yet")
       for (const c of p.certificates) {
         lines.push(
@@ -84,10 +91,14 @@ const report = Command.make("report", { dir: dirOption, json, expiryDays, review
     if (!result.policy)
       return yield* new CliExit({ code: 1, message: `${args.dir} has errors; run mailconnect policy check` })
     const now = yield* Clock.currentTimeMillis
-    const statuses = partnerWatch(result.policy, yield* watched, now, {
-      expiryWarningDays: args.expiryDays,
-      reviewWarningDays: args.reviewDays,
-    })
+    const [certificates, routes] = yield* watched
+    const statuses = partnerWatch(
+      result.policy,
+      certificates,
+      now,
+      { expiryWarningDays: args.expiryDays, reviewWarningDays: args.reviewDays },
+      routes,
+    )
     yield* Console.log(args.json ? JSON.stringify(statuses, null, 2) : renderReport(statuses))
   }),
 ).pipe(

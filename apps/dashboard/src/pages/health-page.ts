@@ -99,11 +99,12 @@ const watchTable = (watch: HealthStatus["watch"]): SafeHtml => {
                   : ""
               }</li>`,
           )}</ul>`
+    const route = p.route?.note ? html`<br><span class="warn">${p.route.note}</span>` : ""
     return html`<tr data-watch-partner="${p.partner}" class="${p.attention.length > 0 ? "attention" : ""}"><td>${p.partner}</td><td>${p.mode}</td><td>${
       p.attention.length > 0
         ? html`<span class="warn">${p.attention.join(", ")}</span>`
         : html`<span class="muted">—</span>`
-    }</td><td>${p.review ? html`${p.review.dueOn} (${p.review.daysLeft} d)` : html`<span class="muted">none</span>`}</td><td>${certificates}</td><td>${p.contacts.map((c) => html`${c.name} &lt;${c.email}&gt;<br>`)}</td></tr>`
+    }</td><td>${p.review ? html`${p.review.dueOn} (${p.review.daysLeft} d)` : html`<span class="muted">none</span>`}</td><td>${certificates}${route}</td><td>${p.contacts.map((c) => html`${c.name} &lt;${c.email}&gt;<br>`)}</td></tr>`
   })
   return html`<table id="partner-watch">
 <thead><tr><th>Partner</th><th>Mode</th><th>Attention</th><th>Attestation due</th><th>Certificates seen</th><th>Contacts</th></tr></thead>

@@ -3,7 +3,8 @@
  * RELAY_DELIVERY_LOG — `stdout` and/or file paths, comma-separated (a file is appended to, opened
  * once, flushed and closed when the relay stops); unset: no delivery log. Each line is one JSON
  * object with this relay's id (RELAY_ID). The worker writes attempts and DSNs through the port,
- * the ingress its accepted messages (`sessionInLine`).
+ * the ingress its accepted messages (`sessionInLine`). Each line also goes to the message trace
+ * (`message-trace.ts`, RELAY_TRACE, on by default).
  */
 import { createWriteStream, type WriteStream } from "node:fs"
 import type { DeliveryLogLine, SessionInLine } from "@mailconnect/delivery-log"
@@ -11,6 +12,7 @@ import { DeliveryLog, jsonLine, messageIdOf } from "@mailconnect/delivery-log"
 import type { AcceptedMessage } from "@mailconnect/smtp-inbound"
 import { Config, Effect, Layer } from "effect"
 import { RelayConfig } from "../config"
+import { traceSink } from "./message-trace"
 
 const targetsConfig = Config.string("RELAY_DELIVERY_LOG").pipe(
   Config.withDefault(""),
@@ -44,6 +46,7 @@ export const DeliveryLogLayer = Layer.scoped(
           Effect.mapError((e) => new Error(`RELAY_DELIVERY_LOG: cannot open ${path}: ${e.message}`)),
         ),
     )
+    const trace = yield* traceSink
     const sinks: Array<(text: string) => void> = [
       ...(targets.includes("stdout") ? [(text: string) => void process.stdout.write(text)] : []),
       ...files.map((stream) => (text: string) => void stream.write(text)),
@@ -52,12 +55,13 @@ export const DeliveryLogLayer = Layer.scoped(
       yield* Effect.logInfo("delivery log").pipe(Effect.annotateLogs({ targets: targets.join(",") }))
     return {
       write: (line: DeliveryLogLine) =>
-        sinks.length === 0
+        (sinks.length === 0
           ? Effect.void
           : Effect.sync(() => {
               const text = jsonLine(line, relayId)
               for (const sink of sinks) sink(text)
-            }),
+            })
+        ).pipe(Effect.zipRight(trace ? trace(line) : Effect.void)),
     }
   }),
 )

@@ -37,7 +37,8 @@ export const PartnerWatchGauges = Layer.scopedDiscard(
       const active = yield* policy.current
       if (Option.isNone(active)) return
       const now = yield* Clock.currentTimeMillis
-      const report = partnerWatch(active.value.payload.policy, yield* stats.certificates, now)
+      const [certificates, routes] = yield* Effect.all([stats.certificates, stats.routes])
+      const report = partnerWatch(active.value.payload.policy, certificates, now, {}, routes)
       for (const partner of report) {
         if (partner.review)
           yield* Metric.set(

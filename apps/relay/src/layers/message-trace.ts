@@ -1,0 +1,76 @@
+/**
+ * The message trace (`@mailconnect/message-trace`) as a second consumer of the delivery log's
+ * lines: every line the relay writes to its delivery log is also recorded in the fleet's trace
+ * in Redis, so `mailconnect trace` and the dashboard's trace page find the message from any relay
+ * after BullMQ has forgotten its job.
+ *
+ * RELAY_TRACE=on|off, default on: "where is this mail?" is the first question an operator is
+ * asked, and a trace switched on only afterwards cannot answer it for the mail already sent.
+ * It costs one Lua call per line (about three lines per message) and Redis memory for the
+ * retention — docs/message-trace.md has the measured figures; RELAY_TRACE_RETENTION (default
+ * 30d) sizes it.
+ *
+ * Best effort: a line is recorded in a background fiber on a fail-fast connection of its own
+ * (one retry, 5 s per command), so a slow or absent Redis never fails, refuses or delays mail;
+ * a line that could not be recorded is counted (`mc_trace_write_failures_total`) and logged.
+ * On shutdown the lines still in flight get up to 5 s before the connection closes.
+ */
+import type { DeliveryLogLine } from "@mailconnect/delivery-log"
+import { TraceIndex, type TraceUnavailable } from "@mailconnect/message-trace"
+import { parseDuration } from "@mailconnect/policy"
+import { Config, ConfigError, Effect, Either, FiberSet, Metric } from "effect"
+import { RelayConfig } from "../config"
+
+const writeFailures = Metric.counter("mc_trace_write_failures_total", {
+  description: "Delivery-log lines the message trace could not record (Redis unavailable or slow)",
+  incremental: true,
+})
+
+export const traceConfig = Config.all({
+  enabled: Config.string("RELAY_TRACE").pipe(
+    Config.withDefault("on"),
+    Config.mapOrFail((text) => {
+      const value = text.trim().toLowerCase()
+      return value === "on" || value === "off"
+        ? Either.right(value === "on")
+        : Either.left(ConfigError.InvalidData(["RELAY_TRACE"], "must be on or off"))
+    }),
+  ),
+  retentionMs: Config.string("RELAY_TRACE_RETENTION").pipe(
+    Config.withDefault("30d"),
+    Config.mapOrFail((text) => {
+      const ms = parseDuration(text)
+      return ms !== undefined && ms > 0
+        ? Either.right(ms)
+        : Either.left(
+            ConfigError.InvalidData(["RELAY_TRACE_RETENTION"], "must be a duration like 30d or 72h"),
+          )
+    }),
+  ),
+})
+
+const failed = (e: TraceUnavailable) =>
+  Metric.increment(Metric.tagged(writeFailures, "reason", e.reason)).pipe(
+    Effect.zipRight(Effect.logWarning("message trace: line not recorded")),
+    Effect.annotateLogs({ reason: e.reason, detail: e.detail }),
+  )
+
+/**
+ * The trace as a sink of the delivery log (undefined when RELAY_TRACE=off). The returned write
+ * only forks: it is safe to run synchronously, as the ingress does.
+ */
+export const traceSink = Effect.gen(function* () {
+  const config = yield* traceConfig
+  if (!config.enabled) return undefined
+  const { relayId } = yield* RelayConfig
+  const trace = yield* TraceIndex.make({ relay: relayId, retentionMs: config.retentionMs })
+  const inFlight = yield* FiberSet.make<void, never>()
+  // Finalizers run in reverse: this one (wait for the lines in flight) before the set's
+  // interruption and the connection's close.
+  yield* Effect.addFinalizer(() =>
+    FiberSet.awaitEmpty(inFlight).pipe(Effect.timeout("5 seconds"), Effect.ignore),
+  )
+  yield* Effect.logInfo("message trace").pipe(Effect.annotateLogs({ retentionMs: config.retentionMs }))
+  return (line: DeliveryLogLine): Effect.Effect<void> =>
+    FiberSet.run(inFlight, trace.record(line).pipe(Effect.catchAll(failed))).pipe(Effect.asVoid)
+})
