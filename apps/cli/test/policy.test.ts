@@ -32,7 +32,9 @@ describe("policy check", () => {
   it("passes on the example policies (exit 0)", async () => {
     const run = await mailconnect(["policy", "check"])
     expect(run.code).toBe(0)
-    expect(run.stdout).toBe("policies: 0 errors, 0 warnings (5 partners, 2 local domains, 1 closed group, 1 connector)\n")
+    expect(run.stdout).toBe(
+      "policies: 0 errors, 0 warnings (5 partners, 2 local domains, 1 closed group, 1 connector)\n",
+    )
   })
 
   it("prints every diagnostic of a broken directory and exits 1", async () => {

@@ -102,10 +102,7 @@ const startOnce = async (handle: (exchange: Exchange) => void, host: string): Pr
     stop: () => {
       stopped ??= (async () => {
         for (const socket of connections) socket.destroy()
-        await Promise.all([
-          new Promise<void>((r) => udp.close(() => r())),
-          new Promise((r) => tcp.close(r)),
-        ])
+        await Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise((r) => tcp.close(r))])
       })()
       return stopped
     },

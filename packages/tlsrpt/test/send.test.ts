@@ -74,7 +74,11 @@ const resolverOn = (server: string) =>
 
 const mails: Array<{ readonly to: string; readonly body: Buffer }> = []
 const recordingMailer = Layer.succeed(ReportMailer, {
-  send: (to: string, body: Buffer) => Effect.sync(() => (mails.push({ to, body }), `q${mails.length}`)),
+  send: (to: string, body: Buffer) =>
+    Effect.sync(() => {
+      mails.push({ to, body })
+      return `q${mails.length}`
+    }),
 })
 
 const config = (extra: Partial<SenderConfig> = {}): SenderConfig => ({
