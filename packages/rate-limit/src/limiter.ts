@@ -27,9 +27,10 @@ export interface RateLimitConfig {
   readonly clock?: "redis" | "effect"
 }
 
+/** Absent (or undefined, as a decoded policy may carry it): no limit. */
 export interface Limits {
-  readonly messagesPerMinute?: number
-  readonly connections?: number
+  readonly messagesPerMinute?: number | undefined
+  readonly connections?: number | undefined
 }
 
 export type Decision =

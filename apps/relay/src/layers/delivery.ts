@@ -1,9 +1,10 @@
 /**
  * Role `delivery`: BullMQ workers delivering through the outbound SMTP adapter (one destination
- * per resolved next hop: concurrency, cached sessions, breaker), and the targeted flush when a
- * new bundle changes a partner. Closing the layer closes the worker, which waits for the jobs in
- * progress (the drain) for what is left of the drain budget (`layers/redis.ts`); jobs still
- * running then are left to BullMQ's stall recovery.
+ * per resolved next hop: concurrency, cached sessions, breaker), partners' delivery limits counted
+ * fleet-wide (`rate-limits.ts`), and the targeted flush when a new bundle changes a partner.
+ * Closing the layer closes the worker, which waits for the jobs in progress (the drain) for what
+ * is left of the drain budget (`layers/redis.ts`); jobs still running then are left to BullMQ's
+ * stall recovery.
  *
  * Trusts: the active signed bundle; for domains without an enforced agreement, DANE records the
  * local validating resolver vouches for and MTA-STS policies (`tls-standards.ts`). Touches: the
@@ -17,6 +18,7 @@ import { RelayConfig } from "../config"
 import { RoleConfig } from "../smtp-config"
 import { DelivererFromOutbound } from "./outbound-deliverer"
 import { PartnerBreakersFromDestinations } from "./partner-breakers"
+import { RateLimitsFromEnv } from "./rate-limits"
 import { tlsReportingOptionsFromEnv, tlsReportRoundsLayer } from "./tls-reporting"
 import { TlsStandardsFromEnv } from "./tls-standards"
 
@@ -54,6 +56,6 @@ export const DeliveryLayer = Layer.unwrapEffect(
       }),
       FlushOnPolicyChange,
       rounds,
-    ).pipe(Layer.provide(outbound))
+    ).pipe(Layer.provide(Layer.merge(outbound, RateLimitsFromEnv)))
   }),
 )
