@@ -51,6 +51,8 @@ export const outboundWorkerLayer = (options: {
   tlsReports?: boolean
   /** The counters on this Redis instead of the queue's (e.g. one that is down). */
   tlsReportsRedisUrl?: string
+  /** Our EHLO name (default relay.test): tells two relays apart in a lab's recording. */
+  ehloName?: string
 }) => {
   const redis = RedisConnectionFactory.layerFrom(
     Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix)),
@@ -65,7 +67,7 @@ export const outboundWorkerLayer = (options: {
     Layer.provide(
       Layer.mergeAll(
         OutboundConfig.layer({
-          ehloName: "relay.test",
+          ehloName: options.ehloName ?? "relay.test",
           perDestination: 4,
           breakerThreshold: 10_000,
           breakerCooldownMs: 60_000,

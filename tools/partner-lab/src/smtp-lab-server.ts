@@ -151,7 +151,10 @@ export const startSmtpLabServer = async (config: LabServerConfig): Promise<Runni
       stream.on("data", (chunk: Buffer) => chunks.push(chunk))
       stream.on("end", () => {
         const transaction = current.get(session.id)
-        if (transaction) transaction.body = Buffer.concat(chunks)
+        if (transaction) {
+          transaction.body = Buffer.concat(chunks)
+          transaction.receivedAt = Date.now()
+        }
         current.delete(session.id)
         callback(null, "2.0.0 Ok: queued as lab")
       })
