@@ -24,6 +24,10 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "Defaults.retry.expireAfter": "When the message is returned with a non-delivery report (e.g. `10d`).",
   "Defaults.dsn": "Delivery status notifications (delay warnings, non-delivery reports).",
   "Defaults.dsn.languages": "Languages of the human-readable part, in order (e.g. `[de, en]`).",
+  "Defaults.limits":
+    "Delivery limits for every partner that does not set the same field itself (field by field); absent: none. Mail to domains without a partner file is never limited.",
+  "Defaults.limits.messagesPerMinute": "As in Partner, for each partner on its own (not for all of them together).",
+  "Defaults.limits.connections": "As in Partner, for each partner on its own.",
   "Partner.apiVersion": "Always `mailconnect/v1`.",
   "Partner.kind": "`Partner` — one file per bilateral agreement, policies/partners/<name>.yaml.",
   "Partner.name": "The partner's name; must equal the file name (rule NAME-MISMATCH).",
@@ -93,6 +97,12 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "Partner.retry.every": "As in Defaults.",
   "Partner.retry.warnAfter": "As in Defaults.",
   "Partner.retry.expireAfter": "As in Defaults.",
+  "Partner.limits":
+    "What the agreement allows us to send the partner, counted fleet-wide (all relays together, in Redis); absent: the Defaults' limits, else none. A delivery held back by a limit waits without counting as an attempt (docs/operations.md, Rate limits).",
+  "Partner.limits.messagesPerMinute":
+    "Messages (SMTP transactions, one per message and partner domain) per minute, whole number 1–100000 (LIMIT-INVALID). Counted in a sliding window: no more than this many in any 60 s.",
+  "Partner.limits.connections":
+    "Simultaneous deliveries (SMTP sessions in use) to the partner, whole number 1–1000 (LIMIT-INVALID); a slot is leased, so a relay that dies frees its slots after RELAY_RATE_LIMIT_LEASE.",
   "LocalDomains.apiVersion": "Always `mailconnect/v1`.",
   "LocalDomains.kind": "`LocalDomains` — policies/local.yaml.",
   "LocalDomains.domains": "Our customers' domains; inbound MX accepts mail for these and nothing else.",
