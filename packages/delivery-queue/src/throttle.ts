@@ -14,7 +14,8 @@ type Throttle = DeliveryThrottle["Type"]
 
 const describeLimit = (limit: string, route: Route): string => {
   const limits = route.policy.partner?.limits
-  return limit === "connections" ? `${limits?.connections} connections` : `${limits?.messagesPerMinute}/min`
+  if (limit !== "connections") return `${limits?.messagesPerMinute}/min`
+  return `${limits?.connections} connection${limits?.connections === 1 ? "" : "s"}`
 }
 
 /** Why and until when a delivery waits; `undefined` when it was admitted. */

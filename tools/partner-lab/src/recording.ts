@@ -18,6 +18,8 @@ export interface ReceivedTransaction {
   readonly rejected: Array<{ readonly address: string; readonly reply: string }>
   /** The message bytes as received after DATA (dot-unstuffed by smtp-server), once complete. */
   body: Buffer | undefined
+  /** When MAIL FROM came (the lab's wall clock, ms): with `receivedAt`, whether transactions overlapped. */
+  readonly startedAt?: number
   /** When the body was complete (the lab's wall clock, ms): what tests of delivery rates measure. */
   receivedAt?: number
 }

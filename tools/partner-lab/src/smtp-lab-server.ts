@@ -131,6 +131,7 @@ export const startSmtpLabServer = async (config: LabServerConfig): Promise<Runni
         rcptTo: [],
         rejected: [],
         body: undefined,
+        startedAt: Date.now(),
       }
       connection.transactions.push(transaction)
       current.set(session.id, transaction)
