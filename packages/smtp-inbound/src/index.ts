@@ -1,3 +1,4 @@
+export * from "./auth-throttle"
 export * from "./client-certificate"
 export * from "./connectors"
 export * from "./decisions"

@@ -3,8 +3,9 @@
  * configured port; closing stops accepting at once and lets open sessions finish for the drain
  * time (then smtp-server answers 421 4.3.2 and closes them) — the ingress half of a graceful drain.
  */
-import { Effect, Runtime } from "effect"
+import { Effect, Option, Runtime } from "effect"
 import type { SMTPServer } from "smtp-server"
+import { AuthThrottle } from "./auth-throttle"
 import { Enqueue } from "./enqueue"
 import { IngressPolicy } from "./ingress-policy"
 import {
@@ -50,6 +51,7 @@ export const startIngress = (config: IngressConfig) =>
     const policy = yield* IngressPolicy
     const runtime = yield* Effect.runtime<never>()
     const log = Runtime.runFork(runtime)
+    const authThrottle = Option.getOrUndefined(yield* Effect.serviceOption(AuthThrottle))
     const running: Array<RunningListener> = []
     for (const listener of config.listeners) {
       const server = createListener(listener, {
@@ -61,6 +63,7 @@ export const startIngress = (config: IngressConfig) =>
         users: config.users.current,
         events: config.events,
         runtime,
+        ...(authThrottle ? { authThrottle } : {}),
       })
       // Handshake failures and socket errors arrive here; without a listener they would crash the process.
       server.on("error", (error: Error) => log(Effect.logDebug(`smtp ${listener.kind}: ${error.message}`)))

@@ -38,6 +38,7 @@ import type { IngressPolicy } from "./ingress-policy"
 import { receivedHeader } from "./received"
 import { type Refusal, type RefusalReason, refusal, toSmtpError } from "./replies"
 import "./status-codes"
+import type { AuthThrottleShape } from "./auth-throttle"
 import { tlsDemandOf } from "./tls-required"
 import { type UserRecord, verifyPassword } from "./users"
 
@@ -89,7 +90,7 @@ export interface AcceptedMessage {
 export interface IngressEvents {
   /** `tls`: the negotiated protocol (e.g. `TLSv1.3`), or `plaintext`. */
   readonly accepted: (kind: ListenerKind, bytes: number, tls: string, message: AcceptedMessage) => void
-  readonly refused: (kind: ListenerKind, reason: RefusalReason | "auth-failed") => void
+  readonly refused: (kind: ListenerKind, reason: RefusalReason | "auth-failed" | "auth-throttled") => void
 }
 
 /** The message's header block (up to the first empty line), at most 64 KiB of it. */
@@ -108,6 +109,8 @@ export interface ListenerDeps {
   readonly users: () => ReadonlyMap<string, UserRecord>
   readonly events: IngressEvents
   readonly runtime: Runtime.Runtime<never>
+  /** Failed AUTH throttled fleet-wide; absent: every failure waits the fixed minimum delay only. */
+  readonly authThrottle?: AuthThrottleShape
 }
 
 interface SessionState {
@@ -124,6 +127,9 @@ interface SessionState {
   mailFrom: string
   recipients: Array<string>
 }
+
+/** Without a throttle every failed AUTH still waits this long. */
+const MIN_AUTH_DELAY_MS = 250
 
 const notQueued = refusal(
   451,
@@ -203,20 +209,58 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     },
 
     onAuth(auth, session, callback) {
-      const user = deps.users().get(auth.username ?? "")
-      const fail = () => {
-        deps.events.refused(config.kind, "auth-failed")
-        callback(Object.assign(new Error("5.7.8 Authentication credentials invalid"), { responseCode: 535 }))
+      const attempt = { address: session.remoteAddress, user: (auth.username ?? "").toLowerCase() }
+      const throttle = deps.authThrottle
+      // A failure is answered after the throttle's delay (a fixed minimum without one).
+      const fail = () =>
+        run(
+          (throttle ? throttle.failed(attempt) : Effect.succeed(MIN_AUTH_DELAY_MS)).pipe(
+            Effect.flatMap((ms) => Effect.sleep(ms)),
+          ),
+        ).then(() => {
+          void run(
+            Effect.logWarning("AUTH failed").pipe(
+              Effect.annotateLogs({ listener: config.kind, address: attempt.address, user: attempt.user }),
+            ),
+          )
+          deps.events.refused(config.kind, "auth-failed")
+          callback(
+            Object.assign(new Error("5.7.8 Authentication credentials invalid"), { responseCode: 535 }),
+          )
+        })
+      const verify = () => {
+        const user = deps.users().get(auth.username ?? "")
+        if (!user || auth.method === "XOAUTH2" || typeof auth.password !== "string") return void fail()
+        verifyPassword(auth.password, user.hash).then(
+          (ok) => {
+            if (!ok) return void fail()
+            if (throttle) void run(throttle.succeeded(attempt))
+            state(session).allowedDomains = user.domains
+            callback(null, { user: user.name })
+          },
+          () => void fail(),
+        )
       }
-      if (!user || auth.method === "XOAUTH2" || typeof auth.password !== "string") return fail()
-      verifyPassword(auth.password, user.hash).then(
-        (ok) => {
-          if (!ok) return fail()
-          state(session).allowedDomains = user.domains
-          callback(null, { user: user.name })
-        },
-        () => fail(),
-      )
+      if (!throttle) return verify()
+      run(throttle.check(attempt)).then((lock) => {
+        if (lock._tag === "Open") return verify()
+        void run(
+          Effect.logWarning("AUTH refused: too many failures").pipe(
+            Effect.annotateLogs({
+              listener: config.kind,
+              address: attempt.address,
+              user: attempt.user,
+              lock: lock.scope,
+            }),
+          ),
+        )
+        deps.events.refused(config.kind, "auth-throttled")
+        callback(
+          Object.assign(new Error("4.7.0 Too many failed authentication attempts; try again later"), {
+            responseCode: 454,
+          }),
+        )
+      })
     },
 
     onMailFrom(address, session, callback) {

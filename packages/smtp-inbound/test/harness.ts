@@ -1,4 +1,5 @@
 /** Ingress under test: real listeners on loopback, real TLS (test PKI), real Redis queue. */
+
 import {
   DeliveryQueue,
   newMessageId,
@@ -19,6 +20,7 @@ import {
   type RunningListener,
   startIngress,
 } from "../src"
+import { AuthThrottle, type AuthThrottleConfig } from "../src/auth-throttle"
 
 /** The `Enqueue` port bound to the real delivery queue, as the relay binds it. */
 const enqueueIntoQueue = Layer.effect(
@@ -69,6 +71,8 @@ export const startTestIngress = async (options: {
   config: Omit<IngressConfig, "events">
   /** Read at every MAIL FROM and RCPT TO instead of `policy`, as a hot-loaded bundle is. */
   livePolicy?: () => PolicySet
+  /** Failed AUTH throttled in this Redis with these settings (the relay always binds one). */
+  authThrottle?: AuthThrottleConfig
 }): Promise<RunningIngress> => {
   const scope = Effect.runSync(Scope.make())
   const redis = Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))
@@ -82,6 +86,13 @@ export const startTestIngress = async (options: {
           ? liveIngressPolicy(options.livePolicy)
           : IngressPolicy.fixed(options.policy, buildIndex(options.policy)),
       ),
+    ),
+    Layer.provideMerge(
+      options.authThrottle
+        ? AuthThrottle.layer(options.authThrottle).pipe(
+            Layer.provide(RedisConnectionFactory.layerFrom(redis)),
+          )
+        : Layer.empty,
     ),
   )
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))

@@ -9,13 +9,15 @@ import { DeliveryLog } from "@mailconnect/delivery-log"
 import { type ActiveBundle, ActivePolicy } from "@mailconnect/policy-store"
 import {
   type ActiveIngressPolicy,
+  AuthThrottle,
   activeIngressPolicy,
+  DEFAULT_AUTH_THROTTLE,
   fileUserDirectory,
   type IngressEvents,
   IngressPolicy,
   startIngress,
 } from "@mailconnect/smtp-inbound"
-import { Effect, Layer, Metric, Option, Runtime } from "effect"
+import { Config, Effect, Layer, Metric, Option, Runtime } from "effect"
 import { RoleConfig } from "../smtp-config"
 import { sessionInLine } from "./delivery-log"
 import { IngressEnqueueFromQueue } from "./ingress-enqueue"
@@ -94,8 +96,33 @@ const Listeners = Layer.scopedDiscard(
   }),
 )
 
+/**
+ * Failed AUTH throttled fleet-wide (`AuthThrottle`): RELAY_AUTH_MAX_FAILURES_PER_ADDRESS (10) and
+ * RELAY_AUTH_MAX_FAILURES_PER_USER (50) within RELAY_AUTH_FAILURE_WINDOW seconds (900) lock the
+ * address or user for RELAY_AUTH_LOCK seconds (900).
+ */
+const AuthThrottleFromEnv = Layer.unwrapEffect(
+  Effect.map(
+    Config.all({
+      maxPerAddress: Config.integer("RELAY_AUTH_MAX_FAILURES_PER_ADDRESS").pipe(Config.withDefault(10)),
+      maxPerUser: Config.integer("RELAY_AUTH_MAX_FAILURES_PER_USER").pipe(Config.withDefault(50)),
+      windowS: Config.integer("RELAY_AUTH_FAILURE_WINDOW").pipe(Config.withDefault(900)),
+      lockS: Config.integer("RELAY_AUTH_LOCK").pipe(Config.withDefault(900)),
+    }),
+    (c) =>
+      AuthThrottle.layer({
+        ...DEFAULT_AUTH_THROTTLE,
+        maxPerAddress: c.maxPerAddress,
+        maxPerUser: c.maxPerUser,
+        windowMs: c.windowS * 1000,
+        lockMs: c.lockS * 1000,
+      }),
+  ),
+)
+
 /** Mail to RELAY_TLSRPT_ADDRESS is stored as a received TLS report instead of being queued. */
 export const IngressLayer = Listeners.pipe(
+  Layer.provide(AuthThrottleFromEnv),
   Layer.provide(
     Layer.merge(
       IngressPolicyFromActivePolicy,
