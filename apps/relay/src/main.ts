@@ -30,6 +30,7 @@ import { HttpLayer } from "./layers/http"
 import { MtaStsHostLayer } from "./layers/mta-sts-host"
 import { PolicyLayer } from "./layers/policy"
 import { RedisLayer } from "./layers/redis"
+import { RedisEvictionCheck } from "./layers/redis-eviction"
 import { RolesLayer } from "./layers/roles"
 import { TlsReportEndpointLayer } from "./layers/tlsrpt-inbound"
 import { RelayLifecycle } from "./lifecycle"
@@ -41,6 +42,8 @@ const Relay = DrainLayer.pipe(
   Layer.provideMerge(TlsReportEndpointLayer),
   Layer.provideMerge(HeartbeatLayer),
   Layer.provideMerge(PolicyLayer),
+  // Before anything is queued: a Redis that may evict keys would lose acknowledged mail.
+  Layer.provideMerge(RedisEvictionCheck),
   Layer.provideMerge(Layer.mergeAll(RedisLayer, RelayLifecycle.layer, RelayConfig.layer, NodeContext.layer)),
   Layer.provide(Logger.logFmt),
 )
