@@ -26,7 +26,8 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "Defaults.dsn.languages": "Languages of the human-readable part, in order (e.g. `[de, en]`).",
   "Defaults.limits":
     "Delivery limits for every partner that does not set the same field itself (field by field); absent: none. Mail to domains without a partner file is never limited.",
-  "Defaults.limits.messagesPerMinute": "As in Partner, for each partner on its own (not for all of them together).",
+  "Defaults.limits.messagesPerMinute":
+    "As in Partner, for each partner on its own (not for all of them together).",
   "Defaults.limits.connections": "As in Partner, for each partner on its own.",
   "Partner.apiVersion": "Always `mailconnect/v1`.",
   "Partner.kind": "`Partner` — one file per bilateral agreement, policies/partners/<name>.yaml.",
