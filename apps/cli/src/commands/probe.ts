@@ -12,6 +12,7 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
+import { checkRoute, describeRouteMismatch, type RouteCheck } from "@mailconnect/delivery-queue"
 import { makeLookup, type PartnerTls, type TlsVersion } from "@mailconnect/policy"
 import { compileDirectory, formatDiagnostic, hasErrors } from "@mailconnect/policy-compiler"
 import {
@@ -27,7 +28,7 @@ import {
   type StsCause,
   type StsDescription,
 } from "@mailconnect/smtp-outbound"
-import { Console, Effect, Layer, Logger, Option } from "effect"
+import { Clock, Console, Effect, Layer, Logger, Option } from "effect"
 import { CliExit } from "../exit"
 import { TlsStandardsFromEnv } from "../layers/tls-standards"
 
@@ -140,8 +141,14 @@ const standardsLines = (server: ProbeServerResult, partner: string | undefined):
   return lines
 }
 
-const render = (report: ProbeReport): string => {
+const render = (report: ProbeReport & { readonly route?: RouteCheck }): string => {
   const lines = [`probe ${report.target}: ${report.ok ? "ok" : "FAILED"}`]
+  if (report.route)
+    lines.push(
+      report.route.mismatch
+        ? `route          ${describeRouteMismatch(report.route)} — has the partner changed provider?`
+        : `route          MX ${report.route.mx.join(", ") || "none"} (the route's servers are among them, or there is no MX)`,
+    )
   if (report.mtaSts) lines.push(`mta-sts        ${mtaStsLine(report.mtaSts)}`)
   for (const server of report.servers) {
     lines.push(`\n${server.server}${server.address ? ` (${server.address})` : ""}  verdict ${server.verdict}`)
@@ -251,14 +258,44 @@ export const probeCommand = Command.make(
           ),
         ),
       )
-      const report = yield* Effect.flatMap(OutboundDelivery, (delivery) =>
+      // A policy with its own route servers: does the domain's MX still point at them (provider change)?
+      const routeOf = (domain: string, hosts: ReadonlyArray<string>) =>
+        Effect.flatMap(DnsResolver, (dns) => Effect.tryPromise(() => dns.mx(domain))).pipe(
+          Effect.flatMap((mx) =>
+            Clock.currentTimeMillis.pipe(
+              Effect.map((now) =>
+                checkRoute(
+                  domain,
+                  mx.map((r) => r.exchange),
+                  hosts,
+                  now,
+                ),
+              ),
+            ),
+          ),
+          Effect.option,
+          Effect.map(Option.getOrUndefined),
+          Effect.provide(DnsResolver.layerFromEnv),
+        )
+      const probeDomain = "domain" in probeTarget ? probeTarget.domain : undefined
+      const probed = Effect.flatMap(OutboundDelivery, (delivery) =>
         delivery.probe({
           target: probeTarget,
           tls,
           ...(servers ? { servers } : {}),
           ...(partner === undefined ? {} : { partner }),
         }),
-      ).pipe(
+      )
+      const withRoute = Effect.all([
+        probed,
+        probeDomain && servers && servers.length > 0
+          ? routeOf(
+              probeDomain,
+              servers.map((s) => s.host),
+            )
+          : Effect.succeed(undefined),
+      ]).pipe(Effect.map(([probe, route]) => (route ? { ...probe, route } : probe)))
+      const report: ProbeReport & { readonly route?: RouteCheck } = yield* withRoute.pipe(
         Effect.provide(layer),
         Effect.scoped,
         // Warnings (a Redis outage, a failed policy fetch) must not mix with the report on stdout.
