@@ -41,9 +41,10 @@ const Relay = DrainLayer.pipe(
   Layer.provideMerge(MtaStsHostLayer),
   Layer.provideMerge(TlsReportEndpointLayer),
   Layer.provideMerge(HeartbeatLayer),
-  Layer.provideMerge(PolicyLayer),
-  // Before anything is queued: a Redis that may evict keys would lose acknowledged mail.
+  // After the policy's start-up read, before anything is queued: a Redis that may evict keys
+  // would lose acknowledged mail.
   Layer.provideMerge(RedisEvictionCheck),
+  Layer.provideMerge(PolicyLayer),
   Layer.provideMerge(Layer.mergeAll(RedisLayer, RelayLifecycle.layer, RelayConfig.layer, NodeContext.layer)),
   Layer.provide(Logger.logFmt),
 )

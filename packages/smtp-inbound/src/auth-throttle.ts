@@ -133,12 +133,18 @@ export class AuthThrottle extends Context.Tag("@mailconnect/smtp-inbound/AuthThr
   AuthThrottle,
   AuthThrottleShape
 >() {
-  /** On a fail-fast connection of its own: a slow Redis must not hold AUTH up for long. */
+  /** On a fail-fast connection of its own: a slow or absent Redis must not hold AUTH up. */
   static layer = (config: AuthThrottleConfig = DEFAULT_AUTH_THROTTLE) =>
     Layer.scoped(
       AuthThrottle,
       Effect.map(
-        RedisClient.connect({ purpose: "auth-throttle", maxRetriesPerRequest: 1, commandTimeoutMs: 2_000 }),
+        // No offline queue: while Redis is away a check fails at once (open), never holding AUTH.
+        RedisClient.connect({
+          purpose: "auth-throttle",
+          maxRetriesPerRequest: 1,
+          commandTimeoutMs: 2_000,
+          enableOfflineQueue: false,
+        }),
         (redis) => makeAuthThrottle(redis, config),
       ),
     )
