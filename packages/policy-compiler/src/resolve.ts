@@ -98,6 +98,7 @@ const resolveAgreement = (agreement: NonNullable<PartnerDoc["agreement"]>): Agre
   reference: agreement.reference,
   signedOn: agreement.signedOn,
   ...(agreement.confirmedBy === undefined ? {} : { confirmedBy: agreement.confirmedBy }),
+  ...(agreement.confirmedOn === undefined ? {} : { confirmedOn: agreement.confirmedOn }),
   technicalContacts: (agreement.technicalContacts ?? []).map((c) => ({
     name: c.name,
     email: c.email,

@@ -51,6 +51,10 @@ export const RULES = {
   ),
   "OVERRIDES-UNKNOWN": rule("error", "overrides names a partner that does not exist"),
   "AGREEMENT-CONTACT-MISSING": rule("error", "enforce/mtls without an agreement naming a technical contact"),
+  "AGREEMENT-CONFIRMATION-MISSING": rule(
+    "error",
+    "enforce/mtls without the customer's confirmation of the agreement (agreement.confirmedBy and confirmedOn)",
+  ),
   "MTLS-CLIENT-CERT-MISSING": rule("error", "mtls without tls.clientCertificate"),
   "CERT-FILE-MISSING": rule("error", "a CA or certificate file does not exist in the policy directory"),
   "CERT-UNPARSABLE": rule("error", "a CA or certificate file holds no parsable PEM certificate"),

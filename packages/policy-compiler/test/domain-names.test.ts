@@ -27,6 +27,8 @@ name: mueller
 agreement:
   reference: AGR-9
   signedOn: "2026-10-01"
+  confirmedBy: Customer operations, ticket OPS-1
+  confirmedOn: "2026-10-01"
   technicalContacts:
     - name: Müller Bank IT
       email: it@xn--mller-bank-9db.de
@@ -110,7 +112,7 @@ describe("domain spellings", () => {
     expect(result.policy).toBeUndefined()
     // mimic sorts first and claims the domain (its own two spellings are one claim); mueller conflicts.
     expect(lines(result)).toEqual([
-      `partners/mueller.yaml:10:11: error DOMAIN-CONFLICT ${MUELLER} (written müller-bank.de) is already claimed by partner "mimic" (partners/mimic.yaml) (a domain belongs to exactly one partner: remove it from one of them)`,
+      `partners/mueller.yaml:12:11: error DOMAIN-CONFLICT ${MUELLER} (written müller-bank.de) is already claimed by partner "mimic" (partners/mimic.yaml) (a domain belongs to exactly one partner: remove it from one of them)`,
     ])
   })
 
@@ -122,7 +124,7 @@ describe("domain spellings", () => {
       "domains: [court.example, ＡＣＭＥ.example]",
     )
     expect(lines(compile(files, certs))[0]).toMatch(
-      /^partners\/court\.yaml:10:26: error LOCAL-DOMAIN-CLAIMED acme\.example is one of our local domains/,
+      /^partners\/court\.yaml:12:26: error LOCAL-DOMAIN-CLAIMED acme\.example is one of our local domains/,
     )
   })
 
@@ -132,7 +134,7 @@ describe("domain spellings", () => {
       certs,
     )
     expect(lines(result).map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual([
-      "partners/mueller.yaml:12:13: error ROUTE-SERVER-INVALID",
+      "partners/mueller.yaml:14:13: error ROUTE-SERVER-INVALID",
     ])
   })
 
@@ -147,8 +149,8 @@ describe("domain spellings", () => {
   it("refuses a domain that URL parsing would read as an IPv4 address", () => {
     const result = compile(withMueller(baseFiles(certs), { domains: "[0x7f.1, bank.1]" }), certs)
     expect(lines(result).map((l) => l.replace(/ \(.*$/, ""))).toEqual([
-      'partners/mueller.yaml:10:11: error DOMAIN-INVALID "0x7f.1" ends in a numeric label',
-      'partners/mueller.yaml:10:19: error DOMAIN-INVALID "bank.1" is not a valid domain name after UTS-46 processing',
+      'partners/mueller.yaml:12:11: error DOMAIN-INVALID "0x7f.1" ends in a numeric label',
+      'partners/mueller.yaml:12:19: error DOMAIN-INVALID "bank.1" is not a valid domain name after UTS-46 processing',
     ])
   })
 })

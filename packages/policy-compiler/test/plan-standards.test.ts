@@ -88,7 +88,7 @@ describe("plan: tls.dane and tls.mtaSts", () => {
   it("flags a switch turned off together with a mode downgrade to opportunistic", () => {
     const agreed = (tls: string) =>
       withFiles(baseFiles(certs), {
-        "partners/shop.yaml": `apiVersion: mailconnect/v1\nkind: Partner\nname: shop\nagreement:\n  reference: AGR-9\n  signedOn: "2026-01-01"\n  technicalContacts: [{ name: Ops, email: ops@shop.example }]\ndomains: [shop.example]\ntls:\n${tls}`,
+        "partners/shop.yaml": `apiVersion: mailconnect/v1\nkind: Partner\nname: shop\nagreement:\n  reference: AGR-9\n  signedOn: "2026-01-01"\n  confirmedBy: Customer operations, ticket OPS-1\n  confirmedOn: "2026-01-01"\n  technicalContacts: [{ name: Ops, email: ops@shop.example }]\ndomains: [shop.example]\ntls:\n${tls}`,
       })
     expect(flags(agreed("  mode: enforce\n"), agreed("  mode: opportunistic\n  dane: off\n"))).toEqual([
       "DANE-DISABLED shop: tls.dane on (default) → off: MX hosts with validated TLSA records (RFC 7672) are no longer authenticated",

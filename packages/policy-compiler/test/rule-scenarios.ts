@@ -476,4 +476,21 @@ export const RULE_SCENARIOS: ReadonlyArray<RuleScenario> = [
         "limits:\n  messagesPerMinute: 6000000\n",
       ),
   },
+  // Added with issue #16 (the customer's confirmation of an agreement).
+  {
+    rule: "AGREEMENT-CONFIRMATION-MISSING",
+    name: "an enforce partner whose agreement records no confirmation, an mtls one without its date",
+    files: (b) =>
+      edit(
+        edit(
+          b,
+          "partners/bank.yaml",
+          '  confirmedBy: Customer operations, ticket OPS-1\n  confirmedOn: "2026-06-15"\n',
+          "",
+        ),
+        "partners/court.yaml",
+        '  confirmedOn: "2026-10-01"\n',
+        "",
+      ),
+  },
 ]

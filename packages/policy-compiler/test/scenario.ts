@@ -27,6 +27,8 @@ name: bank
 agreement:
   reference: AGR-1
   signedOn: "2026-06-15"
+  confirmedBy: Customer operations, ticket OPS-1
+  confirmedOn: "2026-06-15"
   technicalContacts:
     - name: Bank Ops
       email: ops@bank.example
@@ -56,6 +58,8 @@ name: court
 agreement:
   reference: AGR-2
   signedOn: "2026-10-01"
+  confirmedBy: Customer operations, ticket OPS-1
+  confirmedOn: "2026-10-01"
   technicalContacts:
     - name: Court IT
       email: it@court.example
@@ -72,6 +76,8 @@ name: notary
 agreement:
   reference: AGR-3
   signedOn: "2026-10-08"
+  confirmedBy: Customer operations, ticket OPS-1
+  confirmedOn: "2026-10-08"
   technicalContacts:
     - name: Notary Postmaster
       email: postmaster@notary.example

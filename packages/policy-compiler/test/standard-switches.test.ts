@@ -104,7 +104,7 @@ describe("tls.dane and tls.mtaSts", () => {
       "  mode: mtls\n  mtaSts: off\n",
     )
     expect(lines(compile(court, certs))).toEqual([
-      'partners/court.yaml:13:3: warning STANDARDS-IGNORED-ENFORCED partner "court" uses mtls: tls.mtaSts has no effect (its own tls.verify always wins; DANE and MTA-STS are not consulted for it) (remove tls.mtaSts: the DANE and MTA-STS switches apply only to opportunistic partners and to the defaults)',
+      'partners/court.yaml:15:3: warning STANDARDS-IGNORED-ENFORCED partner "court" uses mtls: tls.mtaSts has no effect (its own tls.verify always wins; DANE and MTA-STS are not consulted for it) (remove tls.mtaSts: the DANE and MTA-STS switches apply only to opportunistic partners and to the defaults)',
     ])
     const inherited = withFiles(
       edit(
@@ -115,7 +115,7 @@ describe("tls.dane and tls.mtaSts", () => {
       ),
       {
         "partners/insurer.yaml":
-          'apiVersion: mailconnect/v1\nkind: Partner\nname: insurer\nagreement:\n  reference: AGR-9\n  signedOn: "2026-01-01"\n  technicalContacts: [{ name: Ops, email: ops@insurer.example }]\ndomains: [insurer.example]\nroute:\n  servers: [mx.insurer.example]\ntls:\n  dane: on\n',
+          'apiVersion: mailconnect/v1\nkind: Partner\nname: insurer\nagreement:\n  reference: AGR-9\n  signedOn: "2026-01-01"\n  confirmedBy: Customer operations, ticket OPS-1\n  confirmedOn: "2026-01-01"\n  technicalContacts: [{ name: Ops, email: ops@insurer.example }]\ndomains: [insurer.example]\nroute:\n  servers: [mx.insurer.example]\ntls:\n  dane: on\n',
       },
     )
     expect(compile(inherited, certs).diagnostics.map((d) => `${d.file} ${d.rule}`)).toEqual([

@@ -70,7 +70,7 @@ describe("inbound.verify", () => {
       `inbound:\n  verify:\n    certificate: certs/leaf.pem\n    pins: [${certs.ca.pin}]\n`,
     )
     expect(lines(compile(files, certs))).toEqual([
-      `partners/court.yaml:19:11: warning PIN-CERTIFICATE-MISMATCH no pin matches the certificate in certs/leaf.pem (its pin is ${certs.leaf.pin}) (add that pin if the partner rotated its key, or update the certificate file)`,
+      `partners/court.yaml:21:11: warning PIN-CERTIFICATE-MISMATCH no pin matches the certificate in certs/leaf.pem (its pin is ${certs.leaf.pin}) (add that pin if the partner rotated its key, or update the certificate file)`,
     ])
   })
 })

@@ -45,6 +45,8 @@ export const Agreement = Schema.Struct({
   reference: Schema.String,
   signedOn: Schema.String,
   confirmedBy: Schema.optional(Schema.String),
+  /** When the customer confirmed it (with `confirmedBy` and `reference`: the customer's indemnity). */
+  confirmedOn: Schema.optional(Schema.String),
   technicalContacts: Schema.Array(Contact),
   /** Present only when the partner may use TLS below 1.2; records why. */
   legacyTls: Schema.optional(

@@ -18,6 +18,7 @@ name: ${name}
 agreement:
   reference: DEMO-${name.toUpperCase()}
   signedOn: "${today}"
+  confirmedOn: "${today}"
   confirmedBy: local stack demo
   technicalContacts:
     - name: ${name} postmaster

@@ -40,6 +40,8 @@ name: ${options.name}
 agreement:
   reference: AGR-TEST-${options.name}
   signedOn: "2024-05-01"
+  confirmedBy: Customer operations, ticket OPS-1
+  confirmedOn: "2024-05-01"
   technicalContacts:
     - name: ${options.name} mail team
       email: postmaster@${options.domain}

@@ -45,6 +45,21 @@ export const checkPartner = (
       ),
     )
 
+  // The customer's confirmation (who, when; the agreement's reference): our record that they asked
+  // for mail to this partner to be held back rather than sent unauthenticated.
+  if (mode !== "opportunistic" && doc.agreement && (!doc.agreement.confirmedBy || !doc.agreement.confirmedOn))
+    out.push(
+      at(
+        ["agreement"],
+        "AGREEMENT-CONFIRMATION-MISSING",
+        `partner "${doc.name}" uses ${mode} but its agreement ${doc.agreement.reference} records no ${[
+          ...(doc.agreement.confirmedBy ? [] : ["confirmedBy"]),
+          ...(doc.agreement.confirmedOn ? [] : ["confirmedOn"]),
+        ].join(" and ")}`,
+        "add agreement.confirmedBy (who at the customer confirmed, e.g. a name and ticket) and agreement.confirmedOn (the date)",
+      ),
+    )
+
   if (mode === "mtls" && !doc.tls?.clientCertificate)
     out.push(
       at(

@@ -118,6 +118,8 @@ const AgreementSource = Schema.Struct({
   signedOn: DateText,
   /** Who at the customer confirmed the agreement (name or ticket). */
   confirmedBy: Schema.optional(Text),
+  /** When they confirmed it (required with confirmedBy for enforce/mtls: AGREEMENT-CONFIRMATION-MISSING). */
+  confirmedOn: Schema.optional(DateText),
   technicalContacts: Schema.optional(Schema.Array(ContactSource)),
   legacyTls: Schema.optional(Schema.Struct({ reason: Text, acknowledgedBy: Schema.optional(Text) })),
 })

@@ -29,6 +29,8 @@ name: ${name}
 agreement:
   reference: AGR-${i}
   signedOn: "2026-01-15"
+  confirmedBy: Customer operations, ticket OPS-1
+  confirmedOn: "2026-01-15"
   technicalContacts:
     - name: Ops ${i}
       email: ops@${name}.example

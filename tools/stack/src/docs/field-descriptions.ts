@@ -35,7 +35,10 @@ export const FIELD_DESCRIPTIONS: Readonly<Record<string, string>> = {
   "Partner.agreement": "The signed agreement; required for `enforce` and `mtls`.",
   "Partner.agreement.reference": "The agreement's reference, e.g. `AGR-2026-007`.",
   "Partner.agreement.signedOn": 'Date signed, `"YYYY-MM-DD"`.',
-  "Partner.agreement.confirmedBy": "Who at the customer confirmed it (name or ticket).",
+  "Partner.agreement.confirmedBy":
+    "Who at the customer confirmed it (name or ticket); required for `enforce`/`mtls` (AGREEMENT-CONFIRMATION-MISSING): the customer's word that mail to this partner may wait rather than go unauthenticated.",
+  "Partner.agreement.confirmedOn":
+    'When they confirmed it, `"YYYY-MM-DD"`; required with `confirmedBy` for `enforce`/`mtls`.',
   "Partner.agreement.technicalContacts":
     "The partner's technical contacts; at least one for `enforce`/`mtls` (AGREEMENT-CONTACT-MISSING).",
   "Partner.agreement.technicalContacts[].name": "Contact name or team.",
