@@ -19,6 +19,8 @@ export interface RoleConfigShape {
   readonly tls: { readonly cert: string; readonly key: string; readonly minVersion: TlsVersion } | undefined
   readonly usersFile: string | undefined
   readonly maxMessageBytes: number
+  /** Bytes of message bodies the listeners may hold at once; beyond: 452 4.3.1. */
+  readonly maxBufferedBytes: number
   readonly maxRecipients: number
   readonly maxClients: number
   readonly smtpTimeoutMs: number
@@ -79,6 +81,7 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
   minVersion,
   usersFile: Config.option(Config.string("RELAY_USERS_FILE")).pipe(Config.map(Option.getOrUndefined)),
   maxMessageBytes: Config.integer("RELAY_MAX_MESSAGE_SIZE").pipe(Config.withDefault(25 * 1024 * 1024)),
+  maxBufferedBytes: Config.integer("RELAY_DATA_MEMORY_BUDGET").pipe(Config.withDefault(512 * 1024 * 1024)),
   maxRecipients: Config.integer("RELAY_MAX_RECIPIENTS").pipe(Config.withDefault(100)),
   maxClients: Config.integer("RELAY_SMTP_MAX_CLIENTS").pipe(Config.withDefault(1000)),
   smtpTimeoutMs: ms("RELAY_SMTP_TIMEOUT", "5m"),
@@ -117,6 +120,7 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
           : undefined,
       usersFile: c.usersFile,
       maxMessageBytes: c.maxMessageBytes,
+      maxBufferedBytes: c.maxBufferedBytes,
       maxRecipients: c.maxRecipients,
       maxClients: c.maxClients,
       smtpTimeoutMs: c.smtpTimeoutMs,

@@ -6,6 +6,7 @@
 import { Effect, Option, Runtime } from "effect"
 import type { SMTPServer } from "smtp-server"
 import { AuthThrottle } from "./auth-throttle"
+import { makeDataBudget } from "./data-budget"
 import { Enqueue } from "./enqueue"
 import { IngressPolicy } from "./ingress-policy"
 import {
@@ -52,6 +53,11 @@ export const startIngress = (config: IngressConfig) =>
     const runtime = yield* Effect.runtime<never>()
     const log = Runtime.runFork(runtime)
     const authThrottle = Option.getOrUndefined(yield* Effect.serviceOption(AuthThrottle))
+    // One budget for every listener of this process: memory is the process's.
+    const dataBudget =
+      config.limits.maxBufferedBytes === undefined
+        ? undefined
+        : makeDataBudget(config.limits.maxBufferedBytes)
     const running: Array<RunningListener> = []
     for (const listener of config.listeners) {
       const server = createListener(listener, {
@@ -64,6 +70,7 @@ export const startIngress = (config: IngressConfig) =>
         events: config.events,
         runtime,
         ...(authThrottle ? { authThrottle } : {}),
+        ...(dataBudget ? { dataBudget } : {}),
       })
       // Handshake failures and socket errors arrive here; without a listener they would crash the process.
       server.on("error", (error: Error) => log(Effect.logDebug(`smtp ${listener.kind}: ${error.message}`)))

@@ -17,6 +17,7 @@
  * refuses `MAIL FROM … REQUIRETLS` in plaintext. The demand (or a `TLS-Required: No` header
  * without it) travels with the message to delivery (tls-required.ts).
  */
+
 import type { X509Certificate } from "node:crypto"
 import type { TLSSocket } from "node:tls"
 import type { TlsVersion } from "@mailconnect/policy"
@@ -24,6 +25,7 @@ import { peerChain } from "@mailconnect/x509"
 import { Clock, Effect, Runtime } from "effect"
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server"
 import { decideConnector } from "./connectors"
+import type { DataBudget } from "./data-budget"
 import {
   anonymousSender,
   checkMxRecipient,
@@ -68,6 +70,8 @@ export interface IngressLimits {
   readonly maxClients?: number
   /** How long open sessions may go on after a drain starts, before 421. */
   readonly drainTimeoutMs: number
+  /** Bytes of message bodies all listeners may hold at once (default: no budget). */
+  readonly maxBufferedBytes?: number
 }
 
 /** A message this listener queued (the 250 is being sent): the delivery log's session-in line. */
@@ -111,6 +115,8 @@ export interface ListenerDeps {
   readonly runtime: Runtime.Runtime<never>
   /** Failed AUTH throttled fleet-wide; absent: every failure waits the fixed minimum delay only. */
   readonly authThrottle?: AuthThrottleShape
+  /** The memory budget for message bodies, shared by the ingress's listeners. */
+  readonly dataBudget?: DataBudget
 }
 
 interface SessionState {
@@ -130,6 +136,13 @@ interface SessionState {
 
 /** Without a throttle every failed AUTH still waits this long. */
 const MIN_AUTH_DELAY_MS = 250
+
+const overBudget = refusal(
+  452,
+  "4.3.1",
+  "Insufficient system storage: too much mail in flight; try again later",
+  "memory-budget",
+)
 
 const notQueued = refusal(
   451,
@@ -360,13 +373,34 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     onData(stream, session, callback) {
       const chunks: Array<Buffer> = []
       let bytes = 0
+      // Bytes this transaction holds of the shared budget; over: it went over and buffers no more.
+      let held = 0
+      let over = false
+      const budget = deps.dataBudget
+      const release = () => {
+        budget?.release(held)
+        held = 0
+      }
       stream.on("data", (chunk: Buffer) => {
         bytes += chunk.length
-        if (bytes <= deps.limits.maxMessageBytes) chunks.push(chunk)
+        if (bytes > deps.limits.maxMessageBytes || over) return
+        if (budget && !budget.take(chunk.length)) {
+          over = true
+          chunks.length = 0
+          release()
+          return
+        }
+        held += chunk.length
+        chunks.push(chunk)
       })
-      stream.on("error", (error) => callback(error))
+      stream.on("error", (error) => {
+        release()
+        callback(error)
+      })
       stream.on("end", () => {
+        if (over) return refuse(overBudget, callback)
         if ((stream as { sizeExceeded?: boolean }).sizeExceeded || bytes > deps.limits.maxMessageBytes) {
+          release()
           return refuse(
             refusal(
               552,
@@ -417,6 +451,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
           }),
         ).then(
           (result) => {
+            release()
             if (result._tag === "Left") return refuse(notQueued, callback)
             deps.events.accepted(config.kind, bytes, session.secure ? (s.protocol ?? "TLS") : "plaintext", {
               queueId: result.right.messageId,
@@ -435,7 +470,10 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
             callback(null, `2.0.0 Ok: queued as ${result.right.messageId}`)
           },
           // A defect is still no 250 (and no crash): the sender tries again later.
-          () => refuse(notQueued, callback),
+          () => {
+            release()
+            refuse(notQueued, callback)
+          },
         )
       })
     },

@@ -21,6 +21,7 @@ export type RefusalReason =
   | "bad-address"
   | "certificate-identity"
   | "legacy-tls"
+  | "memory-budget"
 
 export const refusal = (code: number, enhanced: string, text: string, reason: RefusalReason): Refusal => ({
   code,

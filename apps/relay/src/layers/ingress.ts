@@ -85,6 +85,7 @@ const Listeners = Layer.scopedDiscard(
       tls: config.tls!,
       limits: {
         maxMessageBytes: config.maxMessageBytes,
+        maxBufferedBytes: config.maxBufferedBytes,
         maxRecipients: config.maxRecipients,
         maxClients: config.maxClients,
         socketTimeoutMs: config.smtpTimeoutMs,
