@@ -73,6 +73,9 @@ describe("mailconnect partners report", () => {
     expect(bank).toContain("(10 days), issuer CN=Bank Example CA, pin sha256/NEW")
     expect(bank).toMatch(/changed \d{4}-\d\d-\d\d: a new key: pins on the old key no longer match/)
     expect(bank).toContain("attestation due 2027-11-28")
+    expect(bank).toContain(
+      "agreement AGR-2026-007, confirmed by Acme Example GmbH, ticket CS-4520 on 2026-06-15",
+    )
     expect(bank).toContain("contact: Bank Example Messaging Team <messaging@bank.example>")
     // Partners without a sighting say so; opportunistic ones are not listed.
     expect(run.stdout).toMatch(/^insurer \(enforce\)/m)

@@ -51,7 +51,9 @@ export interface PartnerStatus {
   readonly partner: string
   readonly mode: string
   readonly contacts: ReadonlyArray<Contact>
-  readonly agreement: { readonly reference: string; readonly confirmedBy?: string } | undefined
+  readonly agreement:
+    | { readonly reference: string; readonly confirmedBy?: string; readonly confirmedOn?: string }
+    | undefined
   readonly review: { readonly dueOn: string; readonly dueAt: number; readonly daysLeft: number } | undefined
   readonly certificates: ReadonlyArray<CertificateStatus>
   /** The last comparison of the domain's MX with the partner's route servers, if any. */
@@ -149,6 +151,7 @@ export const partnerWatch = (
           ? {
               reference: p.agreement.reference,
               ...(p.agreement.confirmedBy ? { confirmedBy: p.agreement.confirmedBy } : {}),
+              ...(p.agreement.confirmedOn ? { confirmedOn: p.agreement.confirmedOn } : {}),
             }
           : undefined,
         review,

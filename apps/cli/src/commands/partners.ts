@@ -67,7 +67,7 @@ export const renderReport = (report: ReadonlyArray<PartnerStatus>): string =>
       )
       if (p.agreement)
         lines.push(
-          `  agreement ${p.agreement.reference}${p.agreement.confirmedBy ? `, confirmed by ${p.agreement.confirmedBy}` : ""}`,
+          `  agreement ${p.agreement.reference}${p.agreement.confirmedBy ? `, confirmed by ${p.agreement.confirmedBy}${p.agreement.confirmedOn ? ` on ${p.agreement.confirmedOn}` : ""}` : ""}`,
         )
       if (p.route?.note) lines.push(`  route: ${p.route.note} — has the partner changed provider?`)
       if (p.certificates.length === 0) lines.push("  certificate: not seen yet")
