@@ -1,24 +1,38 @@
 /**
- * `pnpm bench [suite…]`: runs every benchmark suite in `suites/` (or the named ones) one after
- * another and prints their figures. Figures are measurements for the closing notes and for
- * side-by-side comparison; nothing here asserts a time limit.
+ * `pnpm bench [--profile] [suite…]`: runs every benchmark suite in `suites/` (or the named ones)
+ * one after another and prints their figures. Figures are measurements for the closing notes and
+ * for side-by-side comparison; nothing here asserts a time limit.
+ *
+ * `--profile`: every relay process a suite starts writes a V8 CPU profile when it exits
+ * (`test-artifacts/profiles/<run>/<suite>/`), and the hottest functions of each are printed.
  */
-import { readdirSync } from "node:fs"
+import { mkdirSync, readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { printProfiles } from "./profile-summary"
 import type { BenchSuite } from "./suite"
 
-const dir = join(dirname(fileURLToPath(import.meta.url)), "suites")
-const wanted = process.argv.slice(2)
+const here = dirname(fileURLToPath(import.meta.url))
+const dir = join(here, "suites")
+const args = process.argv.slice(2)
+const profile = args.includes("--profile")
+const wanted = args.filter((a) => !a.startsWith("--"))
 const files = readdirSync(dir)
   .filter((f) => f.endsWith(".ts"))
   .sort()
   .filter((f) => wanted.length === 0 || wanted.includes(f.replace(/\.ts$/, "")))
+const profileRoot = join(here, "..", "..", "..", "test-artifacts", "profiles", new Date().toISOString())
 
 for (const file of files) {
   const suite = (await import(join(dir, file))).default as BenchSuite
   console.log(`\n== ${suite.name} (${file})`)
+  const profileDir = join(profileRoot, file.replace(/\.ts$/, ""))
+  if (profile) {
+    mkdirSync(profileDir, { recursive: true })
+    process.env.BENCH_CPU_PROFILE_DIR = profileDir
+  }
   const started = performance.now()
   await suite.run()
   console.log(`-- ${suite.name}: ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  if (profile) printProfiles(profileDir)
 }

@@ -1,12 +1,24 @@
 /**
- * End to end: submission (STARTTLS + AUTH) → relay process → the partner lab's `good` server
+ * End to end: submission (STARTTLS + AUTH) → relay processes → the partner lab's `good` server
  * under enforced, verified TLS. Reports messages per second from first submission to last
- * delivery, acceptance latency (time to the 250 after DATA) p50/p99, and the relay's peak RSS.
- * The client keeps a pool of SMTP connections, as a busy mail program or upstream MTA would.
- * Compare: a Postfix tuned with TLS connection reuse relays about 220 messages/s of 4 KB here.
+ * delivery, acceptance latency (time to the 250 after DATA) p50/p99, CPU per message of the
+ * relays and of Redis, and each relay's peak RSS — on the Redis durability setting it names.
+ *
+ * Settings (environment):
+ * - BENCH_E2E_MESSAGES (2,000), BENCH_E2E_CONNECTIONS (16 client connections in all);
+ * - BENCH_E2E_RELAYS (2: one relay process per core, each with both roles; the clients spread
+ *   over them), or BENCH_E2E_SPLIT=1 for one ingress-only and one delivery-only process;
+ * - BENCH_E2E_DURABILITY: `always` (default: AOF, fsync before every reply — what survives a
+ *   Redis crash), `everysec`, or `none` (no persistence, as the tests run Redis);
+ * - BENCH_E2E_PER_CONNECTION=1: one message per connection (connect, STARTTLS, AUTH, one
+ *   message, QUIT), as many applications submit;
+ * - BENCH_E2E_RELAY_ENV="NAME=value,…": extra settings for every relay (e.g. RELAY_TRACE=off, to
+ *   see what a feature costs);
+ * - BENCH_E2E_MONITOR=<file>: Redis `MONITOR` output of the measured run into that file (slows
+ *   Redis down: for counting round trips and commands, not for the figures).
  */
-import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { execFileSync, spawn } from "node:child_process"
+import { openSync, readFileSync } from "node:fs"
 import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
 import nodemailer from "nodemailer"
 import { type BenchSuite, percentile, report } from "../suite"
@@ -14,32 +26,71 @@ import { type BenchSuite, percentile, report } from "../suite"
 const MESSAGES = Number(process.env.BENCH_E2E_MESSAGES ?? 2_000)
 const CONNECTIONS = Number(process.env.BENCH_E2E_CONNECTIONS ?? 16)
 const SPLIT = process.env.BENCH_E2E_SPLIT === "1"
+const RELAYS = SPLIT ? 1 : Number(process.env.BENCH_E2E_RELAYS ?? 2)
+const DURABILITY = process.env.BENCH_E2E_DURABILITY ?? "always"
+const PER_CONNECTION = process.env.BENCH_E2E_PER_CONNECTION === "1"
+const RELAY_ENV = Object.fromEntries(
+  (process.env.BENCH_E2E_RELAY_ENV ?? "")
+    .split(",")
+    .filter((pair) => pair.includes("="))
+    .map((pair) => [pair.slice(0, pair.indexOf("=")).trim(), pair.slice(pair.indexOf("=") + 1).trim()]),
+)
 const BODY = `${"x".repeat(78)}\r\n`.repeat(50)
 
 /** User + system CPU seconds a process has used so far (Linux /proc). */
-const cpuSeconds = (pid: number): number => {
+export const cpuSeconds = (pid: number): number => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-/** Calls per Redis command so far (`INFO commandstats`), read with redis-cli. */
-const commandStats = (host: string, port: number): Map<string, number> => {
-  const info = execFileSync("redis-cli", ["-h", host, "-p", String(port), "INFO", "commandstats"], {
-    encoding: "utf8",
-  })
+export const redisCli = (port: number, ...args: ReadonlyArray<string>): string =>
+  execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { encoding: "utf8" })
+
+/** Calls per Redis command so far (`INFO commandstats`). */
+const commandStats = (port: number): Map<string, number> => {
   const stats = new Map<string, number>()
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) stats.set(match[1]!, Number(match[2]))
+  for (const match of redisCli(port, "INFO", "commandstats").matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+    stats.set(match[1]!, Number(match[2]))
   return stats
 }
 
-/** Peak resident set size of a process (Linux VmHWM), in MiB. */
-const peakRss = (pid: number): number => {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
-  return match ? Number(match[1]) / 1024 : Number.NaN
+const infoField = (port: number, section: string, field: string): string =>
+  new RegExp(`^${field}:(.*)$`, "m").exec(redisCli(port, "INFO", section))?.[1]?.trim() ?? ""
+
+/**
+ * Puts Redis on the durability setting asked for and waits until an AOF it had to write is
+ * complete, then says what it runs on, read back from Redis itself.
+ */
+export const setDurability = async (port: number, durability: string): Promise<string> => {
+  if (durability !== "none") {
+    redisCli(port, "CONFIG", "SET", "appendfsync", durability)
+    redisCli(port, "CONFIG", "SET", "appendonly", "yes")
+    await waitFor(
+      "AOF on",
+      () =>
+        infoField(port, "persistence", "aof_enabled") === "1" &&
+        infoField(port, "persistence", "aof_rewrite_in_progress") === "0" &&
+        infoField(port, "persistence", "aof_rewrite_scheduled") === "0"
+          ? true
+          : undefined,
+      60_000,
+    )
+  }
+  const get = (name: string) => redisCli(port, "CONFIG", "GET", name).split("\n")[1]?.trim()
+  const aof = get("appendonly")
+  return `Redis appendonly ${aof}${aof === "yes" ? `, appendfsync ${get("appendfsync")}` : ""}, save "${get("save")}"`
+}
+
+/** Resident set size of a process now (VmRSS) and at its peak (VmHWM), in MiB. */
+export const rss = (pid: number): { now: number; peak: number } => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const field = (name: string) =>
+    Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) / 1024
+  return { now: field("VmRSS"), peak: field("VmHWM") }
 }
 
 const suite: BenchSuite = {
-  name: "end to end (submission → relay → enforced TLS partner)",
+  name: `end to end (submission → relay → enforced TLS partner${PER_CONNECTION ? ", a connection per message" : ""})`,
   run: async () => {
     const stack = await startStack(["good"])
     // Stopped also when a relay fails to start: the stack's Redis and lab must not outlive the run.
@@ -49,41 +100,55 @@ const suite: BenchSuite = {
         policyOf([labPartner(stack.partners, "bank", "good")], { host: good.host, port: good.port }),
         1,
       )
+      const redisPort = stack.lab.redis.port
+      const durability = await setDurability(redisPort, DURABILITY)
+      const redisPid = Number(infoField(redisPort, "server", "process_id"))
       const tuning = { RELAY_DELIVERY_CONCURRENCY: "64", RELAY_DESTINATION_CONCURRENCY: "16" }
-      // Split roles: one ingress-only and one delivery-only process, so each side's CPU shows.
-      const relay = await stack.startRelay("bench-relay", {
-        ...tuning,
-        ...(SPLIT ? { RELAY_ROLES: "ingress" } : {}),
-      })
-      const worker = SPLIT
-        ? await stack.startRelay("bench-worker", { ...tuning, RELAY_ROLES: "delivery" })
-        : undefined
+      const ids = SPLIT
+        ? ["bench-relay", "bench-worker"]
+        : Array.from({ length: RELAYS }, (_, i) => `bench-relay-${i}`)
+      const relays = await Promise.all(
+        ids.map((id, i) =>
+          stack.startRelay(id, {
+            ...tuning,
+            ...RELAY_ENV,
+            ...(SPLIT ? { RELAY_ROLES: i === 0 ? "ingress" : "delivery" } : {}),
+          }),
+        ),
+      )
       try {
-        await waitFor("relay ready", async () => (await relay.ready())?.status === 200)
-        if (worker) await waitFor("worker ready", async () => (await worker.ready())?.status === 200)
+        for (const relay of relays)
+          await waitFor("relay ready", async () => (await relay.ready())?.status === 200)
         const beats = await stack.lab.heartbeats()
-        const pid = beats.find((h) => h.relayId === "bench-relay")!.pid
-        const workerPid = worker ? beats.find((h) => h.relayId === "bench-worker")!.pid : undefined
-        const transport = nodemailer.createTransport({
-          pool: true,
-          maxConnections: CONNECTIONS,
-          maxMessages: Number.POSITIVE_INFINITY,
-          host: "127.0.0.1",
-          port: relay.submissionPort,
-          requireTLS: true,
-          tls: { ca: stack.relayCa, servername: "relay.test" },
-          auth: { user: "alice", pass: "a long test password" },
-        })
+        const pids = ids.map((id) => beats.find((h) => h.relayId === id)!.pid)
+        const ingress = SPLIT ? relays.slice(0, 1) : relays
+        const transports = ingress.map((relay) =>
+          nodemailer.createTransport({
+            pool: !PER_CONNECTION,
+            maxConnections: Math.max(1, Math.round(CONNECTIONS / ingress.length)),
+            maxMessages: Number.POSITIVE_INFINITY,
+            host: "127.0.0.1",
+            port: relay.submissionPort,
+            requireTLS: true,
+            tls: { ca: stack.relayCa, servername: "relay.test" },
+            auth: { user: "alice", pass: "a long test password" },
+          }),
+        )
+        const monitorFile = process.env.BENCH_E2E_MONITOR
+        const monitor = monitorFile
+          ? spawn("redis-cli", ["-p", String(redisPort), "MONITOR"], {
+              stdio: ["ignore", openSync(monitorFile, "w"), "ignore"],
+            })
+          : undefined
         const before = good.recorder.messages().length
-        const { host: redisHost, port: redisPort } = stack.lab.redis
-        const commandsBefore = commandStats(redisHost, redisPort)
-        const cpuBefore = cpuSeconds(pid)
-        const workerCpuBefore = workerPid ? cpuSeconds(workerPid) : 0
+        const commandsBefore = commandStats(redisPort)
+        const cpuBefore = pids.map(cpuSeconds)
+        const redisCpuBefore = cpuSeconds(redisPid)
         const latencies: Array<number> = []
         let failures = 0
         const started = performance.now()
         let next = 0
-        const sender = async () => {
+        const sender = (transport: (typeof transports)[number]) => async () => {
           while (next < MESSAGES) {
             const i = next++
             const t = performance.now()
@@ -98,46 +163,68 @@ const suite: BenchSuite = {
             }
           }
         }
-        await Promise.all(Array.from({ length: CONNECTIONS * 2 }, sender))
+        // Pooled: two senders per connection keep every connection busy. A connection per
+        // message: CONNECTIONS connections open at any time.
+        const senders = PER_CONNECTION ? CONNECTIONS : CONNECTIONS * 2
+        await Promise.all(
+          Array.from({ length: senders }, (_, i) => sender(transports[i % transports.length]!)()),
+        )
         const accepted = performance.now() - started
         await waitFor(
           "all delivered",
           () => (good.recorder.messages().length - before >= MESSAGES - failures ? true : undefined),
-          600_000,
+          1_800_000,
         )
         const total = performance.now() - started
-        const cpu = cpuSeconds(pid) - cpuBefore
-        const workerCpu = workerPid ? cpuSeconds(workerPid) - workerCpuBefore : 0
-        const commands = [...commandStats(redisHost, redisPort)]
+        monitor?.kill()
+        const cpu = pids.map((pid, i) => cpuSeconds(pid) - cpuBefore[i]!)
+        const redisCpu = cpuSeconds(redisPid) - redisCpuBefore
+        const commands = [...commandStats(redisPort)]
           .map(([name, calls]) => [name, calls - (commandsBefore.get(name) ?? 0)] as const)
           .filter(([, calls]) => calls > 0)
           .sort((a, b) => b[1] - a[1])
-        transport.close()
+        for (const t of transports) t.close()
+        const perMessageMs = (seconds: number) => (seconds / MESSAGES) * 1000
+        report("durability", durability)
         report("messages (4 KB)", MESSAGES)
-        report("client connections", CONNECTIONS)
+        report(
+          PER_CONNECTION ? "concurrent client connections (one message each)" : "client connections",
+          CONNECTIONS,
+        )
+        if (Object.keys(RELAY_ENV).length > 0)
+          report(
+            "relay settings",
+            Object.entries(RELAY_ENV)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(" "),
+          )
+        report("relay processes", SPLIT ? "2 (ingress-only + delivery-only)" : String(RELAYS))
         report("refused or failed submissions", failures)
         report("acceptance rate", (MESSAGES / accepted) * 1000, "msg/s")
         report("end-to-end rate (first submit → last delivery)", (MESSAGES / total) * 1000, "msg/s")
         report("acceptance latency p50", percentile(latencies, 50), "ms")
         report("acceptance latency p99", percentile(latencies, 99), "ms")
-        if (workerPid) {
-          report("ingress relay CPU per message", (cpu / MESSAGES) * 1000, "ms")
-          report("delivery relay CPU per message", (workerCpu / MESSAGES) * 1000, "ms")
-        } else report("relay CPU per message (ingress + delivery)", (cpu / MESSAGES) * 1000, "ms")
-        report("relay peak RSS", peakRss(pid), "MiB")
+        report("relay CPU per message (all relays)", perMessageMs(cpu.reduce((a, b) => a + b, 0)), "ms")
+        ids.forEach((id, i) => {
+          report(`  ${id}`, perMessageMs(cpu[i]!), "ms")
+        })
+        report("Redis CPU per message", perMessageMs(redisCpu), "ms")
+        ids.forEach((id, i) => {
+          const { now, peak } = rss(pids[i]!)
+          report(`${id} RSS now / peak`, `${now.toFixed(0)} / ${peak.toFixed(0)}`, "MiB")
+        })
         // Includes the heartbeats and policy polls of the run, a few per second.
         const perMessage = (n: number) => Math.round((n / MESSAGES) * 100) / 100
         report("Redis commands per message", perMessage(commands.reduce((sum, [, calls]) => sum + calls, 0)))
         report(
           "  of which",
           commands
-            .slice(0, 8)
+            .slice(0, 10)
             .map(([name, calls]) => `${name} ${perMessage(calls)}`)
             .join(", "),
         )
       } finally {
-        await relay.stop("SIGTERM")
-        await worker?.stop("SIGTERM")
+        await Promise.all(relays.map((relay) => relay.stop("SIGTERM")))
       }
     } finally {
       await stack.stop()
