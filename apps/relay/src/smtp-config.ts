@@ -24,6 +24,8 @@ export interface RoleConfigShape {
   readonly maxRecipients: number
   readonly maxClients: number
   readonly smtpTimeoutMs: number
+  /** Successful logins remembered per process (RELAY_AUTH_CACHE_SIZE, RELAY_AUTH_CACHE_TTL). */
+  readonly authCache: { readonly maxEntries: number; readonly ttlMs: number }
   readonly drainTimeoutMs: number
   readonly deliveryConcurrency: number
   readonly jobLockMs: number
@@ -85,6 +87,12 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
   maxRecipients: Config.integer("RELAY_MAX_RECIPIENTS").pipe(Config.withDefault(100)),
   maxClients: Config.integer("RELAY_SMTP_MAX_CLIENTS").pipe(Config.withDefault(1000)),
   smtpTimeoutMs: ms("RELAY_SMTP_TIMEOUT", "5m"),
+  // Early-talker detection on inbound MX; on submission it would only slow every connection.
+  mxGreetingDelayMs: ms("RELAY_SMTP_MX_GREETING_DELAY", "100ms"),
+  submissionGreetingDelayMs: ms("RELAY_SMTP_SUBMISSION_GREETING_DELAY", "0ms"),
+  // Successful logins remembered per process (0 entries: every login runs scrypt).
+  authCacheEntries: Config.integer("RELAY_AUTH_CACHE_SIZE").pipe(Config.withDefault(10_000)),
+  authCacheTtlMs: ms("RELAY_AUTH_CACHE_TTL", "15m"),
   drainTimeoutMs: ms("RELAY_DRAIN_TIMEOUT", "30s"),
   deliveryConcurrency: Config.integer("RELAY_DELIVERY_CONCURRENCY").pipe(Config.withDefault(20)),
   jobLockMs: ms("RELAY_JOB_LOCK_DURATION", "30s"),
@@ -98,12 +106,29 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
   Config.mapOrFail((c) => {
     const listeners: Array<ListenerConfig> = []
     if (c.submission !== undefined)
-      listeners.push({ kind: "submission", host: c.smtpHost, port: c.submission })
+      listeners.push({
+        kind: "submission",
+        host: c.smtpHost,
+        port: c.submission,
+        greetingDelayMs: c.submissionGreetingDelayMs,
+      })
     if (c.submissions !== undefined)
-      listeners.push({ kind: "submissions", host: c.smtpHost, port: c.submissions })
-    if (c.mx !== undefined) listeners.push({ kind: "mx", host: c.smtpHost, port: c.mx })
+      listeners.push({
+        kind: "submissions",
+        host: c.smtpHost,
+        port: c.submissions,
+        greetingDelayMs: c.submissionGreetingDelayMs,
+      })
+    if (c.mx !== undefined)
+      listeners.push({ kind: "mx", host: c.smtpHost, port: c.mx, greetingDelayMs: c.mxGreetingDelayMs })
     // Off unless set: inbound MX down to TLS 1.0, for partners whose agreement grants legacyTls only.
-    if (c.mxLegacy !== undefined) listeners.push({ kind: "mx-legacy", host: c.smtpHost, port: c.mxLegacy })
+    if (c.mxLegacy !== undefined)
+      listeners.push({
+        kind: "mx-legacy",
+        host: c.smtpHost,
+        port: c.mxLegacy,
+        greetingDelayMs: c.mxGreetingDelayMs,
+      })
     if (listeners.length > 0 && (c.cert === undefined || c.key === undefined))
       return Either.left(
         ConfigError.InvalidData(
@@ -123,6 +148,7 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
       maxBufferedBytes: c.maxBufferedBytes,
       maxRecipients: c.maxRecipients,
       maxClients: c.maxClients,
+      authCache: { maxEntries: c.authCacheEntries, ttlMs: c.authCacheTtlMs },
       smtpTimeoutMs: c.smtpTimeoutMs,
       drainTimeoutMs: c.drainTimeoutMs,
       deliveryConcurrency: c.deliveryConcurrency,

@@ -5,6 +5,7 @@
  */
 import { Effect, Option, Runtime } from "effect"
 import type { SMTPServer } from "smtp-server"
+import { makeVerificationCache } from "./auth-cache"
 import { AuthThrottle } from "./auth-throttle"
 import { makeDataBudget } from "./data-budget"
 import { Enqueue } from "./enqueue"
@@ -58,6 +59,9 @@ export const startIngress = (config: IngressConfig) =>
       config.limits.maxBufferedBytes === undefined
         ? undefined
         : makeDataBudget(config.limits.maxBufferedBytes)
+    // One cache for every listener of this process (a user may log in on 587 and 465).
+    const auth = config.limits.authCache
+    const verifications = auth && auth.maxEntries > 0 ? makeVerificationCache(auth) : undefined
     const running: Array<RunningListener> = []
     for (const listener of config.listeners) {
       const server = createListener(listener, {
@@ -71,6 +75,7 @@ export const startIngress = (config: IngressConfig) =>
         runtime,
         ...(authThrottle ? { authThrottle } : {}),
         ...(dataBudget ? { dataBudget } : {}),
+        ...(verifications ? { verifications } : {}),
       })
       // Handshake failures and socket errors arrive here; without a listener they would crash the process.
       server.on("error", (error: Error) => log(Effect.logDebug(`smtp ${listener.kind}: ${error.message}`)))

@@ -40,6 +40,7 @@ import type { IngressPolicy } from "./ingress-policy"
 import { receivedHeader } from "./received"
 import { type Refusal, type RefusalReason, refusal, toSmtpError } from "./replies"
 import "./status-codes"
+import type { VerificationCache } from "./auth-cache"
 import type { AuthThrottleShape } from "./auth-throttle"
 import { tlsDemandOf } from "./tls-required"
 import { type UserRecord, verifyPassword } from "./users"
@@ -53,6 +54,12 @@ export interface ListenerConfig {
   readonly kind: ListenerKind
   readonly host: string
   readonly port: number
+  /**
+   * Pause before the 220 greeting, in ms. A client that talks before it is an early talker
+   * (spamware) and is dropped with 421 — worth it on inbound MX; on submission it only costs
+   * every connection the delay (default: 100 on MX, 0 on submission).
+   */
+  readonly greetingDelayMs?: number
 }
 
 export interface IngressTls {
@@ -72,6 +79,8 @@ export interface IngressLimits {
   readonly drainTimeoutMs: number
   /** Bytes of message bodies all listeners may hold at once (default: no budget). */
   readonly maxBufferedBytes?: number
+  /** Successful logins remembered per process (`auth-cache.ts`); absent or 0 entries: none. */
+  readonly authCache?: { readonly maxEntries: number; readonly ttlMs: number }
 }
 
 /** A message this listener queued (the 250 is being sent): the delivery log's session-in line. */
@@ -117,6 +126,8 @@ export interface ListenerDeps {
   readonly authThrottle?: AuthThrottleShape
   /** The memory budget for message bodies, shared by the ingress's listeners. */
   readonly dataBudget?: DataBudget
+  /** Successful logins remembered (`auth-cache.ts`); absent: every login runs scrypt. */
+  readonly verifications?: VerificationCache
 }
 
 interface SessionState {
@@ -188,7 +199,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
   const isMx = config.kind === "mx" || isLegacy
   const tls = isLegacy ? { ...deps.tls, ...LEGACY_TLS } : deps.tls
 
-  const options: SMTPServerOptions & { maxRecipients: number } = {
+  const options: SMTPServerOptions & { maxRecipients: number; greetingDelay: number } = {
     secure: config.kind === "submissions",
     key: tls.key,
     cert: tls.cert,
@@ -196,6 +207,8 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     ...(tls.ciphers ? { ciphers: tls.ciphers } : {}),
     name: deps.hostname,
     banner: "mailconnect",
+    // patches/smtp-server@3.21.6.patch: the delay was a fixed 100 ms.
+    greetingDelay: config.greetingDelayMs ?? (isMx ? 100 : 0),
     size: deps.limits.maxMessageBytes,
     maxRecipients: deps.limits.maxRecipients,
     socketTimeout: deps.limits.socketTimeoutMs,
@@ -244,15 +257,21 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
       const verify = () => {
         const user = deps.users().get(auth.username ?? "")
         if (!user || auth.method === "XOAUTH2" || typeof auth.password !== "string") return void fail()
-        verifyPassword(auth.password, user.hash).then(
-          (ok) => {
-            if (!ok) return void fail()
-            if (throttle) void run(throttle.succeeded(attempt))
-            state(session).allowedDomains = user.domains
-            callback(null, { user: user.name })
-          },
-          () => void fail(),
-        )
+        const password = auth.password
+        const cache = deps.verifications
+        const known = cache ? run(cache.knows(user.name, user.hash, password)) : Promise.resolve(false)
+        known
+          .then((hit) => hit || verifyPassword(password, user.hash))
+          .then(
+            (ok) => {
+              if (!ok) return void fail()
+              if (cache) void run(cache.remember(user.name, user.hash, password))
+              if (throttle) void run(throttle.succeeded(attempt))
+              state(session).allowedDomains = user.domains
+              callback(null, { user: user.name })
+            },
+            () => void fail(),
+          )
       }
       if (!throttle) return verify()
       run(throttle.check(attempt)).then((lock) => {

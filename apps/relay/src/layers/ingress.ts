@@ -90,6 +90,7 @@ const Listeners = Layer.scopedDiscard(
         maxClients: config.maxClients,
         socketTimeoutMs: config.smtpTimeoutMs,
         drainTimeoutMs: config.drainTimeoutMs,
+        authCache: config.authCache,
       },
       users: fileUserDirectory(config.usersFile, (message) => run(Effect.logWarning(message))),
       events,
