@@ -5,6 +5,7 @@
  * CERT_EXPIRED; Ctrl-C (SIGINT to the terminal's process group) leaves no process behind; a
  * second start reuses keys, PKI and Redis data, so the waiting mail is still there.
  */
+import { execFileSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { waitFor } from "@mailconnect/test-support"
@@ -138,6 +139,15 @@ describe("npm start (the README's first command)", () => {
     // Everything the command started, for the clean-up check at the end.
     started = processesIn(scratch.dir)
     expect(started.some((p) => p.command.includes("redis-server"))).toBe(true)
+    // A 250 means on disk (README, "Durability"): AOF with fsync before every reply.
+    const port = new URL(json.redisUrl).port
+    const config = (name: string) =>
+      execFileSync("redis-cli", ["-p", port, "CONFIG", "GET", name], { encoding: "utf8" }).split("\n")[1]
+    expect([config("appendonly"), config("appendfsync"), config("maxmemory-policy")]).toEqual([
+      "yes",
+      "always",
+      "noeviction",
+    ])
     expect(started.some((p) => /run\.mjs relay|apps\/relay\/src\/main\.ts/.test(p.command))).toBe(true)
   }, 300_000)
 

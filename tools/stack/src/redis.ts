@@ -49,6 +49,9 @@ export const stackRedis = (paths: StackPaths, port: number, env = process.env) =
         paths.redisDir,
         "--appendonly",
         "yes",
+        // A 250 means the message is on disk (README, "Durability").
+        "--appendfsync",
+        "always",
         "--save",
         "",
         // BullMQ must never lose a key to eviction.
