@@ -7,28 +7,37 @@ import type { LuaScript } from "@mailconnect/redis-client"
 /**
  * One line into the trace, in one round trip: appended to the message's record (the first line
  * and the newest `maxLines - 1` kept), the message entered or moved up in every index set the
- * line touches (ZADD GT: a late line from another relay never moves it back), entries older than
- * the retention cut off those sets, and every key set to expire `retention` after its newest
- * line (PEXPIREAT NX, else GT: an expiry is only ever pushed later).
+ * line touches (ZADD GT: a late line from another relay never moves it back), and the record set to
+ * expire `retention` after its newest line (PEXPIREAT NX, else GT: an expiry is only ever pushed
+ * later). An index set is maintained — entries older than the retention cut off, its expiry pushed
+ * to the index expire-at — only where its flag is '1': the writer does that once a minute per set,
+ * not for every line (the all-messages set is touched by every line of every message; trimming and
+ * extending it each time was most of the trace's Redis work). The index expire-at carries that
+ * minute as margin, so a set still outlives every entry in it. A set without an expiry (new, or
+ * re-created after the cut-off emptied it) is maintained at once, whatever its flag.
  *
  * KEYS: record list, then the index sets (the all-messages set first).
- * ARGV: queue id, line time (ms), cut-off (ms), expire-at (ms), line JSON, max lines.
+ * ARGV: queue id, line time (ms), cut-off (ms), record expire-at (ms), line JSON, max lines,
+ * index expire-at (ms), then one '1'/'0' maintain flag per index set.
  */
 export const RECORD: Omit<LuaScript, "numberOfKeys"> = {
   name: "trace-record",
   lua: `
-local function extend(key)
-  if redis.call('PEXPIREAT', key, ARGV[4], 'NX') == 0 then redis.call('PEXPIREAT', key, ARGV[4], 'GT') end
+local function extend(key, at)
+  if redis.call('PEXPIREAT', key, at, 'NX') == 0 then redis.call('PEXPIREAT', key, at, 'GT') end
 end
 if redis.call('RPUSH', KEYS[1], ARGV[5]) > tonumber(ARGV[6]) then
   redis.call('LSET', KEYS[1], 1, '-')
   redis.call('LREM', KEYS[1], 1, '-')
 end
-extend(KEYS[1])
+extend(KEYS[1], ARGV[4])
 for i = 2, #KEYS do
   redis.call('ZADD', KEYS[i], 'GT', ARGV[2], ARGV[1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[3])
-  extend(KEYS[i])
+  -- A set the cut-off emptied is gone; re-created by the ZADD it has no expiry yet.
+  if ARGV[6 + i] == '1' or redis.call('PTTL', KEYS[i]) == -1 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[3])
+    extend(KEYS[i], ARGV[7])
+  end
 end
 return 1
 `,

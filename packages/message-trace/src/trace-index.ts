@@ -99,12 +99,26 @@ const unavailable = (operation: TraceUnavailable["operation"]) => (e: RedisComma
 
 const LATEST = 8_640_000_000_000_000
 
+/** An index set is trimmed and its expiry pushed at most this often per process. */
+const MAINTAIN_EVERY_MS = 60_000
+const MAINTAINED_MAX = 100_000
+
 export const makeTraceIndex = (redis: RedisClient["Type"], options: TraceOptions): TraceIndexShape => {
   const key = (...parts: ReadonlyArray<string>) => redis.keys.key("trace", ...parts)
   const all = key("all")
   const recordKey = (queueId: string) => key("msg", queueId)
   const indexKey = (e: IndexEntry) => key(e.dimension, e.value)
   const maxLines = options.maxLines ?? MAX_LINES
+  // When this process last trimmed and extended each index set (RECORD's maintain flags).
+  const maintained = new Map<string, number>()
+  const dueForMaintenance = (set: string, now: number): boolean => {
+    const last = maintained.get(set)
+    if (last !== undefined && now - last < MAINTAIN_EVERY_MS && now >= last) return false
+    // Bounded: forgetting only means maintaining a set again a little early.
+    if (maintained.size >= MAINTAINED_MAX) maintained.clear()
+    maintained.set(set, now)
+    return true
+  }
 
   const read = (found: ReadonlyArray<readonly [string, number]>) =>
     found.length === 0
@@ -124,7 +138,8 @@ export const makeTraceIndex = (redis: RedisClient["Type"], options: TraceOptions
       const now = yield* Clock.currentTimeMillis
       const parsed = Date.parse(line.at)
       const at = Number.isFinite(parsed) ? parsed : now
-      const keys = [recordKey(line.queueId), all, ...entriesOf(line).map(indexKey)]
+      const sets = [all, ...entriesOf(line).map(indexKey)]
+      const keys = [recordKey(line.queueId), ...sets]
       yield* redis
         .script(withKeys(RECORD, keys.length), keys, [
           line.queueId,
@@ -133,6 +148,8 @@ export const makeTraceIndex = (redis: RedisClient["Type"], options: TraceOptions
           at + options.retentionMs,
           jsonLine(line, options.relay).trimEnd(),
           maxLines,
+          at + options.retentionMs + MAINTAIN_EVERY_MS,
+          ...sets.map((set) => (dueForMaintenance(set, now) ? "1" : "0")),
         ])
         .pipe(Effect.mapError(unavailable("record")))
     }),
