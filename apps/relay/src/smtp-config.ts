@@ -24,6 +24,8 @@ export interface RoleConfigShape {
   readonly maxRecipients: number
   readonly maxClients: number
   readonly smtpTimeoutMs: number
+  /** Per-address limits of each listener (RELAY_SMTP_MAX_CLIENTS_PER_ADDRESS, RELAY_SMTP_CONNECTION_RATE). */
+  readonly perAddress: { readonly maxConcurrent: number; readonly maxPerMinute: number }
   /** Successful logins remembered per process (RELAY_AUTH_CACHE_SIZE, RELAY_AUTH_CACHE_TTL). */
   readonly authCache: { readonly maxEntries: number; readonly ttlMs: number }
   readonly drainTimeoutMs: number
@@ -90,6 +92,9 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
   // Early-talker detection on inbound MX; on submission it would only slow every connection.
   mxGreetingDelayMs: ms("RELAY_SMTP_MX_GREETING_DELAY", "100ms"),
   submissionGreetingDelayMs: ms("RELAY_SMTP_SUBMISSION_GREETING_DELAY", "0ms"),
+  // Per client address and listener (Postfix anvil): sessions open at once, new sessions a minute.
+  maxClientsPerAddress: Config.integer("RELAY_SMTP_MAX_CLIENTS_PER_ADDRESS").pipe(Config.withDefault(50)),
+  connectionsPerMinutePerAddress: Config.integer("RELAY_SMTP_CONNECTION_RATE").pipe(Config.withDefault(0)),
   // Successful logins remembered per process (0 entries: every login runs scrypt).
   authCacheEntries: Config.integer("RELAY_AUTH_CACHE_SIZE").pipe(Config.withDefault(10_000)),
   authCacheTtlMs: ms("RELAY_AUTH_CACHE_TTL", "15m"),
@@ -149,6 +154,7 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
       maxRecipients: c.maxRecipients,
       maxClients: c.maxClients,
       authCache: { maxEntries: c.authCacheEntries, ttlMs: c.authCacheTtlMs },
+      perAddress: { maxConcurrent: c.maxClientsPerAddress, maxPerMinute: c.connectionsPerMinutePerAddress },
       smtpTimeoutMs: c.smtpTimeoutMs,
       drainTimeoutMs: c.drainTimeoutMs,
       deliveryConcurrency: c.deliveryConcurrency,

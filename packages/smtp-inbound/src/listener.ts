@@ -42,6 +42,7 @@ import { type Refusal, type RefusalReason, refusal, toSmtpError } from "./replie
 import "./status-codes"
 import type { VerificationCache } from "./auth-cache"
 import type { AuthThrottleShape } from "./auth-throttle"
+import { type ClientLimitsConfig, makeClientLimits } from "./client-limits"
 import { tlsDemandOf } from "./tls-required"
 import { type UserRecord, verifyPassword } from "./users"
 
@@ -79,6 +80,8 @@ export interface IngressLimits {
   readonly drainTimeoutMs: number
   /** Bytes of message bodies all listeners may hold at once (default: no budget). */
   readonly maxBufferedBytes?: number
+  /** Per-address connection limits of each listener (`client-limits.ts`); absent: none. */
+  readonly perAddress?: ClientLimitsConfig
   /** Successful logins remembered per process (`auth-cache.ts`); absent or 0 entries: none. */
   readonly authCache?: { readonly maxEntries: number; readonly ttlMs: number }
 }
@@ -198,6 +201,8 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
   const isLegacy = config.kind === "mx-legacy"
   const isMx = config.kind === "mx" || isLegacy
   const tls = isLegacy ? { ...deps.tls, ...LEGACY_TLS } : deps.tls
+  // Per listener: a busy submission port does not use up an address's MX allowance.
+  const perAddress = deps.limits.perAddress ? makeClientLimits(deps.limits.perAddress) : undefined
 
   const options: SMTPServerOptions & { maxRecipients: number; greetingDelay: number } = {
     secure: config.kind === "submissions",
@@ -226,6 +231,19 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     // Inbound MX asks for a client certificate but decides per sending partner at MAIL FROM.
     requestCert: isMx,
     rejectUnauthorized: false,
+
+    onConnect(session, callback) {
+      if (!perAddress) return callback()
+      run(perAddress.admit(session.id, session.remoteAddress)).then((over) => {
+        if (!over) return callback()
+        void run(
+          Effect.logWarning("connection refused: per-address limit").pipe(
+            Effect.annotateLogs({ listener: config.kind, address: session.remoteAddress }),
+          ),
+        )
+        refuse(over, callback)
+      })
+    },
 
     onSecure(socket, session, callback) {
       const s = state(session)
@@ -499,6 +517,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
 
     onClose(session) {
       sessions.delete(session.id)
+      perAddress?.release(session.id)
     },
   }
   return new SMTPServer(options)

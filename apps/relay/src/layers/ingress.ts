@@ -91,6 +91,7 @@ const Listeners = Layer.scopedDiscard(
         socketTimeoutMs: config.smtpTimeoutMs,
         drainTimeoutMs: config.drainTimeoutMs,
         authCache: config.authCache,
+        perAddress: config.perAddress,
       },
       users: fileUserDirectory(config.usersFile, (message) => run(Effect.logWarning(message))),
       events,
