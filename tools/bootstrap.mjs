@@ -35,6 +35,8 @@ const wanted = [
   ["unbound", "unbound"],
   ["knotd", "knot"],
   ["ldns-signzone", "ldnsutils"],
+  // Relays with skewed clocks (test/resilience/faults/clock-skew.test.ts): libfaketime by LD_PRELOAD.
+  ["faketime", "faketime"],
 ].filter(([cmd]) => !has(cmd))
 if (wanted.length > 0) {
   const packages = wanted.map(([, pkg]) => pkg).join(" ")

@@ -63,9 +63,20 @@ export type AttemptVerdict =
 /**
  * What a temporary failure at `now` leads to. `warned` says whether the delay warning was
  * already sent, so it goes out exactly once.
+ *
+ * The next point is strictly after both `now` and `scheduledAt` — the point this attempt ran for
+ * (default: queuedAt, the first). `now` is the attempting relay's clock, which may be minutes
+ * behind the clock that stamped queuedAt: alone it would pick a point already passed (queuedAt
+ * itself for a fresh message) and retry at once, off the timeline. Passing the job's
+ * `nextAttemptAt` as `scheduledAt` keeps later retries on it too.
  */
-export const afterTemporaryFailure = (timeline: Timeline, now: number, warned: boolean): AttemptVerdict => {
-  const next = nextAttemptAfter(timeline, now)
+export const afterTemporaryFailure = (
+  timeline: Timeline,
+  now: number,
+  warned: boolean,
+  scheduledAt: number = timeline.queuedAt,
+): AttemptVerdict => {
+  const next = nextAttemptAfter(timeline, Math.max(now, scheduledAt))
   if (now >= timeline.expireAt || next === undefined) return { _tag: "Expire" }
   return { _tag: "Retry", at: next, warn: !warned && now >= timeline.warnAt }
 }

@@ -61,6 +61,27 @@ describe("retry timeline", () => {
     })
   })
 
+  it("never picks a point at or before the one this attempt ran for (a relay whose clock is behind)", () => {
+    // A relay 4 min behind the one that queued the message fails its first attempt.
+    expect(afterTemporaryFailure(timeline, t0 - 4 * m, false)).toEqual({
+      _tag: "Retry",
+      at: t0 + 5 * m,
+      warn: false,
+    })
+    // Its attempt for the 15 min point, by its clock still at 11 min: the next point is 35 min.
+    expect(afterTemporaryFailure(timeline, t0 + 11 * m, false, t0 + 15 * m)).toEqual({
+      _tag: "Retry",
+      at: t0 + 35 * m,
+      warn: false,
+    })
+    // A relay ahead: its own clock decides when it is later than the scheduled point.
+    expect(afterTemporaryFailure(timeline, t0 + 16 * m, false, t0 + 15 * m)).toEqual({
+      _tag: "Retry",
+      at: t0 + 35 * m,
+      warn: false,
+    })
+  })
+
   it("expires at the expiry point", () => {
     expect(afterTemporaryFailure(timeline, timeline.expireAt, true)).toEqual({ _tag: "Expire" })
   })
