@@ -1,13 +1,14 @@
 /**
  * The BullMQ `delivery` queue (producer side) on a fail-fast connection of its own, shared by
  * `Enqueue` and `QueueAdmin` — and `BullBoardQueue`, the one service that hands BullMQ's `Queue`
- * out (to the dashboard's bull-board). Replication (`WAIT`) is acknowledged on the same
- * connection: the master's offset after the queue's last write covers the spool too.
+ * out (to the dashboard's bull-board). `addWith` adds jobs in one MULTI together with other
+ * commands on the same hash tag (the spool's body): one round trip, all or nothing. Replication
+ * (`WAIT`) is acknowledged on the same connection, after that MULTI.
  *
  * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue.
  */
-import { RedisConnectionFactory } from "@mailconnect/redis-client"
-import { Queue } from "bullmq"
+import { type RedisCommand, RedisConnectionFactory } from "@mailconnect/redis-client"
+import { Job, type JobsOptions, Queue } from "bullmq"
 import { Context, Effect, Layer } from "effect"
 import { QueueUnavailable } from "./errors"
 import { failFast } from "./spool"
@@ -27,10 +28,57 @@ export interface ReplicationOptions {
   readonly waitTimeoutMs?: number
 }
 
-/** Internal: the queue and the replication acknowledgement. */
+/** A job to add: BullMQ's name, data and options (with our own `jobId`). */
+export interface NewJob {
+  readonly name: string
+  readonly data: unknown
+  readonly opts: JobsOptions & { readonly jobId: string }
+}
+
+/** A command of the MULTI refused or failed: the whole transaction is reported as failed. */
+const failedReply = (replies: ReadonlyArray<[Error | null, unknown]> | null): string | undefined => {
+  if (replies === null) return "transaction discarded"
+  const failed = replies.find(([error]) => error !== null)
+  return failed?.[0]?.message
+}
+
+/**
+ * `commands`, then every job's add, in one MULTI/EXEC on the queue's connection. Jobs are built
+ * as BullMQ's `addBulk` builds them (`Job#asJSON`, then `addJobToTransaction`), only on a MULTI
+ * of ours instead of BullMQ's pipeline. Its option checks are not run: our ids never hold ':'
+ * (`jobIdFor` encodes it) and we set no size limit, priority or deduplication.
+ */
+const addWith = async (
+  queue: Queue,
+  commands: ReadonlyArray<RedisCommand>,
+  jobs: ReadonlyArray<NewJob>,
+): Promise<void> => {
+  const backend = queue.backend
+  const client = await backend.client
+  const multi = client.multi()
+  // The transaction is ioredis's own: `call` queues any command (binary-safe arguments).
+  const raw = multi as unknown as { call: (command: string, ...args: ReadonlyArray<unknown>) => unknown }
+  for (const [command, ...args] of commands) raw.call(command, ...args)
+  for (const job of jobs) {
+    const json = new Job(queue, job.name, job.data, job.opts, job.opts.jobId).asJSON()
+    await backend.addJobToTransaction(multi, json, job.opts.jobId)
+  }
+  const failure = failedReply(await multi.exec())
+  if (failure !== undefined) throw new Error(failure)
+}
+
+/** Internal: the queue, the one-round-trip add and the replication acknowledgement. */
 export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueue")<
   BullQueue,
-  { readonly queue: Queue; readonly replicated: Effect.Effect<void, QueueUnavailable> }
+  {
+    readonly queue: Queue
+    /** `commands` (same hash tag as the queue) and `jobs` together, or neither. */
+    readonly addWith: (
+      commands: ReadonlyArray<RedisCommand>,
+      jobs: ReadonlyArray<NewJob>,
+    ) => Effect.Effect<void, QueueUnavailable>
+    readonly replicated: Effect.Effect<void, QueueUnavailable>
+  }
 >() {
   static layerWith = (options: ReplicationOptions) =>
     Layer.scoped(
@@ -73,7 +121,12 @@ export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueu
                 ),
                 Effect.asVoid,
               )
-        return { queue, replicated }
+        return {
+          queue,
+          addWith: (commands, jobs) =>
+            Effect.tryPromise({ try: () => addWith(queue, commands, jobs), catch: unavailable("enqueue") }),
+          replicated,
+        }
       }),
     )
 }

@@ -1,14 +1,14 @@
 /**
  * `Enqueue`: stores a message for delivery. Returns only after the body and every job are in
  * Redis (and, when configured, on a replica) — the ingress answers 250 after that and 451 on
- * failure. Commands fail fast while Redis is away (one reconnect attempt or 5 s): a sender
+ * failure. Body and jobs go in one MULTI: one round trip, and never one without the other. Commands fail fast while Redis is away (one reconnect attempt or 5 s): a sender
  * retrying later beats a 250 for mail that is not stored.
  *
  * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue and the spool keys.
  */
 import { PolicyView } from "@mailconnect/policy"
 import { Clock, Context, Effect, Layer } from "effect"
-import { BullQueue, unavailable } from "./bull-queue"
+import { BullQueue } from "./bull-queue"
 import type { QueueUnavailable } from "./errors"
 import { type DeliveryJobData, JOB_VERSION, jobIdFor, jobNameFor } from "./job"
 import { groupByDomain, headerBlock, newMessageId } from "./message"
@@ -83,7 +83,7 @@ export class Enqueue extends Context.Tag("@mailconnect/delivery-queue/Enqueue")<
   static layer = Layer.effect(
     Enqueue,
     Effect.gen(function* () {
-      const { queue, replicated } = yield* BullQueue
+      const { addWith, replicated } = yield* BullQueue
       const spool = yield* Spool
       const policy = yield* PolicyView
       const enqueue = Effect.fn("Enqueue.enqueue")(function* (message: NewMessage) {
@@ -99,15 +99,7 @@ export class Enqueue extends Context.Tag("@mailconnect/delivery-queue/Enqueue")<
           headers: headerBlock(message.body),
           arrivalAt,
         }
-        yield* spool.store(messageId, spooled, jobIds, SPOOL_TTL_MS)
-        yield* Effect.tryPromise({ try: () => queue.addBulk(jobs), catch: unavailable("enqueue") }).pipe(
-          // Do not leave a body without jobs behind when we can help it; the TTL covers the rest.
-          Effect.tapError(() =>
-            Effect.forEach(jobIds, (id) => spool.release(messageId, id), { discard: true }).pipe(
-              Effect.ignore,
-            ),
-          ),
-        )
+        yield* addWith(spool.storeCommands(messageId, spooled, jobIds, SPOOL_TTL_MS), jobs)
         // Stored on the master even when the replicas do not confirm in time: the sender then
         // gets a 4xx and may send again (a duplicate, never a loss).
         yield* replicated

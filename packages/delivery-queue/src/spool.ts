@@ -7,26 +7,18 @@
  * Keys (one hash tag, so scripts work on Cluster): `{mc}:spool:<id>` hash (body, sender,
  * headers, arrivalAt), `{mc}:spool:<id>:jobs` set of outstanding job ids, and
  * `{mc}:msgjobs:<id>` (all job ids, kept after delivery for `queue show`).
- * A safety TTL bounds orphans (a crash between storing and enqueueing) to the longest retry
- * period plus a day.
+ * The body is written in the same MULTI as its jobs (`storeCommands`, run by `Enqueue` on the
+ * queue's connection): never a body without jobs nor jobs without a body. A safety TTL still
+ * bounds what a lost release leaves behind to the longest retry period plus a day.
  */
-import { type LuaScript, RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
+import {
+  type LuaScript,
+  RedisClient,
+  type RedisCommand,
+  type RedisCommandError,
+} from "@mailconnect/redis-client"
 import { Context, Effect, Layer, Option } from "effect"
 import { QueueUnavailable } from "./errors"
-
-const STORE: LuaScript = {
-  name: "mcSpoolStore",
-  numberOfKeys: 3,
-  lua: `
-redis.call('HSET', KEYS[1], 'body', ARGV[1], 'sender', ARGV[2], 'headers', ARGV[3], 'arrivalAt', ARGV[4])
-redis.call('DEL', KEYS[2])
-for i = 7, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[5])
-return 1
-`,
-}
 
 const RELEASE: LuaScript = {
   name: "mcSpoolRelease",
@@ -49,12 +41,17 @@ export interface SpooledMessage {
 }
 
 export interface SpoolShape {
-  readonly store: (
+  /**
+   * The commands that store a body and its outstanding job ids, for the caller's MULTI (plain
+   * commands, not a script: a script unknown to Redis fails alone inside EXEC, and the jobs
+   * beside it would be added without their body).
+   */
+  readonly storeCommands: (
     messageId: string,
     message: SpooledMessage,
     jobIds: ReadonlyArray<string>,
     ttlMs: number,
-  ) => Effect.Effect<void, QueueUnavailable>
+  ) => ReadonlyArray<RedisCommand>
   readonly read: (messageId: string) => Effect.Effect<Option.Option<SpooledMessage>, QueueUnavailable>
   /** True when this release removed the body (the last job ended). */
   readonly release: (messageId: string, jobId: string) => Effect.Effect<boolean, QueueUnavailable>
@@ -72,22 +69,30 @@ export const makeSpool = (redis: RedisClient["Type"]): SpoolShape => {
   const jobsKey = (id: string) => redis.keys.key("spool", id, "jobs")
   const allJobsKey = (id: string) => redis.keys.key("msgjobs", id)
   return {
-    store: (messageId, message, jobIds, ttlMs) =>
-      redis
-        .script(
-          STORE,
-          [bodyKey(messageId), jobsKey(messageId), allJobsKey(messageId)],
-          [
-            message.body,
-            message.sender,
-            message.headers,
-            String(message.arrivalAt),
-            String(Math.max(1, Math.round(ttlMs))),
-            JSON.stringify(jobIds),
-            ...jobIds,
-          ],
-        )
-        .pipe(Effect.asVoid, Effect.mapError(unavailable("spool store"))),
+    storeCommands: (messageId, message, jobIds, ttlMs) => {
+      const ttl = Math.max(1, Math.round(ttlMs))
+      const body = bodyKey(messageId)
+      const jobs = jobsKey(messageId)
+      return [
+        [
+          "HSET",
+          body,
+          "body",
+          message.body,
+          "sender",
+          message.sender,
+          "headers",
+          message.headers,
+          "arrivalAt",
+          message.arrivalAt,
+        ],
+        ["DEL", jobs],
+        ...(jobIds.length > 0 ? [["SADD", jobs, ...jobIds] as const] : []),
+        ["PEXPIRE", body, ttl],
+        ["PEXPIRE", jobs, ttl],
+        ["SET", allJobsKey(messageId), JSON.stringify(jobIds), "PX", ttl],
+      ]
+    },
     read: (messageId) =>
       redis.hmgetBuffer(bodyKey(messageId), ["body", "sender", "headers", "arrivalAt"]).pipe(
         Effect.map(([body, sender, headers, arrivalAt]) =>
