@@ -2,7 +2,10 @@
  * Redis memory limits with real relay processes: a relay refuses to start on a Redis whose
  * eviction policy could drop queued mail (clear error, non-zero exit); on a `noeviction` Redis at
  * `maxmemory` the ingress answers 451 4.3.0 — never 250 for mail it could not store — and takes
- * mail again once memory is freed, delivering it.
+ * mail again once memory is freed, delivering it. What was queued before Redis filled up is not
+ * lost and is delivered, once, as soon as memory frees — not while Redis is full: BullMQ's job
+ * scripts (moveToActive) are refused with OOM like any write, so no job can start (the figure
+ * `MAXMEMORY-DELIVERY` says how many got through while full; docs/security.md, known gaps).
  */
 import { RedisClient } from "@mailconnect/redis-client"
 import { startRedis } from "@mailconnect/test-redis"
@@ -10,6 +13,7 @@ import type { SmtpRelay, Stack } from "@mailconnect/test-support"
 import { labPartner, policyOf, startRelay, startStack, submit, waitFor } from "@mailconnect/test-support"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { relayPids } from "../support/processes"
 
 let stack: Stack
 let relay: SmtpRelay
@@ -71,5 +75,54 @@ describe("Redis memory", () => {
     expect(
       good.recorder.messages().filter((m) => m.body?.toString().includes("Subject: while full")),
     ).toEqual([])
+  })
+
+  it("at maxmemory (noeviction): mail queued before is kept and delivered once when memory frees, without a restart", async () => {
+    // The delivery worker held (SIGSTOP) while a second, ingress-only relay queues three messages.
+    const pids = relayPids(relay.id, stack.lab.prefix)
+    expect(pids.length).toBeGreaterThan(0)
+    for (const pid of pids) process.kill(pid, "SIGSTOP")
+    const ingress = await stack.startRelay("relay-memory-ingress", { RELAY_ROLES: "ingress" }).catch((e) => {
+      for (const pid of pids) process.kill(pid, "SIGCONT")
+      throw e
+    })
+    const good = stack.partners.scenario("good")
+    const subjects = ["queued 0", "queued 1", "queued 2"]
+    const copies = (s: string) =>
+      good.recorder.messages().filter((m) => m.body?.toString().includes(`Subject: ${s}\r\n`)).length
+    let full = true
+    try {
+      await waitFor("ingress ready", async () => (await ingress.ready())?.status === 200)
+      for (const subject of subjects)
+        expect((await submit(ingress, stack.relayCa, ["bob@bank.example"], subject)).response).toMatch(
+          /^250 /,
+        )
+      await setMaxMemory("1")
+      for (const pid of pids) process.kill(pid, "SIGCONT")
+      // The worker polls and fails for a while with Redis full; new mail is refused meanwhile.
+      await new Promise((r) => setTimeout(r, 5_000))
+      expect((await submit(ingress, stack.relayCa, ["bob@bank.example"], "still full")).response).toMatch(
+        /^451 4\.3\.0 /,
+      )
+      const whileFull = subjects.filter((s) => copies(s) > 0).length
+      console.log(`MAXMEMORY-DELIVERY delivered while full: ${whileFull} of ${subjects.length}`)
+      await setMaxMemory("0")
+      full = false
+      await waitFor(
+        "queued mail delivered once memory is freed",
+        () => subjects.every((s) => copies(s) > 0),
+        {
+          timeoutMs: 60_000,
+          output: relay.output,
+        },
+      )
+      await new Promise((r) => setTimeout(r, 2_000))
+      expect(subjects.map(copies)).toEqual([1, 1, 1])
+      expect(copies("still full")).toBe(0)
+    } finally {
+      for (const pid of pids) process.kill(pid, "SIGCONT")
+      if (full) await setMaxMemory("0")
+      await ingress.stop("SIGKILL")
+    }
   })
 })
