@@ -2,17 +2,19 @@
  * `QueueAdmin`: the operator's view of the queue — promote waiting mail (`queue flush`, the
  * targeted flush after a policy change), show one message's jobs (`queue show`), job counts
  * (gauges, heartbeat), and whether a job is queued (the worker's DSN de-duplication). Mail an
- * operator put on hold (`QueueOps`) is never flushed: only a release ends a hold.
+ * operator put on hold (`QueueOps`) is never flushed: only a release ends a hold. Every shard's
+ * queue is asked: flushes and counts cover (and sum) them all, a message is found in its shard.
  *
- * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue (promote only) and reads
+ * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queues (promote only) and reads
  * the spool's job lists.
  */
 import { PolicyView } from "@mailconnect/policy"
-import type { Job } from "bullmq"
+import type { Job, Queue } from "bullmq"
 import { Context, Effect, Layer } from "effect"
 import { BullQueue, unavailable } from "./bull-queue"
 import { MessageUnknown, type QueueUnavailable } from "./errors"
-import type { DeliveryJobData } from "./job"
+import { type DeliveryJobData, parseJobId } from "./job"
+import { QueueLayout } from "./layout"
 import { canonicalDomain } from "./message"
 import { isHeldDelay } from "./queue-hold"
 import { Spool } from "./spool"
@@ -49,14 +51,15 @@ export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmi
   static layer = Layer.effect(
     QueueAdmin,
     Effect.gen(function* () {
-      const { queue } = yield* BullQueue
+      const { queues } = yield* BullQueue
+      const layout = yield* QueueLayout
       const spool = yield* Spool
       const policy = yield* PolicyView
       const attempt = <A>(operation: string, f: () => Promise<A>) =>
         Effect.tryPromise({ try: f, catch: unavailable(operation) })
 
       /** Scan first, promote after: promoting while paging would shift the pages. */
-      const delayedMatching = (matches: (data: DeliveryJobData) => boolean) =>
+      const delayedMatching = (queue: Queue, matches: (data: DeliveryJobData) => boolean) =>
         Effect.gen(function* () {
           const matching: Array<Job> = []
           for (let start = 0; ; start += PAGE) {
@@ -69,11 +72,10 @@ export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmi
 
       const flush = Effect.fn("QueueAdmin.flush")(function* (filter: FlushFilter) {
         const active = yield* policy.current
-        const matching = yield* delayedMatching(
-          (data) =>
-            (filter.domain === undefined || data.domain === canonicalDomain(filter.domain)) &&
-            (filter.partner === undefined || active?.lookup.partnerFor(data.domain)?.name === filter.partner),
-        )
+        const matches = (data: DeliveryJobData) =>
+          (filter.domain === undefined || data.domain === canonicalDomain(filter.domain)) &&
+          (filter.partner === undefined || active?.lookup.partnerFor(data.domain)?.name === filter.partner)
+        const matching = (yield* Effect.forEach(queues, (queue) => delayedMatching(queue, matches))).flat()
         const promoted = yield* Effect.forEach(matching, (job) =>
           attempt("promote", () => job.promote()).pipe(
             Effect.as(true),
@@ -84,7 +86,7 @@ export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmi
         return promoted.filter(Boolean).length
       })
 
-      const jobView = (jobId: string) =>
+      const jobView = (queue: Queue, jobId: string) =>
         Effect.gen(function* () {
           const job = yield* attempt("show", () => queue.getJob(jobId))
           if (!job) return undefined
@@ -94,20 +96,40 @@ export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmi
         })
 
       const show = Effect.fn("QueueAdmin.show")(function* (messageId: string) {
-        const jobIds = yield* spool.jobIds(messageId)
-        if (jobIds.length === 0) return yield* new MessageUnknown({ messageId })
-        const bodyStored = yield* spool.exists(messageId)
-        const jobs = (yield* Effect.forEach(jobIds, jobView)).filter((j): j is JobView => j !== undefined)
+        const located = yield* spool.locate(messageId)
+        if (located._tag === "None" || located.value.jobIds.length === 0)
+          return yield* new MessageUnknown({ messageId })
+        const { shard, jobIds } = located.value
+        const bodyStored = yield* spool.exists(messageId, shard)
+        const jobs = (yield* Effect.forEach(jobIds, (id) => jobView(queues[shard]!, id))).filter(
+          (j): j is JobView => j !== undefined,
+        )
         return { messageId, bodyStored, jobs }
       })
 
-      const counts = attempt("counts", () =>
-        queue.getJobCounts("waiting", "active", "delayed", "completed", "failed", "prioritized"),
+      const counts = Effect.forEach(queues, (queue) =>
+        attempt("counts", () =>
+          queue.getJobCounts("waiting", "active", "delayed", "completed", "failed", "prioritized"),
+        ),
+      ).pipe(
+        Effect.map((perShard) => {
+          const sum: Record<string, number> = {}
+          for (const counts of perShard)
+            for (const [state, n] of Object.entries(counts)) sum[state] = (sum[state] ?? 0) + n
+          return sum
+        }),
       )
+      /** In the message's own shard first; the others only when it is not there. */
       const hasJob = (jobId: string) =>
-        attempt("dsn lookup", () => queue.getJob(jobId)).pipe(
-          Effect.map((job) => job !== undefined && job !== null),
-        )
+        Effect.gen(function* () {
+          const messageId = parseJobId(jobId)?.messageId
+          const order = messageId === undefined ? layout.all : layout.lookupOrder(messageId)
+          for (const shard of order) {
+            const job = yield* attempt("dsn lookup", () => queues[shard]!.getJob(jobId))
+            if (job !== undefined && job !== null) return true
+          }
+          return false
+        })
       return { flush, show, counts, hasJob }
     }),
   )

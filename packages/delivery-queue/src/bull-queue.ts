@@ -1,16 +1,18 @@
 /**
- * The BullMQ `delivery` queue (producer side) on a fail-fast connection of its own, shared by
- * `Enqueue` and `QueueAdmin` — and `BullBoardQueue`, the one service that hands BullMQ's `Queue`
+ * The BullMQ `delivery` queues (producer side), one per shard (`QueueLayout`: shard 0 under the
+ * `{mc}` tag, shard i under `{mc:i}`), on one fail-fast connection of their own, shared by
+ * `Enqueue` and `QueueAdmin` — and `BullBoardQueue`, the one service that hands BullMQ's `Queue`s
  * out (to the dashboard's bull-board). `addWith` adds jobs in one MULTI together with other
  * commands on the same hash tag (the spool's body): one round trip, all or nothing. Replication
  * (`WAIT`) is acknowledged on the same connection, after that MULTI.
  *
- * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue.
+ * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue of every shard.
  */
 import { type RedisCommand, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { Job, type JobsOptions, Queue } from "bullmq"
 import { Context, Effect, Layer } from "effect"
 import { QueueUnavailable } from "./errors"
+import { QueueLayout } from "./layout"
 import { failFast } from "./spool"
 
 export const QUEUE_NAME = "delivery"
@@ -71,9 +73,11 @@ const addWith = async (
 export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueue")<
   BullQueue,
   {
-    readonly queue: Queue
-    /** `commands` (same hash tag as the queue) and `jobs` together, or neither. */
+    /** By shard: `queues[0]` is the `{mc}` tag's, the only one of an unsharded fleet. */
+    readonly queues: ReadonlyArray<Queue>
+    /** `commands` (keys under the shard's tag) and `jobs` into that shard's queue, or neither. */
     readonly addWith: (
+      shard: number,
       commands: ReadonlyArray<RedisCommand>,
       jobs: ReadonlyArray<NewJob>,
     ) => Effect.Effect<void, QueueUnavailable>
@@ -85,23 +89,26 @@ export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueu
       BullQueue,
       Effect.gen(function* () {
         const factory = yield* RedisConnectionFactory
+        const layout = yield* QueueLayout
         const connection = yield* factory.connect({ purpose: "queue", ...failFast })
-        const queue = yield* Effect.acquireRelease(
-          Effect.sync(
-            () => new Queue(QUEUE_NAME, { connection, prefix: factory.keys.tag, skipWaitingForReady: true }),
-          ),
-          (q) =>
-            Effect.flatMap(factory.closeBudget, (budget) =>
-              Effect.promise(() => q.close().catch(() => undefined)).pipe(
-                // BullMQ's close() awaits its connection's initialisation, which a Redis that is
-                // down never finishes: give up with the budget (the connection is cut next).
-                Effect.interruptible,
-                Effect.timeout(budget),
-                Effect.ignore,
-              ),
+        const open = (shard: number) =>
+          Effect.acquireRelease(
+            Effect.sync(
+              () =>
+                new Queue(QUEUE_NAME, { connection, prefix: layout.tagOf(shard), skipWaitingForReady: true }),
             ),
-        )
-        queue.on("error", () => undefined)
+            (q) =>
+              Effect.flatMap(factory.closeBudget, (budget) =>
+                Effect.promise(() => q.close().catch(() => undefined)).pipe(
+                  // BullMQ's close() awaits its connection's initialisation, which a Redis that is
+                  // down never finishes: give up with the budget (the connection is cut next).
+                  Effect.interruptible,
+                  Effect.timeout(budget),
+                  Effect.ignore,
+                ),
+              ),
+          ).pipe(Effect.tap((queue) => queue.on("error", () => undefined)))
+        const queues = yield* Effect.forEach(layout.all, open)
         const waitReplicas = factory.config.topology._tag === "Cluster" ? 0 : (options.waitReplicas ?? 0)
         const waitTimeoutMs = options.waitTimeoutMs ?? 1_000
         const replicated =
@@ -122,22 +129,30 @@ export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueu
                 Effect.asVoid,
               )
         return {
-          queue,
-          addWith: (commands, jobs) =>
-            Effect.tryPromise({ try: () => addWith(queue, commands, jobs), catch: unavailable("enqueue") }),
+          queues,
+          addWith: (shard, commands, jobs) =>
+            Effect.tryPromise({
+              try: () => addWith(queues[shard]!, commands, jobs),
+              catch: unavailable("enqueue"),
+            }),
           replicated,
         }
       }),
     )
 }
 
-/** BullMQ's `Queue` itself, for bull-board (and tests that inspect raw jobs). */
+/** BullMQ's `Queue`s themselves, for bull-board (one entry per shard) and tests that inspect raw jobs. */
 export class BullBoardQueue extends Context.Tag("@mailconnect/BullBoardQueue")<
   BullBoardQueue,
-  { readonly queue: Queue }
+  {
+    /** Shard 0's queue: the only one of an unsharded fleet. */
+    readonly queue: Queue
+    /** Every shard's, by shard. */
+    readonly queues: ReadonlyArray<Queue>
+  }
 >() {
   static layer = Layer.effect(
     BullBoardQueue,
-    Effect.map(BullQueue, ({ queue }) => ({ queue })),
+    Effect.map(BullQueue, ({ queues }) => ({ queue: queues[0]!, queues })),
   )
 }

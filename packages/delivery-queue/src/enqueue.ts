@@ -4,6 +4,8 @@
  * failure. Body and jobs go in one MULTI: one round trip, and never one without the other. Commands fail fast while Redis is away (one reconnect attempt or 5 s): a sender
  * retrying later beats a 250 for mail that is not stored.
  *
+ * A message goes to the shard its id says (`QueueLayout`): body and jobs under one hash tag.
+ *
  * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue and the spool keys.
  */
 import { PolicyView } from "@mailconnect/policy"
@@ -11,6 +13,7 @@ import { Clock, Context, Effect, Layer } from "effect"
 import { BullQueue } from "./bull-queue"
 import type { QueueUnavailable } from "./errors"
 import { type DeliveryJobData, JOB_VERSION, jobIdFor, jobNameFor } from "./job"
+import { QueueLayout } from "./layout"
 import { groupByDomain, headerBlock, newMessageId } from "./message"
 import { Spool } from "./spool"
 
@@ -85,6 +88,7 @@ export class Enqueue extends Context.Tag("@mailconnect/delivery-queue/Enqueue")<
     Effect.gen(function* () {
       const { addWith, replicated } = yield* BullQueue
       const spool = yield* Spool
+      const layout = yield* QueueLayout
       const policy = yield* PolicyView
       const enqueue = Effect.fn("Enqueue.enqueue")(function* (message: NewMessage) {
         const now = yield* Clock.currentTimeMillis
@@ -99,7 +103,8 @@ export class Enqueue extends Context.Tag("@mailconnect/delivery-queue/Enqueue")<
           headers: headerBlock(message.body),
           arrivalAt,
         }
-        yield* addWith(spool.storeCommands(messageId, spooled, jobIds, SPOOL_TTL_MS), jobs)
+        const shard = layout.shardOf(messageId)
+        yield* addWith(shard, spool.storeCommands(shard, messageId, spooled, jobIds, SPOOL_TTL_MS), jobs)
         // Stored on the master even when the replicas do not confirm in time: the sender then
         // gets a 4xx and may send again (a duplicate, never a loss).
         yield* replicated

@@ -15,12 +15,15 @@
  *   hold delay, which BullMQ does atomically only for a delayed job — so no worker can run it
  *   while the data is changed; then it is promoted and the worker sends the NDR it now owes.
  *
- * Trusts: the Redis named by REDIS_URL. Touches: jobs of the `delivery` queue (delay, data,
+ * Every shard's queue is listed (one list, sorted by arrival); an action on a job is carried out
+ * in the job's own shard. The hold records and the audit stream are fleet-wide, under `{mc}`.
+ *
+ * Trusts: the Redis named by REDIS_URL. Touches: jobs of the `delivery` queues (delay, data,
  * log, removal), the spool's job list of a deleted job, `queue:held` and `audit`.
  */
 import { PolicyView } from "@mailconnect/policy"
 import { RedisClient } from "@mailconnect/redis-client"
-import type { Job, JobType } from "bullmq"
+import type { Job, JobType, Queue } from "bullmq"
 import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
 import { BullBoardQueue } from "./bull-queue"
 import { QueueUnavailable } from "./errors"
@@ -95,6 +98,8 @@ const decodeHold = Schema.decodeUnknownOption(HoldJson)
 
 interface Listed {
   readonly entry: QueueEntry
+  /** The shard whose queue holds the job (its body is in the same shard). */
+  readonly shard: number
   readonly job: Job
   readonly data: DeliveryJobData
 }
@@ -124,7 +129,7 @@ const describe = (action: QueueAction, actor: Actor): string => {
 }
 
 const make = Effect.gen(function* () {
-  const { queue } = yield* BullBoardQueue
+  const { queues } = yield* BullBoardQueue
   const spool = yield* Spool
   const policy = yield* PolicyView
   const audit = yield* QueueAudit
@@ -152,7 +157,7 @@ const make = Effect.gen(function* () {
     }),
   )
 
-  const scan = (type: JobType) =>
+  const scan = (queue: Queue, type: JobType) =>
     Effect.gen(function* () {
       const jobs: Array<Job> = []
       for (let start = 0; ; start += PAGE) {
@@ -169,35 +174,36 @@ const make = Effect.gen(function* () {
     const records = yield* holds
     const out: Array<Listed> = []
     const seen = new Set<string>()
-    for (const [type, listState] of LISTS) {
-      for (const job of yield* scan(type)) {
-        const id = job.id ?? ""
-        // A job can move between lists while they are read one after another.
-        if (seen.has(id)) continue
-        seen.add(id)
-        const decoded = decodeJobData(job.data)
-        if (Either.isLeft(decoded)) continue
-        const data = decoded.right
-        const state: QueueState = listState === "deferred" && isHeldDelay(job.delay) ? "held" : listState
-        const hold = state === "held" ? records.get(id) : undefined
-        const entry: QueueEntry = {
-          jobId: id,
-          messageId: data.messageId,
-          domain: data.domain,
-          partner: active ? active.lookup.partnerFor(data.domain)?.name : partnerAtEnqueue(job.name),
-          state,
-          sender: data.sender,
-          pending: data.pending,
-          queuedAt: data.queuedAt,
-          attempts: data.attemptCount,
-          ...(data.nextAttemptAt === undefined ? {} : { nextAttemptAt: data.nextAttemptAt }),
-          ...(data.lastFailure ? { code: data.lastFailure.code, status: data.lastFailure.status } : {}),
-          isDsn: data.isDsn,
-          ...(hold ? { hold } : {}),
+    for (const [shard, queue] of queues.entries())
+      for (const [type, listState] of LISTS) {
+        for (const job of yield* scan(queue, type)) {
+          const id = job.id ?? ""
+          // A job can move between lists while they are read one after another.
+          if (seen.has(id)) continue
+          seen.add(id)
+          const decoded = decodeJobData(job.data)
+          if (Either.isLeft(decoded)) continue
+          const data = decoded.right
+          const state: QueueState = listState === "deferred" && isHeldDelay(job.delay) ? "held" : listState
+          const hold = state === "held" ? records.get(id) : undefined
+          const entry: QueueEntry = {
+            jobId: id,
+            messageId: data.messageId,
+            domain: data.domain,
+            partner: active ? active.lookup.partnerFor(data.domain)?.name : partnerAtEnqueue(job.name),
+            state,
+            sender: data.sender,
+            pending: data.pending,
+            queuedAt: data.queuedAt,
+            attempts: data.attemptCount,
+            ...(data.nextAttemptAt === undefined ? {} : { nextAttemptAt: data.nextAttemptAt }),
+            ...(data.lastFailure ? { code: data.lastFailure.code, status: data.lastFailure.status } : {}),
+            isDsn: data.isDsn,
+            ...(hold ? { hold } : {}),
+          }
+          if (matches(entry, selection, now)) out.push({ entry, shard, job, data })
         }
-        if (matches(entry, selection, now)) out.push({ entry, job, data })
       }
-    }
     return out.sort(
       (a, b) => a.entry.queuedAt - b.entry.queuedAt || a.entry.jobId.localeCompare(b.entry.jobId),
     )
@@ -222,7 +228,12 @@ const make = Effect.gen(function* () {
   const forget = (jobId: string) => command("hold records", "HDEL", heldKey, jobId)
 
   /** Takes the job out of any worker's reach, rewrites its data, and hands it back (promoted). */
-  const rewrite = (job: Job, change: (data: DeliveryJobData) => DeliveryJobData, line: string) =>
+  const rewrite = (
+    queue: Queue,
+    job: Job,
+    change: (data: DeliveryJobData) => DeliveryJobData,
+    line: string,
+  ) =>
     Effect.gen(function* () {
       if (!(yield* orChanged("take", job, () => job.changeDelay(HOLD_DELAY_MS)))) return false
       const fresh = yield* bull("read", () => queue.getJob(job.id ?? ""))
@@ -235,7 +246,8 @@ const make = Effect.gen(function* () {
     })
 
   /** Carries one planned action out on one job; false when the job moved on meanwhile. */
-  const carryOut = (request: ActRequest, { job, data, entry }: Listed, now: number) => {
+  const carryOut = (request: ActRequest, { job, shard, data, entry }: Listed, now: number) => {
+    const queue = queues[shard]!
     const action = request.action
     const line = `${iso(now)} | ${describe(action, request.actor)}`
     switch (action.action) {
@@ -265,10 +277,11 @@ const make = Effect.gen(function* () {
           Effect.tap((promoted) => (promoted ? note(job, line) : Effect.void)),
         )
       case "bounce":
-        return rewrite(job, (d) => returnToSender(d, action.reason, now), line)
+        return rewrite(queue, job, (d) => returnToSender(d, action.reason, now), line)
       case "delete":
         if (action.notify === "ndr")
           return rewrite(
+            queue,
             job,
             (d) => returnToSender(d, action.reason ?? "deleted by the mail system operator", now),
             line,
@@ -276,7 +289,7 @@ const make = Effect.gen(function* () {
         return orChanged("delete", job, () => job.remove()).pipe(
           Effect.tap((removed) =>
             removed
-              ? Effect.zipRight(spool.release(entry.messageId, entry.jobId), forget(entry.jobId))
+              ? Effect.zipRight(spool.release(entry.messageId, entry.jobId, shard), forget(entry.jobId))
               : Effect.void,
           ),
         )

@@ -1,8 +1,8 @@
 /**
  * The delivery queue's services in one layer, as the relay, the CLI and the dashboard use them:
  * `Enqueue` (store a message), `QueueAdmin` (flush, show, counts), `Spool` (bodies),
- * `DeliveryStats` (the dashboard's read model) and `BullBoardQueue` (BullMQ's `Queue` for
- * bull-board). Each consumer asks only for the service it needs.
+ * `DeliveryStats` (the dashboard's read model), `BullBoardQueue` (BullMQ's `Queue`s for
+ * bull-board) and `QueueLayout` (the shards). Each consumer asks only for the service it needs.
  *
  * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue, the spool and stats keys.
  */
@@ -10,6 +10,7 @@ import { Layer } from "effect"
 import { QueueAdmin } from "./admin"
 import { BullBoardQueue, BullQueue, type ReplicationOptions } from "./bull-queue"
 import { Enqueue } from "./enqueue"
+import { QueueLayout } from "./layout"
 import { Spool } from "./spool"
 import { DeliveryStats } from "./stats"
 
@@ -19,6 +20,7 @@ export class DeliveryQueue {
       Layer.provide(BullQueue.layerWith(options)),
       Layer.provideMerge(Spool.layer),
       Layer.provideMerge(DeliveryStats.layer),
+      Layer.provideMerge(QueueLayout.layer),
     )
 
   static layer = DeliveryQueue.layerWith({})

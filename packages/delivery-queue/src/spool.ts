@@ -4,9 +4,11 @@
  * a job's end removes its id, and the body goes with the last one. Releasing twice (a stalled
  * job re-run) is harmless.
  *
- * Keys (one hash tag, so scripts work on Cluster): `{mc}:spool:<id>` hash (body, sender,
- * headers, arrivalAt), `{mc}:spool:<id>:jobs` set of outstanding job ids, and
- * `{mc}:msgjobs:<id>` (all job ids, kept after delivery for `queue show`).
+ * Keys, all under the message's shard tag (`QueueLayout`: `{mc}` for shard 0, `{mc:i}` else),
+ * so scripts work on Cluster: `<tag>:spool:<id>` hash (body, sender, headers, arrivalAt),
+ * `<tag>:spool:<id>:jobs` set of outstanding job ids, and `<tag>:msgjobs:<id>` (all job ids,
+ * kept after delivery for `queue show`). Callers name the shard: the worker and queue commands
+ * the shard of the queue the job is in, lookups by id the one `locate` found.
  * The body is written in the same MULTI as its jobs (`storeCommands`, run by `Enqueue` on the
  * queue's connection): never a body without jobs nor jobs without a body. A safety TTL still
  * bounds what a lost release leaves behind to the longest retry period plus a day.
@@ -19,6 +21,7 @@ import {
 } from "@mailconnect/redis-client"
 import { Context, Effect, Layer, Option } from "effect"
 import { QueueUnavailable } from "./errors"
+import { QueueLayout, type QueueLayoutShape } from "./layout"
 
 const RELEASE: LuaScript = {
   name: "mcSpoolRelease",
@@ -47,16 +50,30 @@ export interface SpoolShape {
    * beside it would be added without their body).
    */
   readonly storeCommands: (
+    shard: number,
     messageId: string,
     message: SpooledMessage,
     jobIds: ReadonlyArray<string>,
     ttlMs: number,
   ) => ReadonlyArray<RedisCommand>
-  readonly read: (messageId: string) => Effect.Effect<Option.Option<SpooledMessage>, QueueUnavailable>
+  readonly read: (
+    messageId: string,
+    shard: number,
+  ) => Effect.Effect<Option.Option<SpooledMessage>, QueueUnavailable>
   /** True when this release removed the body (the last job ended). */
-  readonly release: (messageId: string, jobId: string) => Effect.Effect<boolean, QueueUnavailable>
-  readonly jobIds: (messageId: string) => Effect.Effect<ReadonlyArray<string>, QueueUnavailable>
-  readonly exists: (messageId: string) => Effect.Effect<boolean, QueueUnavailable>
+  readonly release: (
+    messageId: string,
+    jobId: string,
+    shard: number,
+  ) => Effect.Effect<boolean, QueueUnavailable>
+  /** The message's shard and all of its job ids, looked for in `lookupOrder`; none when unknown. */
+  readonly locate: (
+    messageId: string,
+  ) => Effect.Effect<
+    Option.Option<{ readonly shard: number; readonly jobIds: ReadonlyArray<string> }>,
+    QueueUnavailable
+  >
+  readonly exists: (messageId: string, shard: number) => Effect.Effect<boolean, QueueUnavailable>
 }
 
 const unavailable =
@@ -64,15 +81,22 @@ const unavailable =
   (e: RedisCommandError): QueueUnavailable =>
     new QueueUnavailable({ operation, detail: e.detail })
 
-export const makeSpool = (redis: RedisClient["Type"]): SpoolShape => {
-  const bodyKey = (id: string) => redis.keys.key("spool", id)
-  const jobsKey = (id: string) => redis.keys.key("spool", id, "jobs")
-  const allJobsKey = (id: string) => redis.keys.key("msgjobs", id)
+export const makeSpool = (redis: RedisClient["Type"], layout: QueueLayoutShape): SpoolShape => {
+  const bodyKey = (id: string, shard: number) => layout.key(shard, "spool", id)
+  const jobsKey = (id: string, shard: number) => layout.key(shard, "spool", id, "jobs")
+  const allJobsKey = (id: string, shard: number) => layout.key(shard, "msgjobs", id)
+  const jobIdsIn = (messageId: string, shard: number) =>
+    redis
+      .get(allJobsKey(messageId, shard))
+      .pipe(
+        Effect.map(Option.map((text) => ({ shard, jobIds: JSON.parse(text) as ReadonlyArray<string> }))),
+        Effect.mapError(unavailable("spool job ids")),
+      )
   return {
-    storeCommands: (messageId, message, jobIds, ttlMs) => {
+    storeCommands: (shard, messageId, message, jobIds, ttlMs) => {
       const ttl = Math.max(1, Math.round(ttlMs))
-      const body = bodyKey(messageId)
-      const jobs = jobsKey(messageId)
+      const body = bodyKey(messageId, shard)
+      const jobs = jobsKey(messageId, shard)
       return [
         [
           "HSET",
@@ -90,11 +114,11 @@ export const makeSpool = (redis: RedisClient["Type"]): SpoolShape => {
         ...(jobIds.length > 0 ? [["SADD", jobs, ...jobIds] as const] : []),
         ["PEXPIRE", body, ttl],
         ["PEXPIRE", jobs, ttl],
-        ["SET", allJobsKey(messageId), JSON.stringify(jobIds), "PX", ttl],
+        ["SET", allJobsKey(messageId, shard), JSON.stringify(jobIds), "PX", ttl],
       ]
     },
-    read: (messageId) =>
-      redis.hmgetBuffer(bodyKey(messageId), ["body", "sender", "headers", "arrivalAt"]).pipe(
+    read: (messageId, shard) =>
+      redis.hmgetBuffer(bodyKey(messageId, shard), ["body", "sender", "headers", "arrivalAt"]).pipe(
         Effect.map(([body, sender, headers, arrivalAt]) =>
           body && sender && headers && arrivalAt
             ? Option.some({
@@ -107,22 +131,21 @@ export const makeSpool = (redis: RedisClient["Type"]): SpoolShape => {
         ),
         Effect.mapError(unavailable("spool read")),
       ),
-    release: (messageId, jobId) =>
-      redis.script(RELEASE, [bodyKey(messageId), jobsKey(messageId)], [jobId]).pipe(
+    release: (messageId, jobId, shard) =>
+      redis.script(RELEASE, [bodyKey(messageId, shard), jobsKey(messageId, shard)], [jobId]).pipe(
         Effect.map((removed) => removed === 1),
         Effect.mapError(unavailable("spool release")),
       ),
-    jobIds: (messageId) =>
-      redis
-        .get(allJobsKey(messageId))
-        .pipe(
-          Effect.map(
-            Option.match({ onNone: () => [], onSome: (text) => JSON.parse(text) as ReadonlyArray<string> }),
-          ),
-          Effect.mapError(unavailable("spool job ids")),
-        ),
-    exists: (messageId) =>
-      redis.exists(bodyKey(messageId)).pipe(Effect.mapError(unavailable("spool exists"))),
+    locate: (messageId) =>
+      Effect.gen(function* () {
+        for (const shard of layout.lookupOrder(messageId)) {
+          const found = yield* jobIdsIn(messageId, shard)
+          if (Option.isSome(found)) return found
+        }
+        return Option.none()
+      }),
+    exists: (messageId, shard) =>
+      redis.exists(bodyKey(messageId, shard)).pipe(Effect.mapError(unavailable("spool exists"))),
   }
 }
 
@@ -133,6 +156,9 @@ export class Spool extends Context.Tag("@mailconnect/Spool")<Spool, SpoolShape>(
   /** On a fail-fast connection of its own: the ingress answers 451 rather than wait. */
   static layer = Layer.scoped(
     Spool,
-    Effect.map(RedisClient.connect({ purpose: "spool", ...failFast }), makeSpool),
+    Effect.gen(function* () {
+      const redis = yield* RedisClient.connect({ purpose: "spool", ...failFast })
+      return makeSpool(redis, yield* QueueLayout)
+    }),
   )
 }

@@ -12,7 +12,10 @@
  * at most the connection factory's `closeBudget`, then cuts its connections: a job cut short is
  * never acknowledged, its lock lapses and BullMQ's stall check hands it to a worker again.
  *
- * Trusts: the active signed policy bundle. Touches: the `delivery` queue and the spool.
+ * One BullMQ worker per shard (`QueueLayout`), the relay's concurrency split between them; a job's
+ * body is read from and released in its own shard.
+ *
+ * Trusts: the active signed policy bundle. Touches: the `delivery` queues and the spool.
  */
 import { DeliveryLog } from "@mailconnect/delivery-log"
 import { buildDsn, type DsnLanguage } from "@mailconnect/dsn"
@@ -34,6 +37,7 @@ import {
   jobVersionOf,
   type OwedReport,
 } from "./job"
+import { QueueLayout } from "./layout"
 import { attemptLine, dsnLine } from "./log-lines"
 import { domainOf } from "./message"
 import * as metrics from "./metrics"
@@ -218,6 +222,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
     /** Records the decision, queues the DSNs it owes, and says what happens to the job next. */
     const carryOut = (
       job: Job,
+      shard: number,
       data: DeliveryJobData,
       decision: Decision,
       route: Route,
@@ -257,7 +262,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
           yield* record
           return { _tag: "Delay", at: decision.next.at } satisfies Outcome
         }
-        yield* Effect.all([spool.release(data.messageId, jobId), record], {
+        yield* Effect.all([spool.release(data.messageId, jobId, shard), record], {
           concurrency: "unbounded",
           discard: true,
         })
@@ -269,7 +274,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
      * partner's limit may hold it back first (`throttle.ts`); what the throttle grants (a session
      * slot) is held until the attempt is carried out.
      */
-    const attemptDelivery = (job: Job, data: DeliveryJobData, now: number) =>
+    const attemptDelivery = (job: Job, shard: number, data: DeliveryJobData, now: number) =>
       Effect.gen(function* () {
         const active = yield* policy.current
         if (!active) {
@@ -281,7 +286,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         const route = routeFor(active.lookup, data.domain)
         const heldBack = yield* holdBack(throttle, job, route, now, waitMs)
         if (heldBack !== undefined) return { _tag: "Delay", at: heldBack } satisfies Outcome
-        const spooled = yield* spool.read(data.messageId)
+        const spooled = yield* spool.read(data.messageId, shard)
         if (Option.isNone(spooled)) {
           yield* Effect.promise(() =>
             job.log(`${new Date(now).toISOString()} | message body missing from the spool`),
@@ -318,6 +323,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         })
         return yield* carryOut(
           job,
+          shard,
           data,
           decision,
           route,
@@ -328,7 +334,8 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         )
       }).pipe(Effect.scoped)
 
-    return Effect.fn("DeliveryWorker.process")(function* (job: Job) {
+    /** One run of `job`, a job of shard `shard`'s queue (its body is in the same shard). */
+    return Effect.fn("DeliveryWorker.process")(function* (job: Job, shard: number) {
       const now = yield* Clock.currentTimeMillis
       const version = jobVersionOf(job.data)
       if (version !== undefined && version > JOB_VERSION) {
@@ -347,7 +354,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
       if ((data.reportsOwed ?? []).length > 0) {
         // An earlier run recorded its results but could not queue its DSNs: send them first.
         const active = yield* policy.current
-        const spooled = yield* spool.read(data.messageId).pipe(Effect.either)
+        const spooled = yield* spool.read(data.messageId, shard).pipe(Effect.either)
         const headers = Either.isRight(spooled)
           ? Option.match(spooled.right, { onNone: () => "", onSome: (m) => m.headers })
           : ""
@@ -361,10 +368,10 @@ export const makeJobProcessor = (config: WorkerConfig) =>
           return { _tag: "Delay", at: data.nextAttemptAt } satisfies Outcome
       }
       if (data.pending.length === 0) {
-        yield* spool.release(data.messageId, jobId)
+        yield* spool.release(data.messageId, jobId, shard)
         return { _tag: "Done", summary: "nothing pending" } satisfies Outcome
       }
-      return yield* attemptDelivery(job, data, now)
+      return yield* attemptDelivery(job, shard, data, now)
     })
   })
 
@@ -406,23 +413,33 @@ const closeWithin = (worker: Worker, budget: Duration.Duration, inProgress: () =
     ),
   )
 
+/**
+ * The global concurrency split over the shards' workers, at least one each: shards fill alike
+ * (a message's shard comes from a hash of its id), so each worker gets an equal share.
+ */
+export const concurrencyPerShard = (concurrency: number, shards: number): ReadonlyArray<number> =>
+  Array.from({ length: shards }, (_, i) =>
+    Math.max(1, Math.floor(concurrency / shards) + (i < concurrency % shards ? 1 : 0)),
+  )
+
 export class DeliveryWorker {
   /**
-   * Runs the worker for the lifetime of the layer; closing waits for jobs in progress within the
-   * factory's `closeBudget` (see `closeWithin`).
+   * Runs one BullMQ worker per shard for the lifetime of the layer (`concurrencyPerShard`); closing
+   * waits for jobs in progress within the factory's `closeBudget` (see `closeWithin`).
    */
   static layer = (config: WorkerConfig) =>
     Layer.scopedDiscard(
       Effect.gen(function* () {
         const factory = yield* RedisConnectionFactory
+        const layout = yield* QueueLayout
         const process = yield* makeJobProcessor(config)
         const runtime = yield* Effect.runtime<never>()
-        const connection = yield* factory.connect({ purpose: "worker", maxRetriesPerRequest: null })
+        const concurrency = concurrencyPerShard(config.concurrency, layout.shards)
         let inProgress = 0
-        const processor = async (job: Job, token?: string) => {
+        const processorFor = (shard: number) => async (job: Job, token?: string) => {
           inProgress++
           try {
-            const outcome = await Runtime.runPromise(runtime)(process(job))
+            const outcome = await Runtime.runPromise(runtime)(process(job, shard))
             switch (outcome._tag) {
               case "Delay":
                 await job.moveToDelayed(outcome.at, token)
@@ -436,23 +453,35 @@ export class DeliveryWorker {
             inProgress--
           }
         }
-        yield* Effect.acquireRelease(
-          Effect.sync(() => {
-            const worker = new Worker(QUEUE_NAME, processor, {
-              connection,
-              prefix: factory.keys.tag,
-              concurrency: config.concurrency,
-              lockDuration: config.lockDurationMs ?? 30_000,
-              stalledInterval: config.lockDurationMs ?? 30_000,
+        const start = (shard: number) =>
+          Effect.gen(function* () {
+            // A worker's blocking connection is its own (BullMQ duplicates it); one per shard.
+            const connection = yield* factory.connect({
+              purpose: shard === 0 ? "worker" : `worker-${shard}`,
+              maxRetriesPerRequest: null,
             })
-            worker.on("error", (error) =>
-              Runtime.runFork(runtime)(Effect.logWarning(`delivery worker: ${error.message}`)),
+            yield* Effect.acquireRelease(
+              Effect.sync(() => {
+                const worker = new Worker(QUEUE_NAME, processorFor(shard), {
+                  connection,
+                  prefix: layout.tagOf(shard),
+                  concurrency: concurrency[shard]!,
+                  lockDuration: config.lockDurationMs ?? 30_000,
+                  stalledInterval: config.lockDurationMs ?? 30_000,
+                })
+                worker.on("error", (error) =>
+                  Runtime.runFork(runtime)(Effect.logWarning(`delivery worker: ${error.message}`)),
+                )
+                return worker
+              }),
+              (worker) =>
+                Effect.flatMap(factory.closeBudget, (budget) =>
+                  closeWithin(worker, budget, () => inProgress),
+                ),
             )
-            return worker
-          }),
-          (worker) =>
-            Effect.flatMap(factory.closeBudget, (budget) => closeWithin(worker, budget, () => inProgress)),
-        )
+          })
+        // Closed all at once (each within the budget), not one after the other.
+        yield* Effect.forEach(layout.all, start, { discard: true, concurrentFinalizers: true })
       }),
     )
 }

@@ -74,8 +74,11 @@ export const queueLayers = (options: {
   policy: Layer.Layer<PolicyView>
   deliverer: Layer.Layer<Deliverer>
   concurrency?: number
+  /** `REDIS_SHARDS` (recorded as the layout); absent: the layout in Redis, else 1. */
+  shards?: number
 }) => {
-  const config = Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))
+  const parsed = Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))
+  const config = options.shards === undefined ? parsed : { ...parsed, shards: options.shards }
   const base = Layer.mergeAll(RedisConnectionFactory.layerFrom(config), options.policy, options.deliverer)
   const queue = DeliveryQueue.layer.pipe(Layer.provideMerge(base))
   const worker = DeliveryWorker.layer({

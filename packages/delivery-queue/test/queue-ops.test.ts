@@ -317,7 +317,7 @@ describe("queue delete and bounce", () => {
         })
         expect(removed.touched.map((e) => e.jobId)).toEqual([`${silent}/eu.insurer.example`])
         expect(yield* Effect.promise(() => bull.queue.getJob(`${silent}/eu.insurer.example`))).toBeUndefined()
-        expect(yield* spool.exists(silent)).toBe(false)
+        expect(yield* spool.exists(silent, 0)).toBe(false)
 
         yield* act({ action: { action: "delete", notify: "ndr" }, selection: { messageIds: [told] } })
         yield* eventually(Effect.sync(() => (dsns().length >= 1 ? true : undefined)))
@@ -326,7 +326,7 @@ describe("queue delete and bounce", () => {
         expect(ndr).toContain("Final-Recipient: rfc822; b@eu.insurer.example")
         expect(ndr).toContain("Status: 5.0.0")
         expect(ndr).toContain("X-mailconnect; OPERATOR_BOUNCE deleted by the mail system operator")
-        yield* eventually(spool.exists(told).pipe(Effect.map((exists) => (exists ? undefined : true))))
+        yield* eventually(spool.exists(told, 0).pipe(Effect.map((exists) => (exists ? undefined : true))))
       }),
     )
   })

@@ -1,6 +1,7 @@
 /**
- * Redis connection settings, parsed once from `REDIS_URL` (+ `REDIS_PREFIX`) and shared by every
- * connection a process opens: the command client, pub/sub subscribers, and later BullMQ.
+ * Redis connection settings, parsed once from `REDIS_URL` (+ `REDIS_PREFIX`, `REDIS_SHARDS`) and
+ * shared by every connection a process opens: the command client, pub/sub subscribers, and later
+ * BullMQ.
  *
  *   redis://[user:pass@]host:port[/db]            standalone (rediss:// for TLS)
  *   redis-sentinel://[user:pass@]host:port,host:port/mastername[?db=N]   Sentinel (rediss-sentinel:// for TLS)
@@ -8,6 +9,7 @@
  */
 import { Config, ConfigError, Either } from "effect"
 import { RedisUrlInvalid } from "./errors"
+import { MAX_SHARDS } from "./keys"
 
 export interface HostPort {
   readonly host: string
@@ -35,6 +37,11 @@ export interface RedisConnectionConfig {
   readonly topology: RedisTopology
   /** Key prefix without braces; every key is `{prefix}:…` so all of them share one cluster slot. */
   readonly prefix: string
+  /**
+   * How many hash tags the delivery queue and spool are sharded over (`REDIS_SHARDS`); absent:
+   * whatever the fleet's layout in Redis says (see the delivery queue's `QueueLayout`).
+   */
+  readonly shards?: number
 }
 
 const SCHEMES: Record<string, { kind: RedisTopology["_tag"]; tls: boolean }> = {
@@ -111,14 +118,36 @@ export const parseRedisUrl = (
 /** The URL with any password replaced, for logs and error messages. */
 export const redact = (url: string): string => url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@")
 
-/** `REDIS_URL` (default `redis://127.0.0.1:6379`) and `REDIS_PREFIX` (default `mc`). */
+const shardsConfig = Config.option(Config.string("REDIS_SHARDS")).pipe(
+  Config.mapOrFail((text) => {
+    if (text._tag === "None" || text.value.trim() === "") return Either.right(undefined)
+    const n = Number(text.value.trim())
+    return Number.isInteger(n) && n >= 1 && n <= MAX_SHARDS
+      ? Either.right(n)
+      : Either.left(
+          ConfigError.InvalidData(
+            ["REDIS_SHARDS"],
+            `REDIS_SHARDS must be a whole number from 1 to ${MAX_SHARDS}, got ${JSON.stringify(text.value)}`,
+          ),
+        )
+  }),
+)
+
+/**
+ * `REDIS_URL` (default `redis://127.0.0.1:6379`), `REDIS_PREFIX` (default `mc`) and
+ * `REDIS_SHARDS` (default: the fleet's recorded layout, 1 for a new fleet).
+ */
 export const redisConnectionConfig: Config.Config<RedisConnectionConfig> = Config.all({
   url: Config.string("REDIS_URL").pipe(Config.withDefault("redis://127.0.0.1:6379")),
   prefix: Config.string("REDIS_PREFIX").pipe(Config.withDefault("mc")),
+  shards: shardsConfig,
 }).pipe(
-  Config.mapOrFail(({ url, prefix }) =>
-    Either.mapLeft(parseRedisUrl(url, prefix), (e) =>
-      ConfigError.InvalidData(["REDIS_URL"], `REDIS_URL ${e.url}: ${e.reason}`),
+  Config.mapOrFail(({ url, prefix, shards }) =>
+    Either.map(
+      Either.mapLeft(parseRedisUrl(url, prefix), (e) =>
+        ConfigError.InvalidData(["REDIS_URL"], `REDIS_URL ${e.url}: ${e.reason}`),
+      ),
+      (config) => (shards === undefined ? config : { ...config, shards }),
     ),
   ),
 )
