@@ -58,6 +58,50 @@ export const signBundle = (payload: unknown, keys: ReadonlyArray<SigningKey>): s
   return canonicalize(envelope)
 }
 
+/**
+ * The exact bytes an external signer (Vault transit, a cloud KMS, an HSM) signs for `payload`:
+ * its canonical JSON, UTF-8. The signer never sees anything else, and never needs to.
+ */
+export const payloadToSign = (payload: unknown): { readonly text: string; readonly bytes: Buffer } => {
+  const text = canonicalize(payload)
+  return { text, bytes: Buffer.from(text, "utf8") }
+}
+
+/** A detached Ed25519 signature made elsewhere, with the public key it is claimed to be by. */
+export interface ExternalSignature {
+  readonly key: TrustedKey
+  readonly signature: Uint8Array
+}
+
+/**
+ * The envelope for `text` (from `payloadToSign`) with signatures made outside this process. Each
+ * one is verified against its public key first: a signer that answered with another key's
+ * signature, a truncated one or garbage yields `BundleSignatureInvalid`, never a bundle that the
+ * relays would refuse later.
+ */
+export const assembleBundle = (
+  text: string,
+  signatures: ReadonlyArray<ExternalSignature>,
+): Effect.Effect<string, BundleSignatureInvalid | BundleUnsigned> =>
+  Effect.gen(function* () {
+    if (signatures.length === 0) return yield* new BundleUnsigned()
+    const data = Buffer.from(text, "utf8")
+    const entries: Array<Signature> = []
+    for (const { key, signature } of signatures) {
+      const raw = Buffer.from(signature)
+      if (raw.length !== 64 || !verify(null, data, key.key, raw))
+        return yield* new BundleSignatureInvalid({ keyId: key.keyId })
+      entries.push({ alg: "ed25519", keyId: key.keyId, sig: raw.toString("base64") })
+    }
+    const envelope: Envelope = {
+      format: ENVELOPE_FORMAT,
+      digest: digestOf(text),
+      payload: text,
+      signatures: entries,
+    }
+    return canonicalize(envelope)
+  })
+
 const parseEnvelope = (bytes: string): Effect.Effect<Envelope, BundleMalformed> =>
   Effect.try({
     try: () => JSON.parse(bytes) as unknown,

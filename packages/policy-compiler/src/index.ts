@@ -31,6 +31,7 @@ export {
   type SecurityCode,
   type SecurityFlag,
   summaryLine,
+  verdictLine,
 } from "./plan/plan"
 export { renderPlanMarkdown } from "./plan/render-markdown"
 export { renderPlanText } from "./plan/render-text"

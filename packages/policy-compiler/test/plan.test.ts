@@ -10,6 +10,7 @@ import {
   planDiff,
   renderPlanMarkdown,
   renderPlanText,
+  verdictLine,
 } from "../src"
 import { expectGolden, FIXTURES } from "./golden"
 import { NOW } from "./scenario"
@@ -93,6 +94,31 @@ describe("planDiff", () => {
         "DOMAIN-MOVED bank",
         "GROUP-MEMBER-ADDED justice",
       ])
+    }),
+  )
+
+  it.effect("opens with a one-line verdict: what changed by name, then the security flags", () =>
+    Effect.gen(function* () {
+      const [base, head] = yield* both
+      const plan = planDiff(base, head)
+      expect(verdictLine(plan)).toBe(
+        "4 partners changed (bank, court, lender new, oldco removed), 1 local domain changed (acme.example), " +
+          "1 closed group changed (justice), 10 security-relevant changes: court downgraded mtls → enforce; " +
+          "bank: inbound.verify private CA certs/bank-ca.pem removed: public roots now accepted; " +
+          "bank: private CA certs/bank-ca.pem removed: public roots now accepted; and 7 more",
+      )
+      expect(renderPlanMarkdown(plan).split("\n")[0]).toBe(`**Verdict: ${verdictLine(plan)}.**`)
+      // A downgrade alone reads as a sentence.
+      const downgraded = structuredClone(base) as PolicySet
+      const bank = downgraded.partners.bank!
+      ;(downgraded.partners as Record<string, unknown>).bank = {
+        ...bank,
+        tls: { ...bank.tls, mode: "opportunistic" },
+      }
+      expect(verdictLine(planDiff(base, downgraded))).toBe(
+        "1 partner changed (bank), 1 security-relevant change: bank downgraded enforce → opportunistic",
+      )
+      expect(verdictLine(planDiff(base, base))).toBe("no effective change")
     }),
   )
 })

@@ -62,3 +62,19 @@ export const materializeRef = (ref: string, dir: string, target: string) =>
     yield* git(["archive", "--format=tar", "-o", tarFile, `${ref}:${prefix}`], toplevel)
     yield* run("tar", ["-xf", tarFile, "-C", target], dir)
   })
+
+/**
+ * The files of the policy directory `dir` that differ from revision `ref` (changed, added, deleted
+ * or untracked), relative to `dir` — what a pull request touches, with `ref` its base.
+ */
+export const changedFiles = (ref: string, dir: string) =>
+  Effect.gen(function* () {
+    const changed = yield* git(["diff", "--name-only", "--relative", "--no-renames", ref, "--", "."], dir)
+    const untracked = yield* git(["ls-files", "--others", "--exclude-standard", "--", "."], dir)
+    return new Set(
+      `${changed}\n${untracked}`
+        .split("\n")
+        .map((line) => line.trim())
+        .filter((line) => line !== ""),
+    )
+  })

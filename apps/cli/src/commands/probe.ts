@@ -9,6 +9,9 @@
  * (bound as the relay binds them, `../layers/tls-standards.ts`), and prints for each server who
  * authenticates it and why, a DANE host's TLSA records and what matched, and the domain's MTA-STS
  * policy with its cache state. Log lines go to stderr: stdout is the report.
+ *
+ * `probe --changed --base REF [--dir DIR] [--format markdown]` probes every partner a policy change
+ * adds or modifies (`probe-changed.ts`), for the pull-request comment.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
@@ -31,6 +34,9 @@ import {
 import { Clock, Console, Effect, Layer, Logger, Option } from "effect"
 import { CliExit } from "../exit"
 import { TlsStandardsFromEnv } from "../layers/tls-standards"
+import { POLICY_DIR_DEFAULT } from "./policy-options"
+import { probeChanged } from "./probe-changed"
+import { renderProbeMarkdown } from "./probe-markdown"
 
 const target = Args.text({ name: "domain|host:port" }).pipe(
   Args.withDescription("a recipient domain (route servers or MX) or one server as host:port"),
@@ -61,6 +67,19 @@ const minVersion = Options.choice("min-version", ["TLSv1", "TLSv1.1", "TLSv1.2",
 const clientCert = Options.file("client-cert").pipe(Options.optional)
 const clientKey = Options.file("client-key").pipe(Options.optional)
 const json = Options.boolean("json").pipe(Options.withDescription("print the report as JSON"))
+const formatOption = Options.choice("format", ["text", "json", "markdown"]).pipe(
+  Options.withDefault("text" as const),
+  Options.withDescription("output: text, json (as --json) or markdown (a pull-request comment)"),
+)
+const changedOption = Options.boolean("changed").pipe(
+  Options.withDescription(
+    "probe every partner the policy change adds or modifies (against --base); --dir default policies",
+  ),
+)
+const baseOption = Options.text("base").pipe(
+  Options.optional,
+  Options.withDescription("with --changed: the git revision the change is against (e.g. origin/main)"),
+)
 
 const CLIENT_CERT_NAME = "probe-client"
 
@@ -141,7 +160,7 @@ const standardsLines = (server: ProbeServerResult, partner: string | undefined):
   return lines
 }
 
-const render = (report: ProbeReport & { readonly route?: RouteCheck }): string => {
+export const render = (report: ProbeResult): string => {
   const lines = [`probe ${report.target}: ${report.ok ? "ok" : "FAILED"}`]
   if (report.route)
     lines.push(
@@ -195,26 +214,155 @@ const policyFromDirectory = (directory: string, domain: string) =>
     return makeLookup(compiled.policy, compiled.index).effective(domain)
   })
 
+/** How to probe one target: the policy to apply, the named servers, client certificates. */
+export interface ProbePlan {
+  readonly target: ProbeTarget
+  readonly tls: PartnerTls
+  readonly servers: ReadonlyArray<{ host: string; port: number }> | undefined
+  readonly partner: string | undefined
+  /** Client certificates from RELAY_CLIENT_CERTS (a policy's) or given on the command line. */
+  readonly certificates: "env" | Record<string, { cert: string; key: string }>
+}
+
+export type ProbeResult = ProbeReport & { readonly route?: RouteCheck }
+
+/** Probes one target as delivery would; a route check too when the policy names servers. */
+export const runProbe = (plan: ProbePlan) => {
+  const layer = OutboundDelivery.layer.pipe(
+    Layer.provide(
+      Layer.mergeAll(
+        OutboundConfig.layer({
+          ehloName: process.env.RELAY_EHLO_NAME ?? "localhost",
+          mxPort: Number(process.env.RELAY_MX_PORT ?? 25),
+          timeouts: {
+            connectMs: 10_000,
+            greetingMs: 30_000,
+            commandMs: 30_000,
+            tlsMs: 30_000,
+            dataMs: 30_000,
+          },
+        }),
+        DnsResolver.layerFromEnv,
+        plan.certificates === "env"
+          ? ClientCertificates.layerFromEnv
+          : ClientCertificates.layerStatic(plan.certificates),
+        TlsStandardsFromEnv.pipe(
+          Layer.mapError((e) => new CliExit({ code: 2, message: `probe: configuration: ${String(e)}` })),
+        ),
+      ),
+    ),
+  )
+  // A policy with its own route servers: does the domain's MX still point at them (provider change)?
+  const routeOf = (domain: string, hosts: ReadonlyArray<string>) =>
+    Effect.flatMap(DnsResolver, (dns) => Effect.tryPromise(() => dns.mx(domain))).pipe(
+      Effect.flatMap((mx) =>
+        Clock.currentTimeMillis.pipe(
+          Effect.map((now) =>
+            checkRoute(
+              domain,
+              mx.map((r) => r.exchange),
+              hosts,
+              now,
+            ),
+          ),
+        ),
+      ),
+      Effect.option,
+      Effect.map(Option.getOrUndefined),
+      Effect.provide(DnsResolver.layerFromEnv),
+    )
+  const { servers, partner } = plan
+  const probeDomain = "domain" in plan.target ? plan.target.domain : undefined
+  const probed = Effect.flatMap(OutboundDelivery, (delivery) =>
+    delivery.probe({
+      target: plan.target,
+      tls: plan.tls,
+      ...(servers ? { servers } : {}),
+      ...(partner === undefined ? {} : { partner }),
+    }),
+  )
+  const withRoute = Effect.all([
+    probed,
+    probeDomain && servers && servers.length > 0
+      ? routeOf(
+          probeDomain,
+          servers.map((s) => s.host),
+        )
+      : Effect.succeed(undefined),
+  ]).pipe(Effect.map(([probe, route]): ProbeResult => (route ? { ...probe, route } : probe)))
+  return withRoute.pipe(
+    Effect.provide(layer),
+    Effect.scoped,
+    // Warnings (a Redis outage, a failed policy fetch) must not mix with the report on stdout.
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.stringLogger))),
+  )
+}
+
+/** The probe plan for `domain` under the compiled policy of a directory. */
+export const planFromDirectory = (directory: string, target: ProbeTarget) =>
+  Effect.map(
+    policyFromDirectory(directory, "domain" in target ? target.domain : target.host),
+    (effective): ProbePlan => ({
+      target,
+      tls: effective.tls,
+      servers: effective.servers,
+      partner: effective.partner?.name,
+      certificates: "env",
+    }),
+  )
+
 export const probeCommand = Command.make(
   "probe",
-  { target, dir, mode, names, ca, pins, trust, minVersion, clientCert, clientKey, json },
+  {
+    target: Args.optional(target),
+    dir,
+    changed: changedOption,
+    base: baseOption,
+    mode,
+    names,
+    ca,
+    pins,
+    trust,
+    minVersion,
+    clientCert,
+    clientKey,
+    json,
+    format: formatOption,
+  },
   (flags) =>
     Effect.gen(function* () {
       const fs = yield* FileSystem.FileSystem
-      const probeTarget = parseTarget(flags.target)
-      const certificates: Record<string, { cert: string; key: string }> = {}
-      let tls: PartnerTls
-      let servers: ReadonlyArray<{ host: string; port: number }> | undefined
-      let partner: string | undefined
+      const format = flags.json ? "json" : flags.format
+      if (flags.changed) {
+        if (Option.isSome(flags.target))
+          return yield* new CliExit({ code: 2, message: "probe --changed takes no target" })
+        if (Option.isNone(flags.base))
+          return yield* new CliExit({
+            code: 2,
+            message: "probe --changed needs --base GITREF (e.g. origin/main)",
+          })
+        const directory = Option.getOrElse(flags.dir, () => POLICY_DIR_DEFAULT)
+        return yield* probeChanged({
+          base: flags.base.value,
+          dir: directory,
+          format,
+          probe: (domain) => Effect.flatMap(planFromDirectory(directory, { domain }), runProbe),
+          renderText: render,
+        })
+      }
+      if (Option.isNone(flags.target))
+        return yield* new CliExit({
+          code: 2,
+          message: "probe needs a target (domain|host:port) or --changed",
+        })
+      const probeTarget = parseTarget(flags.target.value)
+      let plan: ProbePlan
       if (Option.isSome(flags.dir)) {
-        const domain = "domain" in probeTarget ? probeTarget.domain : probeTarget.host
-        const effective = yield* policyFromDirectory(flags.dir.value, domain)
-        tls = effective.tls
-        servers = effective.servers
-        partner = effective.partner?.name
+        plan = yield* planFromDirectory(flags.dir.value, probeTarget)
       } else {
+        const certificates: Record<string, { cert: string; key: string }> = {}
         const caPem = Option.isSome(flags.ca) ? yield* fs.readFileString(flags.ca.value) : undefined
-        tls = {
+        const tls: PartnerTls = {
           mode: flags.mode,
           minVersion: flags.minVersion as TlsVersion,
           verify: {
@@ -233,79 +381,20 @@ export const probeCommand = Command.make(
             key: yield* fs.readFileString(flags.clientKey.value),
           }
         }
+        plan = { target: probeTarget, tls, servers: undefined, partner: undefined, certificates }
       }
-      const layer = OutboundDelivery.layer.pipe(
-        Layer.provide(
-          Layer.mergeAll(
-            OutboundConfig.layer({
-              ehloName: process.env.RELAY_EHLO_NAME ?? "localhost",
-              mxPort: Number(process.env.RELAY_MX_PORT ?? 25),
-              timeouts: {
-                connectMs: 10_000,
-                greetingMs: 30_000,
-                commandMs: 30_000,
-                tlsMs: 30_000,
-                dataMs: 30_000,
-              },
-            }),
-            DnsResolver.layerFromEnv,
-            Option.isSome(flags.dir)
-              ? ClientCertificates.layerFromEnv
-              : ClientCertificates.layerStatic(certificates),
-            TlsStandardsFromEnv.pipe(
-              Layer.mapError((e) => new CliExit({ code: 2, message: `probe: configuration: ${String(e)}` })),
-            ),
-          ),
-        ),
+      const report = yield* runProbe(plan)
+      yield* Console.log(
+        format === "json"
+          ? JSON.stringify(report, null, 2)
+          : format === "markdown"
+            ? renderProbeMarkdown([{ partner: report.partner, report }])
+            : render(report),
       )
-      // A policy with its own route servers: does the domain's MX still point at them (provider change)?
-      const routeOf = (domain: string, hosts: ReadonlyArray<string>) =>
-        Effect.flatMap(DnsResolver, (dns) => Effect.tryPromise(() => dns.mx(domain))).pipe(
-          Effect.flatMap((mx) =>
-            Clock.currentTimeMillis.pipe(
-              Effect.map((now) =>
-                checkRoute(
-                  domain,
-                  mx.map((r) => r.exchange),
-                  hosts,
-                  now,
-                ),
-              ),
-            ),
-          ),
-          Effect.option,
-          Effect.map(Option.getOrUndefined),
-          Effect.provide(DnsResolver.layerFromEnv),
-        )
-      const probeDomain = "domain" in probeTarget ? probeTarget.domain : undefined
-      const probed = Effect.flatMap(OutboundDelivery, (delivery) =>
-        delivery.probe({
-          target: probeTarget,
-          tls,
-          ...(servers ? { servers } : {}),
-          ...(partner === undefined ? {} : { partner }),
-        }),
-      )
-      const withRoute = Effect.all([
-        probed,
-        probeDomain && servers && servers.length > 0
-          ? routeOf(
-              probeDomain,
-              servers.map((s) => s.host),
-            )
-          : Effect.succeed(undefined),
-      ]).pipe(Effect.map(([probe, route]) => (route ? { ...probe, route } : probe)))
-      const report: ProbeReport & { readonly route?: RouteCheck } = yield* withRoute.pipe(
-        Effect.provide(layer),
-        Effect.scoped,
-        // Warnings (a Redis outage, a failed policy fetch) must not mix with the report on stdout.
-        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.stringLogger))),
-      )
-      yield* Console.log(flags.json ? JSON.stringify(report, null, 2) : render(report))
       if (!report.ok) return yield* new CliExit({ code: 1 })
     }),
 ).pipe(
   Command.withDescription(
-    "Connect to a partner's servers as delivery would (EHLO, STARTTLS, verification, QUIT; no message) and report evidence, verdicts and pins.",
+    "Connect to a partner's servers as delivery would (EHLO, STARTTLS, verification, QUIT; no message) and report evidence, verdicts and pins. With --changed --base REF: every partner the change adds or modifies.",
   ),
 )

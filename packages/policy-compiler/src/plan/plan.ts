@@ -148,3 +148,51 @@ export const summaryLine = (plan: Plan): string => {
 
 /** The plan as JSON with sorted keys (`--format json`), stable for scripts and golden files. */
 export const canonicalizePlan = (plan: Plan): string => canonicalize(plan)
+
+const KIND_NOUN: Record<ResourceKind, readonly [string, string]> = {
+  defaults: ["defaults", "defaults"],
+  partner: ["partner", "partners"],
+  localDomain: ["local domain", "local domains"],
+  group: ["closed group", "closed groups"],
+  connector: ["connector", "connectors"],
+}
+
+const VERDICT_FLAGS = 3
+
+/** One flag in a few words: `bank downgraded enforce → opportunistic`, `bank: pins removed: …`. */
+const flagHeadline = (flag: SecurityFlag): string =>
+  flag.code === "MODE-DOWNGRADED"
+    ? `${flag.name} downgraded ${flag.message.replace(/^tls\.mode /, "")}`
+    : `${flag.name}: ${flag.message}`
+
+/**
+ * The plan in one line, for the top of a pull-request comment: what changed by kind and name,
+ * then the security-relevant changes (mode downgrades first, at most three named) —
+ * `2 partners changed (bank, fresh new), 1 security-relevant change: bank downgraded enforce → opportunistic`.
+ */
+export const verdictLine = (plan: Plan): string => {
+  if (isEmptyPlan(plan)) return "no effective change"
+  const kinds = RESOURCE_ORDER.flatMap((kind) => {
+    const changes = plan.changes.filter((c) => c.kind === kind)
+    if (changes.length === 0) return []
+    if (kind === "defaults") return ["defaults changed"]
+    const names = changes.map(
+      (c) => `${c.name}${c.action === "create" ? " new" : c.action === "delete" ? " removed" : ""}`,
+    )
+    const [one, many] = KIND_NOUN[kind]
+    return [`${changes.length} ${changes.length === 1 ? one : many} changed (${names.join(", ")})`]
+  })
+  // A mode downgrade is what a reviewer must not miss: first, then the others in plan order.
+  const flags = [
+    ...plan.security.filter((f) => f.code === "MODE-DOWNGRADED"),
+    ...plan.security.filter((f) => f.code !== "MODE-DOWNGRADED"),
+  ]
+  const security =
+    flags.length === 0
+      ? "no security-relevant change"
+      : `${flags.length} security-relevant change${flags.length === 1 ? "" : "s"}: ${flags
+          .slice(0, VERDICT_FLAGS)
+          .map(flagHeadline)
+          .join("; ")}${flags.length > VERDICT_FLAGS ? `; and ${flags.length - VERDICT_FLAGS} more` : ""}`
+  return `${kinds.join(", ")}, ${security}`
+}

@@ -1,8 +1,9 @@
 /**
- * Plan → GitHub-flavoured markdown for a pull-request comment: the summary first, security
- * flags in a warning block, then one table per changed resource.
+ * Plan → GitHub-flavoured markdown for a pull-request comment: a one-line verdict first (what a
+ * reviewer reads in the notification), then the summary, security flags in a warning block and
+ * one table per changed resource.
  */
-import { isEmptyPlan, type Plan, summaryLine } from "./plan"
+import { isEmptyPlan, type Plan, summaryLine, verdictLine } from "./plan"
 import { ACTION_SYMBOL, arrayDelta, RESOURCE_LABEL, showLeaf } from "./render-text"
 import type { Leaf } from "./view"
 
@@ -10,7 +11,7 @@ const code = (text: string): string => `\`${text.replace(/`/g, "'").replace(/\|/
 const cell = (value: Leaf | undefined): string => (value === undefined ? "" : code(showLeaf(value)))
 
 export const renderPlanMarkdown = (plan: Plan, title = "mailconnect policy plan"): string => {
-  const lines = [`### ${title}`, ""]
+  const lines = [`**Verdict: ${verdictLine(plan)}.**`, "", `### ${title}`, ""]
   if (isEmptyPlan(plan)) return `${[...lines, `**${summaryLine(plan)}**`].join("\n")}\n`
   lines.push(`**${summaryLine(plan)}**`, "")
   if (plan.security.length > 0) {
