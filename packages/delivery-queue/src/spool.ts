@@ -56,9 +56,10 @@ export interface SpoolShape {
     jobIds: ReadonlyArray<string>,
     ttlMs: number,
   ) => ReadonlyArray<RedisCommand>
+  /** In `shard`; by default the one the id says (a job's own shard is the surer answer). */
   readonly read: (
     messageId: string,
-    shard: number,
+    shard?: number,
   ) => Effect.Effect<Option.Option<SpooledMessage>, QueueUnavailable>
   /** True when this release removed the body (the last job ended). */
   readonly release: (
@@ -117,7 +118,7 @@ export const makeSpool = (redis: RedisClient["Type"], layout: QueueLayoutShape):
         ["SET", allJobsKey(messageId, shard), JSON.stringify(jobIds), "PX", ttl],
       ]
     },
-    read: (messageId, shard) =>
+    read: (messageId, shard = layout.shardOf(messageId)) =>
       redis.hmgetBuffer(bodyKey(messageId, shard), ["body", "sender", "headers", "arrivalAt"]).pipe(
         Effect.map(([body, sender, headers, arrivalAt]) =>
           body && sender && headers && arrivalAt
