@@ -45,20 +45,23 @@ export const docBlocks = (root: string): ReadonlyArray<DocBlock> =>
       .filter((b) => RUNS_CLI.test(b.script))
   })
 
-/** `pnpm mailconnect <command words> … --options` as used in the GitHub workflows. */
+/** `pnpm mailconnect <command words> … --options` as used in the GitHub workflows and `.gitlab-ci.yml`. */
 export const workflowCommands = (
   root: string,
 ): ReadonlyArray<{ file: string; words: string[]; options: string[] }> => {
-  const dir = join(root, ".github", "workflows")
-  return readdirSync(dir).flatMap((f) =>
-    readFileSync(join(dir, f), "utf8")
+  const files = [
+    ...readdirSync(join(root, ".github", "workflows")).map((f) => `.github/workflows/${f}`),
+    ".gitlab-ci.yml",
+  ]
+  return files.flatMap((f) =>
+    readFileSync(join(root, f), "utf8")
       .split("\n")
       .flatMap((line) => {
         const m = /pnpm (?:-s )?mailconnect ((?:[a-z]+(?=\s|$) ?)+)(.*)$/.exec(line)
         if (!m) return []
         const words = m[1]!.trim().split(" ")
         const options = [...m[2]!.matchAll(/(--[a-z-]+)/g)].map((o) => o[1]!)
-        return [{ file: `.github/workflows/${f}`, words, options }]
+        return [{ file: f, words, options }]
       }),
   )
 }

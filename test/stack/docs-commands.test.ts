@@ -2,7 +2,7 @@
  * Every CLI example in README.md and docs/*.md runs as written, in document order, in a scratch
  * copy of the repository with a stack started by `pnpm start` (for blocks marked
  * `# needs: stack`, which get .local/stack.env). And every `mailconnect` command and option the
- * GitHub workflows call exists.
+ * GitHub workflows and `.gitlab-ci.yml` call exists.
  */
 
 import { waitFor } from "@mailconnect/test-support"
@@ -62,20 +62,25 @@ describe("CLI examples in the docs", () => {
   )
 })
 
-describe("CLI commands in the GitHub workflows", () => {
+describe("CLI commands in the GitHub workflows and .gitlab-ci.yml", () => {
   const commands = workflowCommands(ROOT)
   const distinct = [...new Map(commands.map((c) => [c.words.join(" "), c])).values()]
 
-  it("finds the commands", () => {
-    expect(distinct.map((c) => c.words.join(" ")).sort()).toEqual(
-      expect.arrayContaining([
-        "fleet status",
-        "policy check",
-        "policy compile",
-        "policy diff",
-        "policy publish",
-      ]),
-    )
+  it("finds the commands, in both CI definitions", () => {
+    const expected = [
+      "fleet status",
+      "policy check",
+      "policy compile",
+      "policy diff",
+      "policy publish",
+      "policy verify",
+      "probe",
+    ]
+    for (const ci of [".github/workflows/", ".gitlab-ci.yml"])
+      expect(
+        commands.filter((c) => c.file.startsWith(ci)).map((c) => c.words.join(" ")),
+        ci,
+      ).toEqual(expect.arrayContaining(expected))
   })
 
   it.each(distinct.map((c) => [c.words.join(" ")] as const))(

@@ -43,10 +43,11 @@ export const runScript = (options: {
     }
     child.stdout.on("data", keep)
     child.stderr.on("data", keep)
+    const timeoutMs = options.timeoutMs ?? 120_000
     const timer = setTimeout(() => {
-      output += `\n[runner] step timed out after ${options.timeoutMs} ms; killed\n`
+      output += `\n[runner] step timed out after ${timeoutMs} ms; killed\n`
       if (child.pid) process.kill(-child.pid, "SIGKILL")
-    }, options.timeoutMs ?? 120_000)
+    }, timeoutMs)
     child.on("close", (code, signal) => {
       clearTimeout(timer)
       resolve({ code: code ?? (signal ? 128 : 1), output })
