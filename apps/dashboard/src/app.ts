@@ -30,7 +30,8 @@ const fontDir = (pkg: string) => dirname(require.resolve(`${pkg}/400.css`))
 
 export interface AppOptions {
   readonly accounts: ReadonlyArray<Account>
-  readonly queue: Queue
+  /** The delivery queue of every shard (bull-board shows one entry each). */
+  readonly queues: ReadonlyArray<Queue>
   readonly data: DashboardDataShape
   readonly runtime: Runtime.Runtime<never>
   /** Queue management (the `/queue` page and its admin actions). */
@@ -70,7 +71,7 @@ export const makeApp = (options: AppOptions): Express => {
   app.use(requireCredentials(options.accounts))
   app.use(sameOriginWrites)
   app.use(`${BOARD_PATH}/api`, adminForActions)
-  app.use(BOARD_PATH, bullBoardByRole(options.queue, roleOf))
+  app.use(BOARD_PATH, bullBoardByRole(options.queues, roleOf))
 
   const statics = { index: false, dotfiles: "deny", fallthrough: true } as const
   app.use("/assets", express.static(join(here, "..", "assets"), statics))

@@ -1,6 +1,7 @@
 /**
- * bull-board over the `delivery` queue, twice: a read-only board for viewers and a full board
- * for admins, both at `/queues`; the request's role picks one. The read-only board hides the
+ * bull-board over the `delivery` queue — one entry per shard (`delivery` for shard 0, the only
+ * one of an unsharded fleet; `shard1-delivery`… after it) — twice: a read-only board for viewers
+ * and a full board for admins, both at `/queues`; the request's role picks one. The read-only board hides the
  * action buttons and bull-board refuses actions on its queues (405); the server-side guard in
  * `guards.ts` answers 403 before either board sees a non-admin's non-GET request anyway.
  *
@@ -54,17 +55,25 @@ const rewriteRenders = (app: Express) => {
   )
 }
 
-const board = (queue: Queue, role: Role): RequestHandler => {
+/** bull-board's name for shard `shard`'s queue (all of them are BullMQ's `delivery`, under other tags). */
+export const boardQueueName = (shard: number): string => (shard === 0 ? "delivery" : `shard${shard}-delivery`)
+
+const board = (queues: ReadonlyArray<Queue>, role: Role): RequestHandler => {
   const adapter = new ExpressAdapter().setBasePath(BOARD_PATH)
   const readOnly = role !== "admin"
   createBullBoard({
-    queues: [
-      new BullMQAdapter(queue, {
-        readOnlyMode: readOnly,
-        allowRetries: !readOnly,
-        description: "one job per (message, recipient domain); name = <domain> <partner> <message id>",
-      }),
-    ],
+    queues: queues.map(
+      (queue, shard) =>
+        new BullMQAdapter(queue, {
+          readOnlyMode: readOnly,
+          allowRetries: !readOnly,
+          ...(shard === 0 ? {} : { prefix: `shard${shard}-` }),
+          description:
+            queues.length === 1
+              ? "one job per (message, recipient domain); name = <domain> <partner> <message id>"
+              : `shard ${shard} of ${queues.length}: one job per (message, recipient domain); name = <domain> <partner> <message id>`,
+        }),
+    ),
     serverAdapter: adapter,
     options: {
       uiConfig: {
@@ -87,9 +96,12 @@ const board = (queue: Queue, role: Role): RequestHandler => {
 }
 
 /** One handler for `/queues`: the admin board for admins, the read-only board otherwise. */
-export const bullBoardByRole = (queue: Queue, roleOf: (res: Parameters<RequestHandler>[1]) => Role) => {
-  const viewer = board(queue, "viewer")
-  const admin = board(queue, "admin")
+export const bullBoardByRole = (
+  queues: ReadonlyArray<Queue>,
+  roleOf: (res: Parameters<RequestHandler>[1]) => Role,
+) => {
+  const viewer = board(queues, "viewer")
+  const admin = board(queues, "admin")
   const handler: RequestHandler = (req, res, next) =>
     roleOf(res) === "admin" ? admin(req, res, next) : viewer(req, res, next)
   return handler

@@ -57,7 +57,7 @@ export class DashboardServer extends Context.Tag("@mailconnect/dashboard/Dashboa
       const queueAudit = yield* QueueAudit
       const app = makeApp({
         accounts: config.accounts,
-        queue: delivery.queue,
+        queues: delivery.queues,
         data,
         runtime,
         queueOps,

@@ -9,7 +9,7 @@ import { signBundle } from "@mailconnect/bundle"
 import { DeliveryStats } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { PolicyStore } from "@mailconnect/policy-store"
-import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { type RedisServer, redisCommand, startRedis } from "@mailconnect/test-redis"
 import { makeSigner, redisLayer, waitFor } from "@mailconnect/test-support"
 import { Queue, Worker } from "bullmq"
 import { Effect, Layer } from "effect"
@@ -180,6 +180,25 @@ describe("roles", { timeout: 30_000 }, () => {
     const admin = (await (await request("/queues/api/queues", { auth: basic(ADMIN) })).json()) as Board
     expect(viewer.queues.map((q) => [q.name, q.readOnlyMode])).toEqual([["delivery", true]])
     expect(admin.queues.map((q) => [q.name, q.readOnlyMode])).toEqual([["delivery", false]])
+  })
+
+  it("shows one board entry per shard of a sharded fleet, the layout taken from Redis", async () => {
+    const prefix = `${PREFIX}sh`
+    await redisCommand(redis.port, "SET", `{${prefix}}:layout:shards`, "3")
+    const sharded = await startDashboard({ redisUrl: redis.url, prefix, signer: makeSigner() })
+    try {
+      type Board = { queues: Array<{ name: string; readOnlyMode: boolean }> }
+      const board = (await (
+        await fetch(`${sharded.url}/queues/api/queues`, { headers: { authorization: basic(VIEWER) } })
+      ).json()) as Board
+      expect(board.queues.map((q) => q.name).sort()).toEqual([
+        "delivery",
+        "shard1-delivery",
+        "shard2-delivery",
+      ])
+    } finally {
+      await sharded.stop()
+    }
   })
 
   it("refuses the admin's actions from another origin or site", async () => {

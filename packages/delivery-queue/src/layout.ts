@@ -67,14 +67,17 @@ export class QueueLayout extends Context.Tag("@mailconnect/QueueLayout")<QueueLa
     Effect.gen(function* () {
       const factory = yield* RedisConnectionFactory
       const configured = factory.config.shards
-      const redis = yield* RedisClient.connect({
-        purpose: "layout",
-        maxRetriesPerRequest: 1,
-        commandTimeoutMs: 5_000,
-      })
-      const key = redis.keys.key("layout", "shards")
-      /** Reads (and when it is ours to, records) the layout; fails on a mismatch. */
+      const key = factory.keys.key("layout", "shards")
+      /**
+       * Reads (and when it is ours to, records) the layout, on a connection closed right after;
+       * fails on a mismatch.
+       */
       const settle = Effect.gen(function* () {
+        const redis = yield* RedisClient.connect({
+          purpose: "layout",
+          maxRetriesPerRequest: 1,
+          commandTimeoutMs: 5_000,
+        })
         const decided = decide(key, yield* redis.get(key), configured)
         if (decided instanceof ShardLayoutMismatch) return yield* decided
         if (!decided.record) return decided.shards
@@ -84,7 +87,7 @@ export class QueueLayout extends Context.Tag("@mailconnect/QueueLayout")<QueueLa
         const again = decide(key, yield* redis.get(key), configured)
         if (again instanceof ShardLayoutMismatch) return yield* again
         return again.shards
-      })
+      }).pipe(Effect.scoped)
       const first = yield* settle.pipe(Effect.either)
       if (first._tag === "Right") return makeLayout(factory.config.prefix, first.right)
       if (first.left._tag === "ShardLayoutMismatch") return yield* first.left
