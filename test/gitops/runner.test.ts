@@ -11,14 +11,15 @@ import { probeTargets } from "../../apps/cli/src/commands/probe-changed"
 import { evaluateGithub, evaluateGitlab, githubCondition, interpolateGithub } from "./support/expressions"
 import { parseCommandFile } from "./support/github-runner"
 
+/** `${{ e }}` as the workflow files write it. */
+const gh = (expression: string) => `\${{ ${expression} }}`
+
 const context = { vars: { POLICY_PROBE: "true", EMPTY: "" }, steps: { check: { outputs: { status: "1" } } } }
 
 describe("the local workflow runner", () => {
   it("evaluates the expressions the workflows use, and refuses others", () => {
-    expect(interpolateGithub("${{ vars.REDIS_PREFIX || 'mc' }}", context, { success: true })).toBe("mc")
-    expect(interpolateGithub("${{ steps.probe.outputs.status || '0' }}", context, { success: true })).toBe(
-      "0",
-    )
+    expect(interpolateGithub(gh("vars.REDIS_PREFIX || 'mc'"), context, { success: true })).toBe("mc")
+    expect(interpolateGithub(gh("steps.probe.outputs.status || '0'"), context, { success: true })).toBe("0")
     expect(evaluateGithub("steps.check.outputs.status", context, { success: true })).toBe("1")
     expect(() => evaluateGithub("contains(github.ref, 'main')", context, { success: true })).toThrow(
       "not supported by the local runner",
@@ -28,7 +29,7 @@ describe("the local workflow runner", () => {
   it("applies GitHub's implicit success() to a step condition", () => {
     expect(githubCondition("vars.POLICY_PROBE == 'true'", context, { success: true })).toBe(true)
     expect(githubCondition("vars.POLICY_PROBE == 'true'", context, { success: false })).toBe(false)
-    expect(githubCondition("${{ always() }}", context, { success: false })).toBe(true)
+    expect(githubCondition(gh("always()"), context, { success: false })).toBe(true)
     expect(githubCondition(undefined, context, { success: false })).toBe(false)
     expect(githubCondition("vars.EMPTY == 'true'", context, { success: true })).toBe(false)
   })
