@@ -1,6 +1,15 @@
-import { Either } from "effect"
+import { ConfigProvider, Effect, Either } from "effect"
 import { describe, expect, it } from "vitest"
-import { ioredisOptions, makeKeys, parseRedisUrl, redact } from "../src"
+import {
+  ioredisOptions,
+  MAX_SHARDS,
+  makeKeys,
+  parseRedisUrl,
+  redact,
+  redisConnectionConfig,
+  shardOf,
+  shardTag,
+} from "../src"
 
 const parse = (url: string, prefix?: string) => Either.getOrThrow(parseRedisUrl(url, prefix))
 
@@ -80,5 +89,41 @@ describe("keys", () => {
     const keys = makeKeys("mc")
     expect(keys.tag).toBe("{mc}")
     expect(keys.key("policy", "current")).toBe("{mc}:policy:current")
+  })
+})
+
+describe("queue shards", () => {
+  const read = (env: Record<string, string>) =>
+    Effect.runPromise(
+      Effect.either(
+        Effect.withConfigProvider(
+          redisConnectionConfig,
+          ConfigProvider.fromMap(new Map(Object.entries(env))),
+        ),
+      ),
+    )
+
+  it("keeps shard 0 on the fleet's own tag and numbers the others", () => {
+    expect(shardTag("mc", 0)).toBe("{mc}")
+    expect(shardTag("mc", 3)).toBe("{mc:3}")
+  })
+
+  it("derives a message's shard from its id, stably and spread over every shard", () => {
+    expect(shardOf("mx67vgn5-7cdb35e4a1d1", 1)).toBe(0)
+    expect(shardOf("mx67vgn5-7cdb35e4a1d1", 6)).toBe(shardOf("mx67vgn5-7cdb35e4a1d1", 6))
+    const counts = [0, 0, 0, 0, 0, 0]
+    for (let i = 0; i < 6_000; i++) counts[shardOf(`mx${i.toString(36)}-${(i * 7919).toString(16)}`, 6)]!++
+    for (const n of counts) expect(n).toBeGreaterThan(800)
+  })
+
+  it("reads REDIS_SHARDS, absent when unset, and refuses what is not a count", async () => {
+    const unset = await read({})
+    expect(Either.isRight(unset) && unset.right.shards).toBeUndefined()
+    const six = await read({ REDIS_SHARDS: "6" })
+    expect(Either.isRight(six) && six.right.shards).toBe(6)
+    for (const bad of ["0", "-1", "2.5", "many", String(MAX_SHARDS + 1)]) {
+      const refused = await read({ REDIS_SHARDS: bad })
+      expect(Either.isLeft(refused) && String(refused.left)).toContain("REDIS_SHARDS must be a whole number")
+    }
   })
 })
