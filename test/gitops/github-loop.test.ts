@@ -125,6 +125,11 @@ describe("the GitOps loop on GitHub Actions", () => {
     expect(comment).toContain("> - `MODE-DOWNGRADED` partner `bank`: tls.mode enforce → opportunistic")
     expect(comment).toContain("policy check --strict: FAILED")
     expect(comment).toMatch(/partners\/bank\.yaml:\d+:\d+: error REVIEW-OVERDUE/)
+
+    // The next push runs it again: the comment is edited in place, not piled up.
+    const again = await pullRequest("downgrade-bank", 2)
+    expect(again.ok).toBe(false)
+    expect(world.shims.comments("pr-2")).toEqual([comment])
     // Nothing was probed: a downgraded partner is not one the probe can vouch for, but it is still changed.
     expect(comment).toContain("Probe of the changed partners")
   }, 120_000)

@@ -23,6 +23,7 @@ export interface GithubStepResult {
   readonly id: string | undefined
   readonly outcome: "success" | "failure" | "skipped"
   readonly output: string
+  readonly ms: number
 }
 
 export interface GithubJobResult {
@@ -126,10 +127,11 @@ export const runGithubJob = async (options: GithubRunOptions): Promise<GithubJob
   let log = ""
   for (const [index, step] of job.steps.entries()) {
     const name = step.name ?? step.uses ?? `step ${index + 1}`
+    const started = Date.now()
     const record = (outcome: GithubStepResult["outcome"], output: string) => {
-      results.push({ name, id: step.id, outcome, output })
+      results.push({ name, id: step.id, outcome, output, ms: Date.now() - started })
       if (step.id) steps[step.id] = { outputs: steps[step.id]?.outputs ?? {}, outcome }
-      log += `\n=== ${name} (${outcome})\n${output}`
+      log += `\n=== ${name} (${outcome}, ${Date.now() - started} ms)\n${output}`
     }
     if (!githubCondition(step.if, context(jobEnv), { success })) {
       record("skipped", "")
