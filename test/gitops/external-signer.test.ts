@@ -46,6 +46,28 @@ const compile = (out: string, args: ReadonlyArray<string>, env: Record<string, s
   mailconnect(["policy", "compile", "--dir", POLICIES, "--out", join(dir, out), ...args], env)
 
 describe("policy compile with an external signer", () => {
+  it("imports the signer's public key as Vault hands it out (raw, base64) and refuses a malformed one", async () => {
+    const answer = await fetch(`${transit.url}/v1/transit/keys/mailconnect`, {
+      headers: { "X-Vault-Token": transit.token },
+    })
+    const raw = ((await answer.json()) as { data: { keys: Record<string, { public_key: string }> } }).data
+      .keys["1"]!.public_key
+    const imported = join(dir, "imported.pub")
+    const run = await mailconnect(["keys", "import-public", "--raw-base64", raw, "--out", imported])
+    expect(run.code, run.stderr).toBe(0)
+    expect(readFileSync(imported, "utf8")).toBe(key.publicPem)
+    expect(run.stdout).toContain(`key id ${key.keyId}`)
+    const short = Buffer.from(raw, "base64").subarray(0, 31).toString("base64")
+    const [truncated, garbage] = await Promise.all([
+      mailconnect(["keys", "import-public", "--raw-base64", short, "--out", join(dir, "short.pub")]),
+      mailconnect(["keys", "import-public", "--raw-base64", "not base64!", "--out", join(dir, "bad.pub")]),
+    ])
+    expect(truncated.code).toBe(1)
+    expect(truncated.stderr).toContain("32 bytes, got 31")
+    expect(garbage.code).toBe(1)
+    expect(existsSync(join(dir, "short.pub")) || existsSync(join(dir, "bad.pub"))).toBe(false)
+  }, 60_000)
+
   it("signs through Vault's transit API: the key never leaves the signer, the bundle verifies", async () => {
     const run = await compile(
       "vault.json",

@@ -63,3 +63,30 @@ export const parseTrustedKey = (pem: string, source: string): Effect.Effect<Trus
     Effect.flatMap((key) => requireEd25519(key, source)),
     Effect.map((key) => ({ key, keyId: keyIdOf(key) })),
   )
+
+/** DER of an SPKI for Ed25519 up to the key bytes (RFC 8410): 30 2a 30 05 06 03 2b 65 70 03 21 00. */
+const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex")
+
+/**
+ * A public key given as its 32 raw bytes — how Vault's transit engine and most KMS APIs hand out
+ * an Ed25519 key — as a trusted key with its SPKI PEM.
+ */
+export const publicKeyFromRaw = (
+  raw: Uint8Array,
+  source: string,
+): Effect.Effect<TrustedKey & { readonly publicPem: string }, SigningKeyInvalid> =>
+  raw.length !== 32
+    ? Effect.fail(
+        new SigningKeyInvalid({ source, reason: `an Ed25519 public key has 32 bytes, got ${raw.length}` }),
+      )
+    : Effect.try({
+        try: () =>
+          createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: "der", type: "spki" }),
+        catch: (e) => new SigningKeyInvalid({ source, reason: (e as Error).message }),
+      }).pipe(
+        Effect.map((key) => ({
+          key,
+          keyId: keyIdOf(key),
+          publicPem: key.export({ type: "spki", format: "pem" }).toString(),
+        })),
+      )

@@ -1,11 +1,12 @@
 /**
  * A local stand-in for HashiCorp Vault's transit engine, for the external-signer tests: an HTTP
  * server on loopback answering `POST /v1/transit/sign/<key>` (`{"input": base64}`, header
- * `X-Vault-Token`) with `{"data": {"signature": "vault:v1:<base64>"}}`, as Vault does for an
- * ed25519 key. The private keys live in this process only — the runner that compiles gets a URL
+ * `X-Vault-Token`) with `{"data": {"signature": "vault:v1:<base64>"}}`, and `GET
+ * /v1/transit/keys/<key>` with the raw public key (`data.keys."1".public_key`), as Vault does for
+ * an ed25519 key. The private keys live in this process only — the runner that compiles gets a URL
  * and a token, which is the point. Each request is recorded (key, SHA-256 of the input, answer).
  */
-import { createHash, createPrivateKey, sign } from "node:crypto"
+import { createHash, createPrivateKey, createPublicKey, sign } from "node:crypto"
 import { once } from "node:events"
 import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
@@ -36,6 +37,21 @@ export const startTransitSigner = async (
         requests.push({ key, inputSha256: createHash("sha256").update(input).digest("hex"), status })
         res.writeHead(status, { "content-type": "application/json" })
         res.end(JSON.stringify(body))
+      }
+      const read = /^\/v1\/transit\/keys\/([\w-]+)$/.exec(req.url ?? "")
+      if (req.method === "GET" && read) {
+        if (req.headers["x-vault-token"] !== token)
+          return answer(403, { errors: ["permission denied"] }, read[1])
+        const pem = keys[read[1]!]
+        if (!pem) return answer(404, { errors: [] }, read[1])
+        // Vault hands out an ed25519 key as its 32 raw bytes, base64.
+        const spki = createPublicKey(createPrivateKey(pem)).export({ type: "spki", format: "der" })
+        const public_key = spki.subarray(spki.length - 32).toString("base64")
+        return answer(
+          200,
+          { data: { type: "ed25519", latest_version: 1, keys: { "1": { public_key } } } },
+          read[1],
+        )
       }
       const match = /^\/v1\/transit\/sign\/([\w-]+)$/.exec(req.url ?? "")
       if (req.method !== "POST" || !match) return answer(404, { errors: ["no handler for route"] })

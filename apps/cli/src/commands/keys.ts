@@ -1,7 +1,12 @@
-/** `mailconnect keys generate --out DIR`: a fresh Ed25519 signing key pair for bundles. */
+/**
+ * `mailconnect keys generate --out DIR`: a fresh Ed25519 signing key pair for bundles.
+ * `mailconnect keys import-public --raw-base64 B64 --out FILE`: an external signer's public key
+ * (Vault transit's `public_key`, a KMS's raw key) as the SPKI PEM `--sign-pubkey` and the relays'
+ * MAILCONNECT_TRUSTED_KEYS read.
+ */
 import { Command, Options } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"
-import { generateSigningKeyPair } from "@mailconnect/bundle"
+import { generateSigningKeyPair, publicKeyFromRaw } from "@mailconnect/bundle"
 import { Console, Effect } from "effect"
 import { CliExit } from "../exit"
 import { missingSubcommand } from "../usage"
@@ -31,7 +36,31 @@ const generate = Command.make("generate", { out, force }, ({ out, force }) =>
   }),
 ).pipe(Command.withDescription("Generate an Ed25519 key pair for signing policy bundles."))
 
+const rawBase64 = Options.text("raw-base64").pipe(
+  Options.withDescription("the 32-byte Ed25519 public key, base64 (e.g. Vault transit's public_key)"),
+)
+const pubOut = Options.file("out").pipe(Options.withDescription("public key file to write (SPKI PEM)"))
+
+const importPublic = Command.make("import-public", { rawBase64, out: pubOut }, ({ rawBase64, out }) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = rawBase64.trim()
+    const raw = Buffer.from(text, "base64")
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || raw.toString("base64") !== text)
+      return yield* new CliExit({ code: 1, message: "--raw-base64 is not base64" })
+    const key = yield* publicKeyFromRaw(raw, "--raw-base64").pipe(
+      Effect.mapError((e) => new CliExit({ code: 1, message: `invalid public key: ${e.reason}` })),
+    )
+    yield* fs.writeFileString(out, key.publicPem)
+    yield* Console.log(`key id ${key.keyId}\npublic key ${out}`)
+  }),
+).pipe(
+  Command.withDescription(
+    "Write an external signer's raw Ed25519 public key (base64) as a PEM file for --sign-pubkey and MAILCONNECT_TRUSTED_KEYS.",
+  ),
+)
+
 export const keysCommand = Command.make("keys", {}, missingSubcommand("keys")).pipe(
   Command.withDescription("Manage bundle signing keys."),
-  Command.withSubcommands([generate]),
+  Command.withSubcommands([generate, importPublic]),
 )
