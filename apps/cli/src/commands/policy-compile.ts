@@ -7,9 +7,11 @@
  * by git. Or the key never comes here at all: `--sign-command CMD` (or `MAILCONNECT_SIGN_COMMAND`)
  * hands the canonical payload to an external signer (Vault transit, a KMS; `external-signer.ts`)
  * and `--sign-pubkey FILE` (or `MAILCONNECT_SIGN_PUBKEY`) names its public key, against which the
- * returned signature is verified before anything is written. The serial defaults to the current Unix time in seconds (Effect's Clock): it grows
- * with every compile, so relays accept each new bundle, and recompiling an old commit for an
- * emergency rollback still yields a newer serial. Replaying an old *bundle* stays refused.
+ * returned signature is verified before anything is written.
+ *
+ * The serial defaults to the current Unix time in seconds (Effect's Clock): it grows with every
+ * compile, so relays accept each new bundle, and recompiling an old commit for an emergency
+ * rollback still yields a newer serial. Replaying an old *bundle* stays refused.
  * CI that needs reproducible bytes passes `--serial` (e.g. the commit time).
  */
 import { Command, Options } from "@effect/cli"
