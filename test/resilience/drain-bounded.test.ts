@@ -10,7 +10,7 @@
  * The exit time is asserted against the configured budget: a bound the operator relies on (the
  * orchestrator's SIGKILL grace period), not a performance figure.
  */
-import { RedisClient } from "@mailconnect/redis-client"
+import { RedisClient, shardTag } from "@mailconnect/redis-client"
 import { startSentinelSetup } from "@mailconnect/test-redis"
 import {
   labPartner,
@@ -116,22 +116,30 @@ const expectBounded = (state: string, relay: SmtpRelay, budget: Drain, exit: Exi
 const startSlowDelivery = async (relay: SmtpRelay, subject: string) => {
   const before = slowConnections()
   const result = await submit(relay, stack.relayCa, ["bob@slowpoke.example"], subject)
-  expect(result.ok).toBe(true)
+  expect(result.ok, result.response).toBe(true)
   await waitFor(`${subject}: delivery in flight`, () => slowConnections() > before, 20_000)
 }
 
 type WithRedis = FaultRun["topology"]["withRedis"]
 
-const jobCounts = (withRedis: WithRedis) =>
+/** Active and completed jobs, summed over the queue's shards (`REDIS_SHARDS`, default 1). */
+const jobCounts = (withRedis: WithRedis, shards = 1) =>
   withRedis(
     Effect.gen(function* () {
       const redis = yield* RedisClient
-      const key = (state: string) => redis.keys.key("delivery", state)
-      const [active, completed] = yield* redis.batch([
-        ["LLEN", key("active")],
-        ["ZCARD", key("completed")],
-      ])
-      return { active: Number(active), completed: Number(completed) }
+      const prefix = redis.keys.tag.slice(1, -1)
+      let active = 0
+      let completed = 0
+      for (let shard = 0; shard < shards; shard++) {
+        const key = (state: string) => `${shardTag(prefix, shard)}:delivery:${state}`
+        const [a, c] = yield* redis.batch([
+          ["LLEN", key("active")],
+          ["ZCARD", key("completed")],
+        ])
+        active += Number(a)
+        completed += Number(c)
+      }
+      return { active, completed }
     }),
   )
 
@@ -147,10 +155,11 @@ const expectFinishedAfterRestart = async (
   subject: string,
   deliveredAtExit: number,
   redelivered: boolean,
+  shards = 1,
 ) => {
   await waitFor(
     `${state}: the job in flight completed after the restart`,
-    async () => (await jobCounts(withRedis)).completed === 1,
+    async () => (await jobCounts(withRedis, shards)).completed === 1,
     30_000,
   )
   const after = slowDeliveries(subject)
@@ -174,29 +183,41 @@ describe("drain is bounded", { timeout: 120_000 }, () => {
     expect(await jobCounts(run.topology.withRedis)).toEqual({ active: 0, completed: 1 })
   })
 
-  it("Redis killed: exits within the budget; the delivery in flight is run again after a restart", async () => {
-    const run = await startFaultRun(stack, "draindown", policy(), { env: AWAY.env })
-    runs.push(run)
-    await startSlowDelivery(run.relay(), "drain down")
-    await run.redis.stop({ signal: "SIGKILL", keepData: true })
-    const relay = run.relay()
-    const exit = await sigterm(relay, AWAY)
-    if (exit.code === "hung") await run.kill("delivery")
-    expectBounded("Redis killed, delivery in flight", relay, AWAY, exit)
-    // Redis back on its AOF (fsync always): the job is still active, never completed; the
-    // result of the delivery in flight never reached Redis, so it is sent again.
-    const deliveredAtExit = slowDeliveries("drain down")
-    await run.redis.restart()
-    expect(await jobCounts(run.topology.withRedis)).toEqual({ active: 1, completed: 0 })
-    await run.restart("delivery")
-    await expectFinishedAfterRestart(
-      "Redis killed",
-      run.topology.withRedis,
-      "drain down",
-      deliveredAtExit,
-      true,
-    )
-  })
+  for (const variant of [
+    { layout: "", name: "draindown", subject: "drain down", shards: 1 },
+    {
+      layout: " (queue sharded over 3 tags)",
+      name: "draindownsharded",
+      subject: "drain sharded killed",
+      shards: 3,
+    },
+  ])
+    it(`Redis killed: exits within the budget; the delivery in flight is run again after a restart${variant.layout}`, async () => {
+      const { name, subject, shards } = variant
+      const env = shards === 1 ? AWAY.env : { ...AWAY.env, REDIS_SHARDS: String(shards) }
+      const run = await startFaultRun(stack, name, policy(), { env })
+      runs.push(run)
+      await startSlowDelivery(run.relay(), subject)
+      await run.redis.stop({ signal: "SIGKILL", keepData: true })
+      const relay = run.relay()
+      const exit = await sigterm(relay, AWAY)
+      if (exit.code === "hung") await run.kill("delivery")
+      expectBounded("Redis killed, delivery in flight", relay, AWAY, exit)
+      // Redis back on its AOF (fsync always): the job is still active, never completed; the
+      // result of the delivery in flight never reached Redis, so it is sent again.
+      const deliveredAtExit = slowDeliveries(subject)
+      await run.redis.restart()
+      expect(await jobCounts(run.topology.withRedis, shards)).toEqual({ active: 1, completed: 0 })
+      await run.restart("delivery")
+      await expectFinishedAfterRestart(
+        "Redis killed",
+        run.topology.withRedis,
+        subject,
+        deliveredAtExit,
+        true,
+        shards,
+      )
+    })
 
   it("Redis hanging (SIGSTOP): exits within the budget; the delivery in flight is run again after a restart", async () => {
     const run = await startFaultRun(stack, "drainhang", policy(), { env: AWAY.env })

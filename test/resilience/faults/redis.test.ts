@@ -3,7 +3,8 @@
  * - Redis SIGKILLed mid-stream and started again on its AOF (appendfsync always);
  * - Redis unreachable for 10 s (SIGSTOP: connections hang, nothing answers, as behind a dead link).
  * While Redis is away the relay must answer 4xx (451 4.3.0), never 250; afterwards it must accept
- * again by itself, and every message it accepted must be delivered exactly once.
+ * again by itself, and every message it accepted must be delivered exactly once. The restart runs
+ * on the sharded layout too (`REDIS_SHARDS=4`).
  */
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { labPartner, policyOf, type Stack, startStack, waitFor } from "@mailconnect/test-support"
@@ -67,32 +68,47 @@ const check = async (scenario: string, tag: string, fault: FaultRun, run: LoadRu
   return figures
 }
 
+/** The queue on one hash tag (the default), and sharded over four (`REDIS_SHARDS`). */
+const LAYOUTS = [
+  { name: "", tag: "rr", env: {} },
+  { name: ", queue sharded over 4 tags", tag: "rrs", env: { REDIS_SHARDS: "4" } },
+] as const
+
 describe("Redis faults", { timeout: 300_000 }, () => {
-  it("Redis SIGKILLed mid-stream and restarted on its AOF", async () => {
-    const fault = await startFaultRun(stack, "redisrestart", policy())
-    runs.push(fault)
-    let outage: Promise<void> = Promise.resolve()
-    const run = await sendSteadily({
-      relay: fault.relay,
-      relayCa: stack.relayCa,
-      tag: "rr",
-      count: COUNT,
-      intervalMs: 50,
-      to: () => ["bob@bank.example"],
-      before: (i) => {
-        if (i !== FAULT_AT) return
-        // In the background: the stream goes on while Redis is dead and while it replays.
-        outage = (async () => {
-          await fault.redis.stop({ signal: "SIGKILL", keepData: true })
-          await new Promise((r) => setTimeout(r, 2_000))
-          extraRedis.push(await startRedis({ dir: fault.redis.dir, port: fault.redis.port, args: AOF }))
-        })()
-      },
+  for (const layout of LAYOUTS)
+    it(`Redis SIGKILLed mid-stream and restarted on its AOF${layout.name}`, async () => {
+      const fault = await startFaultRun(stack, `redisrestart${layout.name ? "sharded" : ""}`, policy(), {
+        env: layout.env,
+      })
+      runs.push(fault)
+      let outage: Promise<void> = Promise.resolve()
+      const run = await sendSteadily({
+        relay: fault.relay,
+        relayCa: stack.relayCa,
+        tag: layout.tag,
+        count: COUNT,
+        intervalMs: 50,
+        to: () => ["bob@bank.example"],
+        before: (i) => {
+          if (i !== FAULT_AT) return
+          // In the background: the stream goes on while Redis is dead and while it replays.
+          outage = (async () => {
+            await fault.redis.stop({ signal: "SIGKILL", keepData: true })
+            await new Promise((r) => setTimeout(r, 2_000))
+            extraRedis.push(await startRedis({ dir: fault.redis.dir, port: fault.redis.port, args: AOF }))
+          })()
+        },
+      })
+      await outage
+      const figures = await check(
+        `Redis SIGKILL + AOF restart${layout.name}`,
+        layout.tag,
+        fault,
+        run,
+        "down 2 s",
+      )
+      expect(figures.refused).toBeGreaterThan(0)
     })
-    await outage
-    const figures = await check("Redis SIGKILL + AOF restart", "rr", fault, run, "down 2 s")
-    expect(figures.refused).toBeGreaterThan(0)
-  })
 
   it("Redis unreachable for 10 s", async () => {
     const fault = await startFaultRun(stack, "redispause", policy())

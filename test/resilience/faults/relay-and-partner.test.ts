@@ -103,41 +103,51 @@ describe("relay and partner faults", { timeout: 300_000 }, () => {
     expect(run.results.slice(COUNT / 2 + 1).every((r) => r.accepted)).toBe(true)
   })
 
-  it("SIGKILL of the relay during delivery: the jobs are taken over, nothing accepted lost", async () => {
-    const fault = await startFaultRun(stack, "killdeliver", basePolicy())
-    runs.push(fault)
-    let midTransaction = false
-    const run = await sendSteadily({
-      relay: fault.relay,
-      relayCa: stack.relayCa,
-      tag: "kv",
-      count: COUNT,
-      intervalMs: 0,
-      to: () => ["bob@bank.example"],
-      before: async (i) => {
-        if (i !== COUNT / 2) return
-        // Kill while a partner transaction is open (MAIL FROM seen, message not complete).
-        const open = () =>
-          good().recorder.connections.some(
-            (c) => !c.closed && c.transactions.some((t) => t.body === undefined),
-          )
-        const deadline = Date.now() + 10_000
-        while (!open() && Date.now() < deadline) await new Promise((r) => setImmediate(r))
-        midTransaction = open()
-        await fault.kill("delivery")
-        await fault.restart("delivery")
-      },
+  for (const variant of [
+    { layout: "", name: "killdeliver", tag: "kv", env: {} },
+    {
+      layout: " (queue sharded over 4 tags)",
+      name: "killdeliversharded",
+      tag: "kvs",
+      env: { REDIS_SHARDS: "4" },
+    },
+  ])
+    it(`SIGKILL of the relay during delivery: the jobs are taken over, nothing accepted lost${variant.layout}`, async () => {
+      const { layout, name, tag, env } = variant
+      const fault = await startFaultRun(stack, name, basePolicy(), { env })
+      runs.push(fault)
+      let midTransaction = false
+      const run = await sendSteadily({
+        relay: fault.relay,
+        relayCa: stack.relayCa,
+        tag,
+        count: COUNT,
+        intervalMs: 0,
+        to: () => ["bob@bank.example"],
+        before: async (i) => {
+          if (i !== COUNT / 2) return
+          // Kill while a partner transaction is open (MAIL FROM seen, message not complete).
+          const open = () =>
+            good().recorder.connections.some(
+              (c) => !c.closed && c.transactions.some((t) => t.body === undefined),
+            )
+          const deadline = Date.now() + 10_000
+          while (!open() && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+          midTransaction = open()
+          await fault.kill("delivery")
+          await fault.restart("delivery")
+        },
+      })
+      const figures = await settle(
+        `relay SIGKILL during delivery${layout}`,
+        tag,
+        run,
+        () => good().recorder.messages(),
+        `killed with a partner transaction open: ${midTransaction}`,
+      )
+      expect(figures.accepted).toBeGreaterThan(COUNT / 2)
+      expect(run.results.slice(COUNT / 2 + 1).every((r) => r.accepted)).toBe(true)
     })
-    const figures = await settle(
-      "relay SIGKILL during delivery",
-      "kv",
-      run,
-      () => good().recorder.messages(),
-      `killed with a partner transaction open: ${midTransaction}`,
-    )
-    expect(figures.accepted).toBeGreaterThan(COUNT / 2)
-    expect(run.results.slice(COUNT / 2 + 1).every((r) => r.accepted)).toBe(true)
-  })
 
   it("a partner that drops the connection after DATA: retried, duplicates only from the drops", async () => {
     const dropping: Partner = {

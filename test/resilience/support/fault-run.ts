@@ -56,6 +56,9 @@ export const startFaultRun = async (
     })
     started.push(relay)
     await waitFor(`${name}: relay ready`, async () => (await relay.ready())?.status === 200)
+    // Readiness can answer before the SMTP listeners are bound (a sharded relay opens a worker
+    // connection per shard first): wait for the relay to say it runs.
+    await waitFor(`${name}: relay running`, () => relay.output().includes('message="relay running"'))
     for (const role of roles) current[role] = relay
     return relay
   }
