@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import type { PartnerDelivery } from "./flaky-partner"
-import { type Accepted, type Dsn, dsnOf, type Fault, judge, SOAK_HEADER } from "./ledger"
+import { type Accepted, type Dsn, dsnOf, type Fault, judge, queuedAtOf, SOAK_HEADER } from "./ledger"
 
 const retry = { warnAfter: 8_000, expireAfter: 20_000 }
 const t0 = 1_800_000_000_000
@@ -98,7 +98,7 @@ describe("soak ledger", () => {
       retry,
     )
     expect(v.unbounced).toEqual(["s-4"])
-    expect(v.bouncedEarly).toEqual(["s-3"])
+    expect(v.bouncedEarly).toEqual(["s-3:failed:+5000ms"])
     expect(v.rejectedDelivered).toEqual(["s-4"])
   })
 
@@ -115,6 +115,15 @@ describe("soak ledger", () => {
     )
     expect(v.unexpectedDsns).toEqual(["s-1:failed"])
     expect(v.unacknowledged).toEqual(["s-9"])
+  })
+
+  it("takes queuedAt from the queue id (the 250 may come late), the 250's time otherwise", () => {
+    const late = { ...accepted("s-1", "defer", t0 + 6_000), queueId: `${t0.toString(36)}-0a1b2c3d4e5f` }
+    expect(queuedAtOf(late)).toBe(t0)
+    expect(queuedAtOf(accepted("s-2", "defer", t0))).toBe(t0)
+    const dsn: Dsn = { id: "s-1", action: "failed", at: t0 + 21_000 }
+    expect(judge([late], [], [dsn], [], retry).bouncedEarly).toEqual([])
+    expect(judge([{ ...late, queueId: undefined }], [], [dsn], [], retry).bouncedEarly).toHaveLength(1)
   })
 
   it("reads a DSN's original id and action", () => {

@@ -21,6 +21,19 @@ export interface Accepted {
   readonly acceptedAt: number
 }
 
+/**
+ * When the relay queued a message: its queue id starts with the receiving relay's clock in base
+ * 36 (taken right after queuedAt), so it is queuedAt to the millisecond — the 250 itself may come
+ * seconds later (Redis paused or failing over between the write and the reply). The 250's time
+ * when the id is not one.
+ */
+export const queuedAtOf = (a: Accepted): number => {
+  const stamp = a.queueId ? Number.parseInt(a.queueId.split("-")[0] ?? "", 36) : Number.NaN
+  return Number.isFinite(stamp) && stamp <= a.acceptedAt && stamp > a.acceptedAt - 600_000
+    ? stamp
+    : a.acceptedAt
+}
+
 export interface Dsn {
   readonly id: string
   readonly action: "delayed" | "failed"
@@ -144,17 +157,18 @@ export const judge = (
     rejectedDelivered: accepted.filter((a) => a.kind !== "deliver" && copies.has(a.id)).map((a) => a.id),
     unbounced: accepted.filter((a) => a.kind !== "deliver" && failed(a.id).length === 0).map((a) => a.id),
     // A deferred message's delay warning and NDR come at its timeline's points (queuedAt +
-    // warnAfter / expireAfter; queuedAt is before the 250, hence the slack), never earlier.
+    // warnAfter / expireAfter), never earlier; listed with how long after queuedAt they came.
     bouncedEarly: accepted
       .filter((a) => a.kind === "defer")
-      .filter((a) =>
-        (dsnsOf.get(a.id) ?? []).some(
-          (d) =>
-            d.at <
-            a.acceptedAt - 2_000 + (d.action === "failed" ? deferRetry.expireAfter : deferRetry.warnAfter),
-        ),
-      )
-      .map((a) => a.id),
+      .flatMap((a) =>
+        (dsnsOf.get(a.id) ?? [])
+          .filter(
+            (d) =>
+              d.at <
+              queuedAtOf(a) - 250 + (d.action === "failed" ? deferRetry.expireAfter : deferRetry.warnAfter),
+          )
+          .map((d) => `${a.id}:${d.action}:+${d.at - queuedAtOf(a)}ms`),
+      ),
     // A message the client got no 250 for may still have been stored (the reply was lost, or a
     // 451 came after the write, e.g. Redis WAIT timing out): it is delivered or bounced like any
     // other — at-least-once from the sender's side — and counted in `unacknowledged`.
