@@ -15,6 +15,7 @@ import {
   deferredForFresh,
   deliveredToFresh,
   downgradeBank,
+  importRegister,
   type LoopWorld,
   onboardFresh,
   startLoopWorld,
@@ -34,7 +35,11 @@ afterAll(async () => {
   await world?.stop()
 }, 60_000)
 
-const pullRequest = (branch: string, number: number) => {
+const pullRequest = (
+  branch: string,
+  number: number,
+  vars: Record<string, string> = { POLICY_PROBE: "true" },
+) => {
   const workspace = world.repo.checkoutMerge(branch)
   return runGithubJob({
     workflow: PR_WORKFLOW,
@@ -46,7 +51,7 @@ const pullRequest = (branch: string, number: number) => {
       sha: git(workspace, "rev-parse", "HEAD").trim(),
       payload: { pull_request: { number } },
     },
-    vars: { POLICY_PROBE: "true" },
+    vars,
     machineEnv: world.machineEnv,
     artifacts: join(world.repo.dir, "artifacts"),
     skip: ["Install"],
@@ -132,5 +137,19 @@ describe("the GitOps loop on GitHub Actions", () => {
     expect(world.shims.comments("pr-2")).toEqual([comment])
     // Nothing was probed: a downgraded partner is not one the probe can vouch for, but it is still changed.
     expect(comment).toContain("Probe of the changed partners")
+  }, 120_000)
+
+  it("cuts a plan longer than a comment can hold at a line, and says where the whole plan is", async () => {
+    importRegister(world, 80)
+    const pr = await pullRequest("import-register", 3, {})
+    expect(pr.ok, pr.log).toBe(true)
+    const [comment] = world.shims.comments("pr-3")
+    expect(comment!.split("\n")[0]).toBe(
+      "**Verdict: 80 partners changed (registered-1 new, registered-10 new, registered-11 new, registered-12 new, registered-13 new and 75 more), no security-relevant change.**",
+    )
+    expect([...comment!].length).toBeLessThanOrEqual(65_536)
+    expect(comment).toContain("the whole plan is in the log of this job")
+    // The log has it all, down to the last partner.
+    expect(step(pr, "Post the change").output).toContain("#### + partner `registered-80` (create)")
   }, 120_000)
 })

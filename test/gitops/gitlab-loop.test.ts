@@ -16,6 +16,7 @@ import {
   deferredForFresh,
   deliveredToFresh,
   downgradeBank,
+  importRegister,
   type LoopWorld,
   onboardFresh,
   startLoopWorld,
@@ -52,7 +53,7 @@ const project = () => ({
   POLICY_PROBE: "true",
 })
 
-const mergeRequest = (branch: string, iid: number) => {
+const mergeRequest = (branch: string, iid: number, extra: Record<string, string> = {}) => {
   const workspace = world.repo.checkout(`origin/${branch}`)
   return runGitlabPipeline({
     file: PIPELINE,
@@ -66,7 +67,7 @@ const mergeRequest = (branch: string, iid: number) => {
       CI_COMMIT_SHA: git(workspace, "rev-parse", "HEAD").trim(),
       CI_BUILDS_DIR: world.repo.dir,
     },
-    variables: project(),
+    variables: { ...project(), ...extra },
     changed: world.repo.changedBetween("main", branch),
     machineEnv: world.machineEnv,
   })
@@ -166,4 +167,14 @@ describe("the GitOps loop on GitLab CI", () => {
     expect(docsOnly.jobs).toEqual([])
     expect(world.shims.comments("mr-9")).toEqual([])
   }, 60_000)
+
+  it("cuts a plan longer than one note argument can hold at a line", async () => {
+    importRegister(world, 80)
+    const mr = await mergeRequest("import-register", 10, { POLICY_PROBE: "false" })
+    expect(mr.ok, mr.log).toBe(true)
+    const [note] = world.shims.comments("mr-10")
+    expect(Buffer.byteLength(note!)).toBeLessThanOrEqual(101_000)
+    expect(note).toContain("the whole plan is in the log of job policy:check")
+    expect(mr.jobs[0]!.output).toContain("#### + partner `registered-80` (create)")
+  }, 120_000)
 })

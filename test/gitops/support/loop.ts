@@ -124,6 +124,18 @@ export const onboardFresh = (world: LoopWorld) => {
   )
 }
 
+/** A partner register imported in one proposal: more partners than a comment can show. */
+export const importRegister = (world: LoopWorld, count: number) => {
+  const good = world.stack.partners.scenario("good")
+  return world.repo.propose("import-register", `Import ${count} partners from the agreement register`, () => {
+    for (let i = 1; i <= count; i++)
+      world.repo.write(
+        `policies/partners/registered-${i}.yaml`,
+        partnerYaml(`registered-${i}`, `registered-${i}.example`, good, good.name, day(0)),
+      )
+  })
+}
+
 export const downgradeBank = (world: LoopWorld) =>
   world.repo.propose("downgrade-bank", "bank: opportunistic while their gateway is replaced", () =>
     world.repo.edit("policies/partners/bank.yaml", "mode: enforce", "mode: opportunistic"),

@@ -158,6 +158,7 @@ const KIND_NOUN: Record<ResourceKind, readonly [string, string]> = {
 }
 
 const VERDICT_FLAGS = 3
+const VERDICT_NAMES = 5
 
 /** One flag in a few words: `bank downgraded enforce → opportunistic`, `bank: pins removed: …`. */
 const flagHeadline = (flag: SecurityFlag): string =>
@@ -166,8 +167,9 @@ const flagHeadline = (flag: SecurityFlag): string =>
     : `${flag.name}: ${flag.message}`
 
 /**
- * The plan in one line, for the top of a pull-request comment: what changed by kind and name,
- * then the security-relevant changes (mode downgrades first, at most three named) —
+ * The plan in one line, for the top of a pull-request comment: what changed by kind and name (at
+ * most five named per kind), then the security-relevant changes (mode downgrades first, at most
+ * three named) —
  * `2 partners changed (bank, fresh new), 1 security-relevant change: bank downgraded enforce → opportunistic`.
  */
 export const verdictLine = (plan: Plan): string => {
@@ -180,7 +182,11 @@ export const verdictLine = (plan: Plan): string => {
       (c) => `${c.name}${c.action === "create" ? " new" : c.action === "delete" ? " removed" : ""}`,
     )
     const [one, many] = KIND_NOUN[kind]
-    return [`${changes.length} ${changes.length === 1 ? one : many} changed (${names.join(", ")})`]
+    const shown =
+      names.length > VERDICT_NAMES
+        ? `${names.slice(0, VERDICT_NAMES).join(", ")} and ${names.length - VERDICT_NAMES} more`
+        : names.join(", ")
+    return [`${changes.length} ${changes.length === 1 ? one : many} changed (${shown})`]
   })
   // A mode downgrade is what a reviewer must not miss: first, then the others in plan order.
   const flags = [
