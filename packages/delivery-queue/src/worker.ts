@@ -415,7 +415,9 @@ const closeWithin = (worker: Worker, budget: Duration.Duration, inProgress: () =
 
 /**
  * The global concurrency split over the shards' workers, at least one each: shards fill alike
- * (a message's shard comes from a hash of its id), so each worker gets an equal share.
+ * (a message's shard comes from a hash of its id), so each worker gets an equal share. With
+ * fewer slots than shards a semaphore still holds the attempts running at once to the relay's
+ * concurrency.
  */
 export const concurrencyPerShard = (concurrency: number, shards: number): ReadonlyArray<number> =>
   Array.from({ length: shards }, (_, i) =>
@@ -435,11 +437,14 @@ export class DeliveryWorker {
         const process = yield* makeJobProcessor(config)
         const runtime = yield* Effect.runtime<never>()
         const concurrency = concurrencyPerShard(config.concurrency, layout.shards)
+        // Fewer slots than shards: each worker still takes a job, but no more than the relay's
+        // concurrency run at once (a job waiting here keeps its lock, renewed by BullMQ).
+        const slots = yield* Effect.makeSemaphore(Math.max(1, config.concurrency))
         let inProgress = 0
         const processorFor = (shard: number) => async (job: Job, token?: string) => {
           inProgress++
           try {
-            const outcome = await Runtime.runPromise(runtime)(process(job, shard))
+            const outcome = await Runtime.runPromise(runtime)(slots.withPermits(1)(process(job, shard)))
             switch (outcome._tag) {
               case "Delay":
                 await job.moveToDelayed(outcome.at, token)

@@ -8,6 +8,7 @@ import { Effect, Either, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   concurrencyPerShard,
+  Deliverer,
   DeliveryFailed,
   Enqueue,
   QueueAdmin,
@@ -234,7 +235,49 @@ describe("the shard layout", () => {
   })
 })
 
-describe("concurrency per shard", () => {
+describe("concurrency across shards", () => {
+  it("never runs more attempts at once than the relay's concurrency, even with fewer slots than shards", async () => {
+    const prefix = uniquePrefix("sharded-slots")
+    let running = 0
+    let most = 0
+    const delivered: Array<string> = []
+    const slow = Layer.succeed(Deliverer, {
+      deliver: (request) =>
+        Effect.gen(function* () {
+          running++
+          most = Math.max(most, running)
+          yield* Effect.sleep("30 millis")
+          running--
+          delivered.push(request.messageId)
+          return Either.getOrThrow(acceptAll(request))
+        }),
+    })
+    const { worker } = queueLayers({
+      redisUrl: redis.url,
+      prefix,
+      policy: policyViewLayer(policy),
+      deliverer: slow,
+      shards: 4,
+      concurrency: 2,
+    })
+    await run(
+      Effect.gen(function* () {
+        const enqueue = yield* Enqueue
+        const layout = yield* QueueLayout
+        const ids = yield* Effect.forEach(Array.from({ length: 24 }), () =>
+          enqueue
+            .enqueue({ ...message, recipients: ["a@bank.example"] })
+            .pipe(Effect.map((e) => e.messageId)),
+        )
+        expect(new Set(ids.map(layout.shardOf)).size).toBe(4)
+        yield* eventually(Effect.sync(() => (delivered.length === ids.length ? true : undefined)))
+      }),
+      worker,
+    )
+    expect(most).toBeGreaterThan(1)
+    expect(most).toBeLessThanOrEqual(2)
+  })
+
   it("splits the relay's concurrency evenly, at least one each", () => {
     expect(concurrencyPerShard(16, 1)).toEqual([16])
     expect(concurrencyPerShard(16, 3)).toEqual([6, 5, 5])
