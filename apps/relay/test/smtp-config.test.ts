@@ -29,8 +29,8 @@ describe("SMTP listener configuration", () => {
       load({ ...tlsFiles, RELAY_SMTP_MX_PORT: "2525", RELAY_SMTP_MX_LEGACY_PORT: "2526" }),
     )
     expect(config.listeners).toEqual([
-      { kind: "mx", host: "127.0.0.1", port: 2525 },
-      { kind: "mx-legacy", host: "127.0.0.1", port: 2526 },
+      { kind: "mx", host: "127.0.0.1", port: 2525, greetingDelayMs: 100 },
+      { kind: "mx-legacy", host: "127.0.0.1", port: 2526, greetingDelayMs: 100 },
     ])
     expect(config.tls?.minVersion).toBe("TLSv1.2")
   })
