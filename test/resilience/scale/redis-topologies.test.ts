@@ -42,6 +42,10 @@ const policy = (partners: PartnerLab, marker: string) => {
   }
 }
 
+/** Readiness can answer before the SMTP listeners are bound: wait for the relay to say it runs. */
+const listening = (relay: SmtpRelay) =>
+  waitFor(`${relay.id} running`, () => relay.output().includes('message="relay running"'))
+
 const received = () => stack.partners.scenario("good").recorder.messages()
 
 /** Sends `count` messages to the bank and one to a recipient it refuses; checks every delivery. */
@@ -110,6 +114,7 @@ describe("on a 3-master Redis Cluster", { timeout: 240_000 }, () => {
     const relay = await topology.startRelay("cluster-relay")
     relays.push(relay)
     await waitFor("relay ready on the cluster", async () => (await relay.ready())?.status === 200)
+    await listening(relay)
     await roundTrip(topology, relay, "clu", 20)
 
     await topology.publish(policy(stack.partners, "en"), 2)
@@ -141,6 +146,7 @@ describe("with Sentinel (master, replica, three sentinels)", { timeout: 240_000 
     const relay = await topology.startRelay("sentinel-relay")
     relays.push(relay)
     await waitFor("relay ready via Sentinel", async () => (await relay.ready())?.status === 200)
+    await listening(relay)
     await roundTrip(topology, relay, "sen", 20)
 
     const newMaster = await sentinel.failover()

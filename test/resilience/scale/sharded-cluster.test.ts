@@ -81,6 +81,8 @@ describe("the queue sharded over a 3-master Redis Cluster", { timeout: 240_000 }
     const relay = await topology.startRelay("sharded-relay", { REDIS_SHARDS: String(SHARDS) })
     relays.push(relay)
     await waitFor("relay ready on the cluster", async () => (await relay.ready())?.status === 200)
+    // Readiness can answer before the SMTP listeners are bound: wait for the relay to say it runs.
+    await waitFor("relay running", () => relay.output().includes('message="relay running"'))
     await Promise.all(cluster.nodes.map((n) => redisCommand(n.port, "CONFIG", "RESETSTAT")))
 
     const count = 60
