@@ -69,15 +69,19 @@ export class QueueLayout extends Context.Tag("@mailconnect/QueueLayout")<QueueLa
       const configured = factory.config.shards
       const key = factory.keys.key("layout", "shards")
       /**
-       * Reads (and when it is ours to, records) the layout, on a connection closed right after;
-       * fails on a mismatch.
+       * Reads (and when it is ours to, records) the layout, on the process's command connection or
+       * one closed right after; fails on a mismatch.
        */
+      const shared = yield* Effect.serviceOption(RedisClient)
       const settle = Effect.gen(function* () {
-        const redis = yield* RedisClient.connect({
-          purpose: "layout",
-          maxRetriesPerRequest: 1,
-          commandTimeoutMs: 5_000,
-        })
+        // The process's command connection when it has one (already open: no start-up delay).
+        const redis = Option.isSome(shared)
+          ? shared.value
+          : yield* RedisClient.connect({
+              purpose: "layout",
+              maxRetriesPerRequest: 1,
+              commandTimeoutMs: 5_000,
+            })
         const decided = decide(key, yield* redis.get(key), configured)
         if (decided instanceof ShardLayoutMismatch) return yield* decided
         if (!decided.record) return decided.shards
