@@ -1,7 +1,8 @@
 /**
  * The delivery queue and spool (both roles use them: ingress enqueues, delivery works), with the
  * policy view backed by the hot-loaded bundle, and queue-depth gauges for /metrics and the
- * heartbeat.
+ * heartbeat (summed over the queue's shards, `REDIS_SHARDS`; the layout is checked against the
+ * fleet's when the queue opens, see docs/scaling.md).
  */
 import { DeliveryQueue, QueueAdmin } from "@mailconnect/delivery-queue"
 import { PolicyViewFromActivePolicy } from "@mailconnect/policy-store"
