@@ -52,13 +52,15 @@ const pullRequest = (
       payload: { pull_request: { number } },
     },
     vars,
+    changed: world.repo.changedBetween("main", branch),
     machineEnv: world.machineEnv,
     artifacts: join(world.repo.dir, "artifacts"),
     skip: ["Install"],
   })
 }
 
-const publish = (sha: string) => {
+/** The push to main that `changed` these files. */
+const publish = (sha: string, changed: ReadonlyArray<string>) => {
   const workspace = world.repo.checkout(sha)
   const lab = world.stack.lab
   return runGithubJob({
@@ -66,6 +68,7 @@ const publish = (sha: string) => {
     workspace,
     checkout: async () => undefined,
     event: { name: "push", ref: "refs/heads/main", sha, payload: {} },
+    changed,
     secrets: { MAILCONNECT_SIGNING_KEY: lab.signer.privatePem, REDIS_URL: lab.redis.url },
     vars: { MAILCONNECT_TRUSTED_KEYS_PEM: lab.signer.publicPem, REDIS_PREFIX: lab.prefix },
     machineEnv: world.machineEnv,
@@ -83,7 +86,9 @@ const step = (run: GithubJobResult, name: string) => {
 describe("the GitOps loop on GitHub Actions", () => {
   it("onboards a partner: PR checks and comment, merge, signed publish, fleet converged, waiting mail delivered", async () => {
     // The policy of main, published the way every later change is.
-    const initial = await publish(git(world.repo.work, "rev-parse", "main").trim())
+    const initial = await publish(git(world.repo.work, "rev-parse", "main").trim(), [
+      "policies/defaults.yaml",
+    ])
     expect(initial.ok, initial.log).toBe(true)
 
     await deferredForFresh(world, "waiting for the agreement")
@@ -105,7 +110,7 @@ describe("the GitOps loop on GitHub Actions", () => {
     expect(comment).toMatch(/\| `fresh` \| `fresh\.example` \| `127\.0\.0\.1:\d+ \(127\.0\.0\.1\)` \| ok \|/)
 
     const merged = world.repo.merge("onboard-fresh")
-    const published = await publish(merged.after)
+    const published = await publish(merged.after, world.repo.changedBetween(merged.before, merged.after))
     expect(published.ok, published.log).toBe(true)
     const compiled = step(published, "Compile and sign").output
     const serial = Number(/^serial (\d+)$/m.exec(compiled)?.[1])
@@ -152,4 +157,11 @@ describe("the GitOps loop on GitHub Actions", () => {
     // The log has it all, down to the last partner.
     expect(step(pr, "Post the change").output).toContain("#### + partner `registered-80` (create)")
   }, 120_000)
+
+  it("runs for a change to policies/ only: a README-only pull request starts no workflow", async () => {
+    world.repo.propose("readme", "docs only", () => world.repo.write("README.md", "# Acme policies\n"))
+    const pr = await pullRequest("readme", 4)
+    expect(pr.triggered).toBe(false)
+    expect(world.shims.comments("pr-4")).toEqual([])
+  }, 60_000)
 })

@@ -8,7 +8,13 @@
 import { partner } from "@mailconnect/test-support"
 import { describe, expect, it } from "vitest"
 import { probeTargets } from "../../apps/cli/src/commands/probe-changed"
-import { evaluateGithub, evaluateGitlab, githubCondition, interpolateGithub } from "./support/expressions"
+import {
+  evaluateGithub,
+  evaluateGitlab,
+  githubCondition,
+  globMatches,
+  interpolateGithub,
+} from "./support/expressions"
 import { parseCommandFile } from "./support/github-runner"
 
 /** `${{ e }}` as the workflow files write it. */
@@ -48,6 +54,20 @@ describe("the local workflow runner", () => {
     expect(evaluateGitlab("$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH", variables)).toBe(true)
     expect(evaluateGitlab("$CI_MERGE_REQUEST_IID == null", variables)).toBe(true)
     expect(() => evaluateGitlab("$CI_COMMIT_BRANCH =~ /^release/", variables)).toThrow("not supported")
+  })
+})
+
+describe("path filters", () => {
+  it("match as GitHub's paths and GitLab's changes do", () => {
+    for (const pattern of ["policies/**", "policies/**/*"]) {
+      expect(globMatches(pattern, "policies/partners/bank.yaml"), pattern).toBe(true)
+      expect(globMatches(pattern, "policies/defaults.yaml"), pattern).toBe(true)
+      expect(globMatches(pattern, "README.md"), pattern).toBe(false)
+      expect(globMatches(pattern, "docs/policies/x.md"), pattern).toBe(false)
+    }
+    expect(globMatches("main", "main")).toBe(true)
+    expect(globMatches("release/*", "release/2026")).toBe(true)
+    expect(globMatches("release/*", "release/2026/1")).toBe(false)
   })
 })
 

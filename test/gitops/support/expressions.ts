@@ -130,3 +130,19 @@ export const expandGitlab = (text: string, variables: Readonly<Record<string, st
     /\$\{(\w+)\}|\$(\w+)/g,
     (_, braced?: string, bare?: string) => variables[(braced ?? bare)!] ?? "",
   )
+
+/** `policies/**\/*` and friends: a glob with `**`, `*` and literal parts. */
+export const globMatches = (pattern: string, file: string): boolean => {
+  let regex = ""
+  for (let i = 0; i < pattern.length; i++) {
+    if (pattern.startsWith("**/", i)) {
+      regex += "(?:.*/)?"
+      i += 2
+    } else if (pattern.startsWith("**", i)) {
+      regex += ".*"
+      i += 1
+    } else if (pattern[i] === "*") regex += "[^/]*"
+    else regex += pattern[i]!.replace(/[.+?^${}()|[\]\\]/g, "\\$&")
+  }
+  return new RegExp(`^${regex}$`).test(file)
+}

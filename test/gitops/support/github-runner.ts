@@ -3,7 +3,8 @@
  * job's steps in order with the environment and secrets the workflow declares (`env:` of job and
  * step, `${{ secrets.* }}`, `${{ vars.* }}`, `${{ github.* }}`, `${{ steps.<id>.outputs.* }}`),
  * the default shell GitHub uses (`bash -e`, or `bash --noprofile --norc -eo pipefail` for
- * `shell: bash`), `$GITHUB_OUTPUT` and `$GITHUB_ENV`, and `if:` conditions.
+ * `shell: bash`), `$GITHUB_OUTPUT` and `$GITHUB_ENV`, and `if:` conditions — after `on:` (event,
+ * branches, paths against the files the event changes) says the workflow runs at all.
  *
  * What it does not run: the actions (`uses:`). `actions/checkout` calls the caller's checkout,
  * `actions/setup-node` is a no-op (this Node runs the steps), `actions/upload-artifact` copies
@@ -15,7 +16,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "nod
 import { tmpdir } from "node:os"
 import { basename, join } from "node:path"
 import { parse } from "yaml"
-import { type Context, githubCondition, interpolateGithub } from "./expressions"
+import { type Context, githubCondition, globMatches, interpolateGithub } from "./expressions"
 import { baseEnvironment, runScript } from "./run-script"
 
 export interface GithubStepResult {
@@ -27,6 +28,8 @@ export interface GithubStepResult {
 }
 
 export interface GithubJobResult {
+  /** Whether the workflow's `on:` (event, branches, paths) starts it for this event at all. */
+  readonly triggered: boolean
   readonly ok: boolean
   readonly steps: ReadonlyArray<GithubStepResult>
   /** The step output of every run step, in order, for assertions and failure messages. */
@@ -50,6 +53,26 @@ export interface GithubRunOptions {
   readonly machineEnv?: Readonly<Record<string, string>>
   readonly artifacts: string
   readonly skip?: ReadonlyArray<string>
+  /** Files the event's commits change, for `on.<event>.paths`. */
+  readonly changed?: ReadonlyArray<string>
+}
+
+type Trigger = { readonly branches?: ReadonlyArray<string>; readonly paths?: ReadonlyArray<string> } | null
+
+/** `on: { pull_request: { paths }, push: { branches, paths } }` for this event. */
+const triggers = (on: Record<string, Trigger>, options: GithubRunOptions): boolean => {
+  if (!(options.event.name in on)) return false
+  const trigger = on[options.event.name]
+  const branch = options.event.ref.replace(/^refs\/heads\//, "")
+  if (
+    trigger?.branches &&
+    options.event.name === "push" &&
+    !trigger.branches.some((b) => globMatches(b, branch))
+  )
+    return false
+  if (trigger?.paths && options.changed)
+    return options.changed.some((file) => trigger.paths!.some((p) => globMatches(p, file)))
+  return true
 }
 
 interface Step {
@@ -94,9 +117,12 @@ const stringify = (env: Record<string, unknown> | undefined, context: Context, s
 
 export const runGithubJob = async (options: GithubRunOptions): Promise<GithubJobResult> => {
   const workflow = parse(readFileSync(options.workflow, "utf8")) as {
+    on: Record<string, Trigger>
     jobs: Record<string, { env?: Record<string, unknown>; steps: ReadonlyArray<Step> }>
     defaults?: { run?: { shell?: string } }
   }
+  if (!triggers(workflow.on, options))
+    return { triggered: false, ok: true, steps: [], log: "[runner] not triggered\n" }
   const jobs = Object.keys(workflow.jobs)
   const jobName = options.job ?? (jobs.length === 1 ? jobs[0]! : undefined)
   if (!jobName || !workflow.jobs[jobName])
@@ -189,5 +215,5 @@ export const runGithubJob = async (options: GithubRunOptions): Promise<GithubJob
     if (result.code !== 0) success = false
     record(result.code === 0 ? "success" : "failure", result.output)
   }
-  return { ok: success, steps: results, log }
+  return { triggered: true, ok: success, steps: results, log }
 }

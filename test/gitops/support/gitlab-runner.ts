@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { parse } from "yaml"
-import { evaluateGitlab, expandGitlab } from "./expressions"
+import { evaluateGitlab, expandGitlab, globMatches } from "./expressions"
 import { baseEnvironment, runScript } from "./run-script"
 
 export interface GitlabJobResult {
@@ -69,20 +69,6 @@ const RESERVED = new Set([
   "after_script",
   "cache",
 ])
-
-/** `policies/**\/*` and friends: a glob with `**`, `*` and literal parts. */
-const globMatches = (pattern: string, file: string): boolean => {
-  const regex = pattern
-    .split("**/")
-    .map((part) =>
-      part
-        .split("*")
-        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-        .join("[^/]*"),
-    )
-    .join("(?:.*/)?")
-  return new RegExp(`^${regex}$`).test(file)
-}
 
 const ruleMatches = (
   rule: Rule,

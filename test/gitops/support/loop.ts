@@ -141,22 +141,22 @@ export const downgradeBank = (world: LoopWorld) =>
     world.repo.edit("policies/partners/bank.yaml", "mode: enforce", "mode: opportunistic"),
   )
 
-/** Submits a message for fresh.example and waits until a relay has deferred it. */
+/** Deferrals counted by a relay (any code, any partner). */
+const deferrals = async (relay: SmtpRelay) =>
+  [...(await relay.metrics())]
+    .filter(([k]) => k.startsWith("mc_deliveries_total{") && k.includes('result="deferred"'))
+    .reduce((sum, [, v]) => sum + v, 0)
+
+/** Submits a message for fresh.example and waits until a relay — either: they share the queue — has deferred it. */
 export const deferredForFresh = async (world: LoopWorld, subject: string) => {
-  const relay = world.relays[0]!
-  const sent = await submit(relay, world.stack.relayCa, [`clerk@${FRESH_DOMAIN}`], subject)
+  const before = (await Promise.all(world.relays.map(deferrals))).reduce((a, b) => a + b, 0)
+  const sent = await submit(world.relays[0]!, world.stack.relayCa, [`clerk@${FRESH_DOMAIN}`], subject)
   if (!sent.ok) throw new Error(`submission refused: ${sent.response}`)
   await waitFor(
     `the message for ${FRESH_DOMAIN} to be deferred`,
-    async () => {
-      const metrics = await relay.metrics()
-      return [...metrics].some(
-        ([k, v]) => k.startsWith("mc_deliveries_total{") && k.includes('result="deferred"') && v > 0,
-      )
-        ? true
-        : undefined
-    },
-    { timeoutMs: 30_000, output: relay.output },
+    async () =>
+      (await Promise.all(world.relays.map(deferrals))).reduce((a, b) => a + b, 0) > before ? true : undefined,
+    { timeoutMs: 30_000, output: () => world.relays.map((r) => r.output()).join("\n") },
   )
   return sent
 }
