@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { delimiter, join } from "node:path"
+import { systemCommand, tiedToParent } from "@mailconnect/test-redis"
 
 export interface Daemon {
   readonly pid: number
@@ -20,10 +21,7 @@ export interface Daemon {
 }
 
 /** The command's path: from PATH, else /usr/sbin (where Debian puts servers; a plain PATH may lack it). */
-export const systemCommand = (name: string): string | undefined =>
-  [...(process.env.PATH ?? "").split(delimiter).filter((d) => d.length > 0), "/usr/sbin"]
-    .map((dir) => join(dir, name))
-    .find((path) => existsSync(path))
+export { systemCommand }
 
 /** Like `systemCommand`, or an error that says what to install. */
 export const requireCommand = (name: string, install: string): string => {
@@ -102,9 +100,7 @@ const groupGone = async (pgid: number, ms: number): Promise<boolean> => {
 export const startDaemon = (command: string, args: ReadonlyArray<string>, install: string): Promise<Daemon> =>
   new Promise((resolve, reject) => {
     const path = requireCommand(command, install)
-    const setpriv = systemCommand("setpriv")
-    const [file, argv] = setpriv ? [setpriv, ["--pdeathsig", "KILL", "--", path, ...args]] : [path, [...args]]
-    const child = spawn(file, argv, { detached: true, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(...tiedToParent(path, args), { detached: true, stdio: ["ignore", "pipe", "pipe"] })
     let output = ""
     const keep = (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-8000)

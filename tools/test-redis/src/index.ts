@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { createConnection, createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { tiedToParent } from "./lifeline"
 
 export interface RedisServerOptions {
   /** Extra `redis-server` arguments, e.g. `["--appendonly", "yes"]`. */
@@ -77,8 +78,19 @@ const waitUntilReady = async (host: string, port: number, child: ChildProcess, l
 
 const launch = async (host: string, port: number, dir: string, args: ReadonlyArray<string>) => {
   const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", host, "--dir", dir, "--save", "", "--protected-mode", "no", ...args],
+    ...tiedToParent("redis-server", [
+      "--port",
+      String(port),
+      "--bind",
+      host,
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--protected-mode",
+      "no",
+      ...args,
+    ]),
     { stdio: ["ignore", "pipe", "pipe"] },
   )
   let output = ""
@@ -148,4 +160,5 @@ export const startRedis = async (options: RedisServerOptions = {}): Promise<Redi
 }
 export * from "./cluster"
 export * from "./command"
+export * from "./lifeline"
 export * from "./sentinel"

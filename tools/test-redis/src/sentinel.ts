@@ -10,6 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type RespValue, redisCommand } from "./command"
 import { freePort, type RedisServer, startRedis } from "./index"
+import { tiedToParent } from "./lifeline"
 
 export interface SentinelSetupOptions {
   readonly masterName?: string
@@ -90,7 +91,7 @@ export const startSentinelSetup = async (options: SentinelSetupOptions = {}): Pr
           "",
         ].join("\n"),
       )
-      sentinels.push(spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" }))
+      sentinels.push(spawn(...tiedToParent("redis-server", [conf, "--sentinel"]), { stdio: "ignore" }))
       sentinelPorts.push(port)
     }
     await until("replica in sync", async () =>

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { FleetRegistry, type RelayHeartbeat } from "@mailconnect/fleet"
 import type { RedisClient, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { parsePrometheusText } from "@mailconnect/telemetry"
-import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { freePort, type RedisServer, startRedis, tiedToParent } from "@mailconnect/test-redis"
 import { Effect, Layer, type Scope } from "effect"
 import { makeSigner, type TestSigner } from "./bundles"
 import { waitFor } from "./polling"
@@ -114,8 +114,11 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
   // BENCH_CPU_PROFILE_DIR=<dir>: each relay writes a V8 CPU profile there when it exits (pnpm bench e2e).
   const profile = process.env.BENCH_CPU_PROFILE_DIR
   const child: ChildProcess = spawn(
-    process.execPath,
-    [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), LAUNCH, "relay"],
+    ...tiedToParent(process.execPath, [
+      ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+      LAUNCH,
+      "relay",
+    ]),
     {
       cwd: ROOT,
       env: {
@@ -190,7 +193,7 @@ export const cli = (
   env: Record<string, string> = {},
 ): Promise<CliResult> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [LAUNCH, "cli", ...args], {
+    const child = spawn(...tiedToParent(process.execPath, [LAUNCH, "cli", ...args]), {
       cwd: ROOT,
       env: {
         ...process.env,
