@@ -31,8 +31,8 @@ import {
 } from "@mailconnect/test-support"
 import { Effect, Layer } from "effect"
 import nodemailer from "nodemailer"
+import { commandStats, cpuSeconds, redisCli, redisPid, rss, setDurability } from "../measure"
 import { type BenchSuite, report } from "../suite"
-import { cpuSeconds, redisCli, rss, setDurability } from "./e2e"
 
 const MESSAGES = Number(process.env.BENCH_CLUSTER_MESSAGES ?? 2_000)
 const CONNECTIONS = Number(process.env.BENCH_CLUSTER_CONNECTIONS ?? 16)
@@ -68,13 +68,9 @@ const tagOf = (prefix: string, shard: number) => (shard === 0 ? `{${prefix}}` : 
 /** Calls of every command so far, except the bench's own probes. */
 const commandCalls = (port: number): number => {
   let calls = 0
-  for (const m of redisCli(port, "INFO", "commandstats").matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
-    if (!/^(info|config|dbsize|cluster)/.test(m[1]!)) calls += Number(m[2])
+  for (const [name, n] of commandStats(port)) if (!/^(info|config|dbsize|cluster)/.test(name)) calls += n
   return calls
 }
-
-const redisPid = (port: number): number =>
-  Number(/^process_id:(\d+)/m.exec(redisCli(port, "INFO", "server"))?.[1])
 
 /** A prefix whose `SHARDS` tags sit evenly on the masters (as far as `SHARDS` divides). */
 const evenPrefix = async (

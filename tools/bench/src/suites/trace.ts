@@ -11,14 +11,13 @@
  *    and the trace (the default): relay CPU and Redis CPU per message, and Redis memory per message.
  * Redis as the tests run it: no persistence (`--save ""`, appendonly no) unless BENCH_TRACE_AOF=1.
  */
-import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
 import { makeTraceIndex, type TraceIndexShape, type TraceLine } from "@mailconnect/message-trace"
 import { RedisClient } from "@mailconnect/redis-client"
 import { startRedis } from "@mailconnect/test-redis"
 import { labPartner, policyOf, redisLayer, startStack, waitFor } from "@mailconnect/test-support"
 import { Effect, Layer } from "effect"
 import nodemailer from "nodemailer"
+import { cpuSeconds, describeDurability, infoField, redisCli } from "../measure"
 import { type BenchSuite, percentile, report } from "../suite"
 
 const DIRECT = Number(process.env.BENCH_TRACE_MESSAGES ?? 10_000)
@@ -27,22 +26,10 @@ const WARMUP = 200
 const AOF = process.env.BENCH_TRACE_AOF === "1"
 const BODY = `${"x".repeat(78)}\r\n`.repeat(50)
 
-const redisCli = (port: number, ...args: ReadonlyArray<string>) =>
-  execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], {
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  })
-const infoField = (port: number, section: string, field: string) =>
-  Number(new RegExp(`^${field}:([\\d.]+)`, "m").exec(redisCli(port, "INFO", section))?.[1])
-const usedMemory = (port: number) => infoField(port, "memory", "used_memory")
+const infoNumber = (port: number, section: string, field: string) => Number(infoField(port, section, field))
+const usedMemory = (port: number) => infoNumber(port, "memory", "used_memory")
 const redisCpu = (port: number) =>
-  infoField(port, "cpu", "used_cpu_user") + infoField(port, "cpu", "used_cpu_sys")
-const durability = (port: number) => {
-  const save = redisCli(port, "CONFIG", "GET", "save").split("\n")[1]?.trim() ?? ""
-  const aof = redisCli(port, "CONFIG", "GET", "appendonly").split("\n")[1]?.trim()
-  const fsync = redisCli(port, "CONFIG", "GET", "appendfsync").split("\n")[1]?.trim()
-  return `save "${save}", appendonly ${aof}${aof === "yes" ? `, appendfsync ${fsync}` : ""}`
-}
+  infoNumber(port, "cpu", "used_cpu_user") + infoNumber(port, "cpu", "used_cpu_sys")
 
 /** Bytes of every key under `pattern` by MEMORY USAGE (SAMPLES 0: every element), in one script. */
 const keysMemory = (port: number, pattern: string): { keys: number; bytes: number } => {
@@ -54,12 +41,6 @@ end
 return { n, t }`
   const [keys, bytes] = redisCli(port, "EVAL", lua, "0", pattern).trim().split("\n").map(Number)
   return { keys: keys!, bytes: bytes! }
-}
-
-/** User + system CPU seconds of a process so far (Linux /proc). */
-const cpuSeconds = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 const iso = (t: number) => new Date(t).toISOString()
@@ -183,7 +164,7 @@ const directRun = async (label: string, recipientOf: (i: number) => string) => {
     const keys = keysMemory(redis.port, `{${prefix}}:trace:*`)
     const [sessionIn, attempt] = linesOf(0, recipientOf(0), now)
     console.log(`-- ${label}`)
-    report("Redis durability", durability(redis.port))
+    report("Redis durability", describeDurability(redis.port))
     report("messages written (2 lines each)", DIRECT)
     report(
       "line sizes (session-in / attempt JSON)",
@@ -300,7 +281,7 @@ const e2e = async (): Promise<void> => {
       }
     }
     console.log(`-- relay process, ${E2E} messages of 4 KB per configuration (after ${WARMUP} to warm up)`)
-    report("Redis durability", durability(port))
+    report("Redis durability", describeDurability(port))
     for (const [label, f] of figures) {
       report(`${label}: relay CPU per message`, f.cpuMs, "ms")
       report(`${label}: Redis CPU per message`, f.redisCpuMs, "ms")

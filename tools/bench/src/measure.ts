@@ -1,0 +1,70 @@
+/**
+ * What the benchmark suites measure, read from Linux /proc and from Redis itself (`redis-cli`):
+ * CPU time and memory of a process, Redis's command counts, and its durability setting.
+ */
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { waitFor } from "@mailconnect/test-support"
+
+/** User + system CPU seconds a process has used so far (Linux /proc). */
+export const cpuSeconds = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+export const redisCli = (port: number, ...args: ReadonlyArray<string>): string =>
+  execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], {
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  })
+
+/** Calls per Redis command so far (`INFO commandstats`). */
+export const commandStats = (port: number): Map<string, number> => {
+  const stats = new Map<string, number>()
+  for (const match of redisCli(port, "INFO", "commandstats").matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+    stats.set(match[1]!, Number(match[2]))
+  return stats
+}
+
+export const infoField = (port: number, section: string, field: string): string =>
+  new RegExp(`^${field}:(.*)$`, "m").exec(redisCli(port, "INFO", section))?.[1]?.trim() ?? ""
+
+/**
+ * Puts Redis on the durability setting asked for and waits until an AOF it had to write is
+ * complete, then says what it runs on, read back from Redis itself.
+ */
+export const setDurability = async (port: number, durability: string): Promise<string> => {
+  if (durability !== "none") {
+    redisCli(port, "CONFIG", "SET", "appendfsync", durability)
+    redisCli(port, "CONFIG", "SET", "appendonly", "yes")
+    await waitFor(
+      "AOF on",
+      () =>
+        infoField(port, "persistence", "aof_enabled") === "1" &&
+        infoField(port, "persistence", "aof_rewrite_in_progress") === "0" &&
+        infoField(port, "persistence", "aof_rewrite_scheduled") === "0"
+          ? true
+          : undefined,
+      60_000,
+    )
+  }
+  return describeDurability(port)
+}
+
+/** What Redis persists, read back from Redis itself: appendonly, appendfsync, save. */
+export const describeDurability = (port: number): string => {
+  const get = (name: string) => redisCli(port, "CONFIG", "GET", name).split("\n")[1]?.trim() ?? ""
+  const aof = get("appendonly")
+  return `Redis appendonly ${aof}${aof === "yes" ? `, appendfsync ${get("appendfsync")}` : ""}, save "${get("save")}"`
+}
+
+/** The server's own pid (`INFO server`), for its CPU time. */
+export const redisPid = (port: number): number => Number(infoField(port, "server", "process_id"))
+
+/** Resident set size of a process now (VmRSS) and at its peak (VmHWM), in MiB. */
+export const rss = (pid: number): { now: number; peak: number } => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const field = (name: string) =>
+    Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) / 1024
+  return { now: field("VmRSS"), peak: field("VmHWM") }
+}
