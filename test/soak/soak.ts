@@ -14,7 +14,6 @@ import { createRootCa } from "@mailconnect/test-pki"
 import { type RedisServer, type SentinelSetup, startRedis, startSentinelSetup } from "@mailconnect/test-redis"
 import {
   labPartner,
-  PASSWORD,
   partner,
   policyOf,
   type SmtpRelay,
@@ -22,8 +21,8 @@ import {
   startStack,
   waitFor,
 } from "@mailconnect/test-support"
-import nodemailer from "nodemailer"
 import { AOF } from "../resilience/support/fault-run"
+import { submissionTransport } from "../resilience/support/load"
 import { prng } from "../resilience/support/prng"
 import { hardKill } from "../resilience/support/processes"
 import { type TopologyStack, topologyStack } from "../resilience/support/topology"
@@ -194,16 +193,7 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
       const id = `s-${n}`
       const kind = kindFor(n)
       const to = recipientFor(n, kind)
-      const transport = nodemailer.createTransport({
-        host: "127.0.0.1",
-        port: relay.submissionPort,
-        requireTLS: true,
-        tls: { ca: stack.relayCa, servername: "relay.test" },
-        auth: { user: "alice", pass: PASSWORD },
-        connectionTimeout: 10_000,
-        greetingTimeout: 10_000,
-        socketTimeout: 20_000,
-      })
+      const transport = submissionTransport(relay, stack.relayCa)
       try {
         const info = await transport.sendMail({
           envelope: { from: "alice@customer.example", to: [to] },

@@ -11,6 +11,22 @@ import nodemailer from "nodemailer"
 
 export const LOAD_HEADER = "X-MC-Load-Id"
 
+/**
+ * One message per connection to a test relay's submission port (STARTTLS + AUTH as alice), with
+ * timeouts that end a send to a stalled relay instead of hanging the run.
+ */
+export const submissionTransport = (relay: Pick<SmtpRelay, "submissionPort">, relayCa: string) =>
+  nodemailer.createTransport({
+    host: "127.0.0.1",
+    port: relay.submissionPort,
+    requireTLS: true,
+    tls: { ca: relayCa, servername: "relay.test" },
+    auth: { user: "alice", pass: PASSWORD },
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  })
+
 export interface SendResult {
   readonly id: string
   readonly accepted: boolean
@@ -52,16 +68,7 @@ export const sendSteadily = async (options: LoadOptions): Promise<LoadRun> => {
     const relay = options.relay()
     const to = options.to(i)
     const startedAt = Date.now()
-    const transport = nodemailer.createTransport({
-      host: "127.0.0.1",
-      port: relay.submissionPort,
-      requireTLS: true,
-      tls: { ca: options.relayCa, servername: "relay.test" },
-      auth: { user: "alice", pass: PASSWORD },
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 20_000,
-    })
+    const transport = submissionTransport(relay, options.relayCa)
     try {
       const info = await transport.sendMail({
         envelope: { from: "alice@customer.example", to: [...to] },
