@@ -40,7 +40,7 @@ import type { IngressPolicy } from "./ingress-policy"
 import { receivedHeader } from "./received"
 import { type Refusal, type RefusalReason, refusal, toSmtpError } from "./replies"
 import "./status-codes"
-import type { VerificationCache } from "./auth-cache"
+import type { VerificationCache, VerificationCacheOptions } from "./auth-cache"
 import type { AuthThrottleShape } from "./auth-throttle"
 import { type ClientLimitsConfig, makeClientLimits } from "./client-limits"
 import { tlsDemandOf } from "./tls-required"
@@ -83,7 +83,7 @@ export interface IngressLimits {
   /** Per-address connection limits of each listener (`client-limits.ts`); absent: none. */
   readonly perAddress?: ClientLimitsConfig
   /** Successful logins remembered per process (`auth-cache.ts`); absent or 0 entries: none. */
-  readonly authCache?: { readonly maxEntries: number; readonly ttlMs: number }
+  readonly authCache?: VerificationCacheOptions
 }
 
 /** A message this listener queued (the 250 is being sent): the delivery log's session-in line. */
