@@ -44,11 +44,44 @@ const failedReply = (replies: ReadonlyArray<[Error | null, unknown]> | null): st
   return failed?.[0]?.message
 }
 
+/** BullMQ's add scripts as ioredis defined them on the queue's connection (`addStandardJob:6.7.0`, …). */
+const ADD_SCRIPT = /^add(Standard|Delayed|Prioritized)Job\b/
+
+/** What `loadAddScripts` uses of an ioredis client (a Redis, or a Cluster with its masters). */
+interface ScriptTarget {
+  readonly script: (subcommand: "LOAD", lua: string) => Promise<unknown>
+}
+interface IoredisScripts extends ScriptTarget {
+  readonly scriptsSet?: Readonly<Record<string, { readonly lua: string }>>
+  readonly nodes?: (role: "master") => ReadonlyArray<ScriptTarget>
+}
+
+/**
+ * Loads BullMQ's add scripts into Redis (SCRIPT LOAD, allowed even at maxmemory), on every
+ * master of a Cluster. ioredis marks a connection as holding a script once it has *sent* its
+ * EVAL — also when that EVAL sat in a MULTI that Redis discarded (EXECABORT, e.g. OOM). Every
+ * later add on the connection is then an EVALSHA that fails with NOSCRIPT, and a NOSCRIPT inside
+ * a MULTI does not abort the other commands. Loading the scripts ourselves after a failed
+ * transaction makes those EVALSHAs valid again.
+ */
+const loadAddScripts = async (client: IoredisScripts): Promise<void> => {
+  const lua = Object.entries(client.scriptsSet ?? {})
+    .filter(([name]) => ADD_SCRIPT.test(name))
+    .map(([, script]) => script.lua)
+  const targets = typeof client.nodes === "function" ? client.nodes("master") : [client]
+  await Promise.all(targets.flatMap((node) => lua.map((script) => node.script("LOAD", script))))
+}
+
 /**
  * `commands`, then every job's add, in one MULTI/EXEC on the queue's connection. Jobs are built
  * as BullMQ's `addBulk` builds them (`Job#asJSON`, then `addJobToTransaction`), only on a MULTI
  * of ours instead of BullMQ's pipeline. Its option checks are not run: our ids never hold ':'
  * (`jobIdFor` encodes it) and we set no size limit, priority or deduplication.
+ *
+ * A transaction that failed has its add scripts loaded again (`loadAddScripts`); one whose adds
+ * failed with NOSCRIPT — its other commands ran — is run once more: every command is idempotent
+ * (HSET/DEL/SADD/PEXPIRE/SET of the same values, an add of a job id that is not there), so the
+ * message ends up whole, or the sender gets a 4xx and the partial body expires with its TTL.
  */
 const addWith = async (
   queue: Queue,
@@ -57,16 +90,26 @@ const addWith = async (
 ): Promise<void> => {
   const backend = queue.backend
   const client = await backend.client
-  const multi = client.multi()
-  // The transaction is ioredis's own: `call` queues any command (binary-safe arguments).
-  const raw = multi as unknown as { call: (command: string, ...args: ReadonlyArray<unknown>) => unknown }
-  for (const [command, ...args] of commands) raw.call(command, ...args)
-  for (const job of jobs) {
-    const json = new Job(queue, job.name, job.data, job.opts, job.opts.jobId).asJSON()
-    await backend.addJobToTransaction(multi, json, job.opts.jobId)
+  const transaction = async () => {
+    const multi = client.multi()
+    // The transaction is ioredis's own: `call` queues any command (binary-safe arguments).
+    const raw = multi as unknown as { call: (command: string, ...args: ReadonlyArray<unknown>) => unknown }
+    for (const [command, ...args] of commands) raw.call(command, ...args)
+    for (const job of jobs) {
+      const json = new Job(queue, job.name, job.data, job.opts, job.opts.jobId).asJSON()
+      await backend.addJobToTransaction(multi, json, job.opts.jobId)
+    }
+    return failedReply(await multi.exec())
   }
-  const failure = failedReply(await multi.exec())
-  if (failure !== undefined) throw new Error(failure)
+  const reload = () => loadAddScripts(client as unknown as IoredisScripts).catch(() => undefined)
+  const failure = await transaction().catch(async (e: unknown) => {
+    await reload()
+    throw e
+  })
+  if (failure === undefined) return
+  await reload()
+  const retried = failure.includes("NOSCRIPT") ? await transaction() : failure
+  if (retried !== undefined) throw new Error(retried)
 }
 
 /** Internal: the queue, the one-round-trip add and the replication acknowledgement. */

@@ -94,4 +94,56 @@ describe("enqueue in one round trip", () => {
     const left = await redisCommand(redis.port, "KEYS", `{${prefix}}:*refused-1*`)
     expect(left).toEqual([])
   })
+
+  const spoolOf = (prefix: string, messageId: string) =>
+    redisCommand(redis.port, "EXISTS", `{${prefix}}:spool:${messageId}`)
+
+  it("a connection whose very first transaction Redis refused (OOM) stores whole messages again once memory frees", async () => {
+    // ioredis counts the add script as loaded once its EVAL was sent, even in a discarded MULTI:
+    // without reloading, every later add is a NOSCRIPT EVALSHA and the body is stored without jobs.
+    const prefix = uniquePrefix("one-trip-first-oom")
+    const outcome = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const queue = yield* Enqueue
+          // As on a Redis that never ran the add script (the script cache is the server's).
+          yield* Effect.promise(() => redisCommand(redis.port, "SCRIPT", "FLUSH"))
+          yield* Effect.promise(() => redisCommand(redis.port, "CONFIG", "SET", "maxmemory", "1"))
+          const refused = yield* Effect.either(
+            queue.enqueue({ ...message, messageId: "first-refused" }),
+          ).pipe(
+            Effect.ensuring(
+              Effect.promise(() => redisCommand(redis.port, "CONFIG", "SET", "maxmemory", "0")),
+            ),
+          )
+          const after = yield* Effect.either(queue.enqueue({ ...message, messageId: "after-oom" }))
+          return { refused, after }
+        }).pipe(Effect.provide(layersFor(prefix))),
+      ),
+    )
+    expect(Either.isLeft(outcome.refused)).toBe(true)
+    expect(outcome.after).toEqual(Either.right(expect.objectContaining({ messageId: "after-oom" })))
+    expect(await spoolOf(prefix, "after-oom")).toBe(1)
+    const jobs = (await redisCommand(redis.port, "KEYS", `{${prefix}}:delivery:*`)) as ReadonlyArray<string>
+    expect(jobs.filter((k) => /after-oom[^:]*$/.test(k))).toHaveLength(2)
+    expect(await redisCommand(redis.port, "KEYS", `{${prefix}}:*first-refused*`)).toEqual([])
+  })
+
+  it("after an operator's SCRIPT FLUSH the next message is still stored with all its jobs", async () => {
+    const prefix = uniquePrefix("one-trip-flush")
+    const outcome = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const queue = yield* Enqueue
+          yield* queue.enqueue({ ...message, messageId: "before-flush" })
+          yield* Effect.promise(() => redisCommand(redis.port, "SCRIPT", "FLUSH"))
+          return yield* Effect.either(queue.enqueue({ ...message, messageId: "after-flush" }))
+        }).pipe(Effect.provide(layersFor(prefix))),
+      ),
+    )
+    expect(outcome).toEqual(Either.right(expect.objectContaining({ messageId: "after-flush" })))
+    expect(await spoolOf(prefix, "after-flush")).toBe(1)
+    const jobs = (await redisCommand(redis.port, "KEYS", `{${prefix}}:delivery:*`)) as ReadonlyArray<string>
+    expect(jobs.filter((k) => /after-flush[^:]*$/.test(k))).toHaveLength(2)
+  })
 })

@@ -483,6 +483,12 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
               })
               .pipe(
                 Effect.map((queued) => ({ ...queued, at: now })),
+                // The reason stays in the log (the sender sees only 451 4.3.0).
+                Effect.tapError((e) =>
+                  Effect.logWarning("message not queued").pipe(
+                    Effect.annotateLogs({ queueId: messageId, operation: e.operation, detail: e.detail }),
+                  ),
+                ),
                 Effect.either,
               )
           }),
