@@ -1,6 +1,6 @@
 /**
  * `RelayLifecycle`: process-wide state that several layers read — when the relay started,
- * whether it is draining (SIGTERM received: not ready, finishing work, about to exit), by when
+ * whether it is up (every layer built), whether it is draining (SIGTERM received: not ready, finishing work, about to exit), by when
  * the drain must be over, and the latest delivery-queue figures (for the heartbeat and
  * `fleet status`).
  */
@@ -9,6 +9,11 @@ import { Clock, Context, Duration, Effect, Layer, Ref, SubscriptionRef } from "e
 export interface RelayLifecycleShape {
   /** Epoch milliseconds. */
   readonly startedAt: number
+  /**
+   * Every layer is up — SMTP listeners bound, workers consuming (set by the drain layer, built
+   * last): before that /readyz says not ready although a bundle may already be active.
+   */
+  readonly running: SubscriptionRef.SubscriptionRef<boolean>
   readonly draining: SubscriptionRef.SubscriptionRef<boolean>
   /**
    * Epoch milliseconds by which every finalizer must be done (SIGTERM + RELAY_DRAIN_DELAY +
@@ -27,6 +32,7 @@ export class RelayLifecycle extends Context.Tag("@mailconnect/RelayLifecycle")<
     this,
     Effect.all({
       startedAt: Clock.currentTimeMillis,
+      running: SubscriptionRef.make(false),
       draining: SubscriptionRef.make(false),
       drainDeadline: Ref.make<number | undefined>(undefined),
       queueFigures: Ref.make<Readonly<Record<string, number>> | undefined>(undefined),

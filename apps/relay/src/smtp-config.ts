@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { TLS_VERSION_ORDER, type TlsVersion } from "@mailconnect/policy"
-import type { ListenerConfig } from "@mailconnect/smtp-inbound"
+import type { ClientLimitsConfig, ListenerConfig } from "@mailconnect/smtp-inbound"
 import { Config, ConfigError, Context, Duration, Either, Layer, Option } from "effect"
 import { duration } from "./config"
 
@@ -24,8 +24,9 @@ export interface RoleConfigShape {
   readonly maxRecipients: number
   readonly maxClients: number
   readonly smtpTimeoutMs: number
-  /** Per-address limits of each listener (RELAY_SMTP_MAX_CLIENTS_PER_ADDRESS, RELAY_SMTP_CONNECTION_RATE). */
-  readonly perAddress: { readonly maxConcurrent: number; readonly maxPerMinute: number }
+  /** Per-address limits of each listener (RELAY_SMTP_MAX_CLIENTS_PER_ADDRESS, RELAY_SMTP_CONNECTION_RATE,
+   * RELAY_SMTP_MESSAGE_RATE, RELAY_SMTP_RECIPIENT_RATE). */
+  readonly perAddress: ClientLimitsConfig
   /** Successful logins remembered per process (RELAY_AUTH_CACHE_SIZE, RELAY_AUTH_CACHE_TTL). */
   readonly authCache: { readonly maxEntries: number; readonly ttlMs: number }
   readonly drainTimeoutMs: number
@@ -95,6 +96,8 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
   // Per client address and listener (Postfix anvil): sessions open at once, new sessions a minute.
   maxClientsPerAddress: Config.integer("RELAY_SMTP_MAX_CLIENTS_PER_ADDRESS").pipe(Config.withDefault(50)),
   connectionsPerMinutePerAddress: Config.integer("RELAY_SMTP_CONNECTION_RATE").pipe(Config.withDefault(0)),
+  messagesPerMinutePerAddress: Config.integer("RELAY_SMTP_MESSAGE_RATE").pipe(Config.withDefault(0)),
+  recipientsPerMinutePerAddress: Config.integer("RELAY_SMTP_RECIPIENT_RATE").pipe(Config.withDefault(0)),
   // Successful logins remembered per process (0 entries: every login runs scrypt).
   authCacheEntries: Config.integer("RELAY_AUTH_CACHE_SIZE").pipe(Config.withDefault(10_000)),
   authCacheTtlMs: ms("RELAY_AUTH_CACHE_TTL", "15m"),
@@ -154,7 +157,12 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
       maxRecipients: c.maxRecipients,
       maxClients: c.maxClients,
       authCache: { maxEntries: c.authCacheEntries, ttlMs: c.authCacheTtlMs },
-      perAddress: { maxConcurrent: c.maxClientsPerAddress, maxPerMinute: c.connectionsPerMinutePerAddress },
+      perAddress: {
+        maxConcurrent: c.maxClientsPerAddress,
+        maxPerMinute: c.connectionsPerMinutePerAddress,
+        messagesPerMinute: c.messagesPerMinutePerAddress,
+        recipientsPerMinute: c.recipientsPerMinutePerAddress,
+      },
       smtpTimeoutMs: c.smtpTimeoutMs,
       drainTimeoutMs: c.drainTimeoutMs,
       deliveryConcurrency: c.deliveryConcurrency,

@@ -25,6 +25,12 @@ export class QueueUnavailable extends Data.TaggedError("QueueUnavailable")<{
   readonly detail: string
 }> {}
 
+/** Redis is nearly full (memory high-water mark): the listener answers 452 4.3.1, delivery goes on. */
+export class StorageFull extends Data.TaggedError("StorageFull")<{
+  readonly usedBytes: number
+  readonly maxBytes: number
+}> {}
+
 export class Enqueue extends Context.Tag("@mailconnect/smtp-inbound/Enqueue")<
   Enqueue,
   {
@@ -33,6 +39,6 @@ export class Enqueue extends Context.Tag("@mailconnect/smtp-inbound/Enqueue")<
     /** Stores the message and its delivery jobs. */
     readonly enqueue: (
       message: InboundMessage,
-    ) => Effect.Effect<{ readonly messageId: string }, QueueUnavailable>
+    ) => Effect.Effect<{ readonly messageId: string }, QueueUnavailable | StorageFull>
   }
 >() {}

@@ -1,5 +1,6 @@
 export * from "./auth-throttle"
 export * from "./client-certificate"
+export type { ClientEvent, ClientLimitsConfig } from "./client-limits"
 export * from "./connectors"
 export * from "./decisions"
 export * from "./enqueue"

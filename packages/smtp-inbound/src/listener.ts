@@ -42,7 +42,7 @@ import { type Refusal, type RefusalReason, refusal, toSmtpError } from "./replie
 import "./status-codes"
 import type { VerificationCache, VerificationCacheOptions } from "./auth-cache"
 import type { AuthThrottleShape } from "./auth-throttle"
-import { type ClientLimitsConfig, makeClientLimits } from "./client-limits"
+import { type ClientEvent, type ClientLimitsConfig, makeClientLimits } from "./client-limits"
 import { tlsDemandOf } from "./tls-required"
 import { type UserRecord, verifyPassword } from "./users"
 
@@ -156,6 +156,13 @@ const overBudget = refusal(
   "4.3.1",
   "Insufficient system storage: too much mail in flight; try again later",
   "memory-budget",
+)
+
+const storageFull = refusal(
+  452,
+  "4.3.1",
+  "Insufficient system storage: the queue is nearly full; try again later",
+  "storage-full",
 )
 
 const notQueued = refusal(
@@ -483,10 +490,14 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
               })
               .pipe(
                 Effect.map((queued) => ({ ...queued, at: now })),
-                // The reason stays in the log (the sender sees only 451 4.3.0).
+                // The reason stays in the log (the sender sees only 451 4.3.0 or 452 4.3.1).
                 Effect.tapError((e) =>
                   Effect.logWarning("message not queued").pipe(
-                    Effect.annotateLogs({ queueId: messageId, operation: e.operation, detail: e.detail }),
+                    Effect.annotateLogs(
+                      e._tag === "StorageFull"
+                        ? { queueId: messageId, redisUsedBytes: e.usedBytes, redisMaxBytes: e.maxBytes }
+                        : { queueId: messageId, operation: e.operation, detail: e.detail },
+                    ),
                   ),
                 ),
                 Effect.either,
@@ -495,7 +506,8 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
         ).then(
           (result) => {
             release()
-            if (result._tag === "Left") return refuse(notQueued, callback)
+            if (result._tag === "Left")
+              return refuse(result.left._tag === "StorageFull" ? storageFull : notQueued, callback)
             deps.events.accepted(config.kind, bytes, session.secure ? (s.protocol ?? "TLS") : "plaintext", {
               queueId: result.right.messageId,
               at: result.right.at,
@@ -526,5 +538,25 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
       perAddress?.release(session.id)
     },
   }
+  // Per-address MAIL and RCPT rates: counted before the command's own checks.
+  const rated =
+    <A>(
+      event: ClientEvent,
+      hook: (a: A, session: SMTPServerSession, callback: (err?: Error | null) => void) => void,
+    ) =>
+    (a: A, session: SMTPServerSession, callback: (err?: Error | null) => void) => {
+      if (!perAddress?.limits(event)) return hook(a, session, callback)
+      run(perAddress.count(event, session.remoteAddress)).then((over) => {
+        if (!over) return hook(a, session, callback)
+        void run(
+          Effect.logWarning(`${event} refused: per-address rate`).pipe(
+            Effect.annotateLogs({ listener: config.kind, address: session.remoteAddress }),
+          ),
+        )
+        refuse(over, callback)
+      })
+    }
+  if (options.onMailFrom) options.onMailFrom = rated("message", options.onMailFrom)
+  if (options.onRcptTo) options.onRcptTo = rated("recipient", options.onRcptTo)
   return new SMTPServer(options)
 }

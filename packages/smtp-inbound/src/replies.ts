@@ -22,6 +22,7 @@ export type RefusalReason =
   | "certificate-identity"
   | "legacy-tls"
   | "memory-budget"
+  | "storage-full"
   | "client-limit"
 
 export const refusal = (code: number, enhanced: string, text: string, reason: RefusalReason): Refusal => ({

@@ -2,7 +2,8 @@
  * Per-address connection limits (`client-limits.ts`), attacked by a real client hammering a real
  * listener: past the concurrent limit one address gets 421 4.7.0 before any greeting while
  * another address is still served, and a closed session frees its place; past the rate limit the
- * same. The window itself under TestClock.
+ * same; past the MAIL and RCPT rates 450 4.7.1 across the address's sessions. The windows
+ * themselves under TestClock.
  */
 import { createConnection, type Socket } from "node:net"
 import { it as effectIt } from "@effect/vitest"
@@ -12,14 +13,15 @@ import { customerDomains, policyWith } from "@mailconnect/test-support"
 import { Effect, TestClock } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { fileUserDirectory } from "../src"
-import { makeClientLimits } from "../src/client-limits"
+import { type ClientLimitsConfig, makeClientLimits } from "../src/client-limits"
 import { type RunningIngress, startTestIngress, testIngressConfig } from "./harness"
 
 let redis: RedisServer
 let concurrent: RunningIngress
 let rate: RunningIngress
+let commands: RunningIngress
 
-const start = async (prefix: string, perAddress: { maxConcurrent: number; maxPerMinute: number }) => {
+const start = async (prefix: string, perAddress: ClientLimitsConfig) => {
   const root = await createRootCa({ commonName: `client limits ${prefix}` })
   const relayCert = await root.issueServer({ names: ["relay.test", "127.0.0.1"] })
   const base = testIngressConfig(
@@ -39,11 +41,18 @@ beforeAll(async () => {
   redis = await startRedis()
   concurrent = await start("limits-concurrent", { maxConcurrent: 3, maxPerMinute: 0 })
   rate = await start("limits-rate", { maxConcurrent: 0, maxPerMinute: 4 })
+  commands = await start("limits-commands", {
+    maxConcurrent: 0,
+    maxPerMinute: 0,
+    messagesPerMinute: 2,
+    recipientsPerMinute: 3,
+  })
 }, 60_000)
 
 afterAll(async () => {
   await concurrent?.close()
   await rate?.close()
+  await commands?.close()
   await redis?.stop()
 })
 
@@ -99,6 +108,68 @@ describe("per-address connection limits", () => {
     expect(other.first).toMatch(/^220 /)
     await quit(other.socket)
   })
+
+  it("refuses one address's MAIL and RCPT past their rates with 450 4.7.1, across its sessions; another is served", async () => {
+    const port = commands.port("mx")
+    const session = async (address: string) => {
+      const { first, socket } = await open(port, address)
+      expect(first).toMatch(/^220 /)
+      const replies: Array<string> = []
+      let buffer = ""
+      const waiting: Array<(line: string) => void> = []
+      socket.on("data", (chunk) => {
+        buffer += chunk.toString("latin1")
+        for (let end = buffer.indexOf("\r\n"); end >= 0; end = buffer.indexOf("\r\n")) {
+          const line = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          if (!/^\d{3}-/.test(line)) (waiting.shift() ?? ((l: string) => replies.push(l)))(line)
+        }
+      })
+      const command = (line: string) =>
+        new Promise<string>((resolve) => {
+          waiting.push(resolve)
+          socket.write(`${line}\r\n`)
+        })
+      await command("EHLO client.test")
+      return { command, end: () => quit(socket) }
+    }
+    const first = await session("127.0.0.9")
+    expect(await first.command("MAIL FROM:<sender@example.org>")).toMatch(/^250 /)
+    for (const n of [1, 2, 3])
+      expect(await first.command(`RCPT TO:<r${n}@customer.example>`)).toMatch(/^250 /)
+    expect(await first.command("RCPT TO:<r4@customer.example>")).toMatch(
+      /^450 4\.7\.1 Too many recipients from your address/,
+    )
+    expect(await first.command("RSET")).toMatch(/^250 /)
+    expect(await first.command("MAIL FROM:<sender@example.org>")).toMatch(/^250 /)
+    expect(await first.command("RSET")).toMatch(/^250 /)
+    expect(await first.command("MAIL FROM:<sender@example.org>")).toMatch(
+      /^450 4\.7\.1 Too many messages from your address/,
+    )
+    // The session stays usable (QUIT answered), and a new session of the address is still over.
+    await first.end()
+    const again = await session("127.0.0.9")
+    expect(await again.command("MAIL FROM:<sender@example.org>")).toMatch(/^450 4\.7\.1 /)
+    await again.end()
+    const other = await session("127.0.0.10")
+    expect(await other.command("MAIL FROM:<sender@example.org>")).toMatch(/^250 /)
+    expect(await other.command("RCPT TO:<r1@customer.example>")).toMatch(/^250 /)
+    await other.end()
+  })
+
+  effectIt.effect("MAIL and RCPT rate windows slide, per address, and are off at 0", () =>
+    Effect.gen(function* () {
+      const limits = makeClientLimits({ maxConcurrent: 0, maxPerMinute: 0, messagesPerMinute: 1 })
+      expect(limits.limits("message")).toBe(true)
+      expect(limits.limits("recipient")).toBe(false)
+      expect(yield* limits.count("message", "10.0.0.2")).toBeUndefined()
+      expect((yield* limits.count("message", "::ffff:10.0.0.2"))?.code).toBe(450)
+      expect(yield* limits.count("message", "10.0.0.3")).toBeUndefined()
+      expect(yield* limits.count("recipient", "10.0.0.2")).toBeUndefined()
+      yield* TestClock.adjust("61 seconds")
+      expect(yield* limits.count("message", "10.0.0.2")).toBeUndefined()
+    }),
+  )
 
   effectIt.effect("the rate window slides: after 60 s the address is served again", () =>
     Effect.gen(function* () {

@@ -5,7 +5,10 @@
  * mail again once memory is freed, delivering it. What was queued before Redis filled up is not
  * lost and is delivered, once, as soon as memory frees — not while Redis is full: BullMQ's job
  * scripts (moveToActive) are refused with OOM like any write, so no job can start (the figure
- * `MAXMEMORY-DELIVERY` says how many got through while full; docs/security.md, known gaps).
+ * `MAXMEMORY-DELIVERY` says how many got through while full). That is why a relay stops taking
+ * mail at its memory high-water mark (RELAY_REDIS_MEMORY_HIGH_WATER, 90 % of maxmemory): a flood
+ * gets 452 4.3.1 before Redis refuses a single write, and delivery drains the queue in the room
+ * left. The relay of the first tests runs with the mark off, to reach maxmemory itself.
  */
 import { RedisClient } from "@mailconnect/redis-client"
 import { startRedis } from "@mailconnect/test-redis"
@@ -13,6 +16,7 @@ import type { SmtpRelay, Stack } from "@mailconnect/test-support"
 import { labPartner, policyOf, startRelay, startStack, submit, waitFor } from "@mailconnect/test-support"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { submissionTransport } from "../support/load"
 import { relayPids } from "../support/processes"
 
 let stack: Stack
@@ -25,7 +29,7 @@ beforeAll(async () => {
     policyOf([labPartner(stack.partners, "bank", "good")], { host: good.host, port: good.port }),
     1,
   )
-  relay = await stack.startRelay("relay-memory")
+  relay = await stack.startRelay("relay-memory", { RELAY_REDIS_MEMORY_HIGH_WATER: "0" })
   await waitFor("relay ready", async () => (await relay.ready())?.status === 200)
 }, 120_000)
 
@@ -82,10 +86,15 @@ describe("Redis memory", () => {
     const pids = relayPids(relay.id, stack.lab.prefix)
     expect(pids.length).toBeGreaterThan(0)
     for (const pid of pids) process.kill(pid, "SIGSTOP")
-    const ingress = await stack.startRelay("relay-memory-ingress", { RELAY_ROLES: "ingress" }).catch((e) => {
-      for (const pid of pids) process.kill(pid, "SIGCONT")
-      throw e
-    })
+    const ingress = await stack
+      .startRelay("relay-memory-ingress", {
+        RELAY_ROLES: "ingress",
+        RELAY_REDIS_MEMORY_HIGH_WATER: "0",
+      })
+      .catch((e) => {
+        for (const pid of pids) process.kill(pid, "SIGCONT")
+        throw e
+      })
     const good = stack.partners.scenario("good")
     const subjects = ["queued 0", "queued 1", "queued 2"]
     const copies = (s: string) =>
@@ -122,6 +131,70 @@ describe("Redis memory", () => {
     } finally {
       for (const pid of pids) process.kill(pid, "SIGCONT")
       if (full) await setMaxMemory("0")
+      await ingress.stop("SIGKILL")
+    }
+  })
+
+  it("a flood stops at the high-water mark with 452 4.3.1 before Redis refuses a write; what it queued is delivered, Redis still near full", async () => {
+    // Delivery held (SIGSTOP) so that the flood fills Redis; a relay with the mark on takes it.
+    const pids = relayPids(relay.id, stack.lab.prefix)
+    for (const pid of pids) process.kill(pid, "SIGSTOP")
+    const ingress = await stack.startRelay("relay-watermark", { RELAY_ROLES: "ingress" }).catch((e) => {
+      for (const pid of pids) process.kill(pid, "SIGCONT")
+      throw e
+    })
+    const good = stack.partners.scenario("good")
+    const info = async (section: string) =>
+      String(await stack.lab.withRedis(Effect.flatMap(RedisClient, (redis) => redis.call("INFO", section))))
+    const oomErrors = async () =>
+      Number(/^errorstat_OOM:count=(\d+)/m.exec(await info("errorstats"))?.[1] ?? 0)
+    const used = async () => Number(/^used_memory:(\d+)/m.exec(await info("memory"))?.[1])
+    const transport = submissionTransport(ingress, stack.relayCa)
+    const accepted: Array<string> = []
+    let limited = false
+    let refusal = ""
+    try {
+      await waitFor("ingress ready", async () => (await ingress.ready())?.status === 200)
+      const oomBefore = await oomErrors()
+      // Room for ~60 messages of 50 KB above what Redis holds now, the mark at 90 % of it.
+      await setMaxMemory(String((await used()) + 3_500_000))
+      limited = true
+      await new Promise((r) => setTimeout(r, 1_500))
+      const body = "y".repeat(76).concat("\r\n").repeat(640)
+      for (let i = 0; i < 400 && refusal === ""; i++) {
+        const subject = `flood ${i}`
+        const reply = await transport
+          .sendMail({
+            envelope: { from: "alice@customer.example", to: ["bob@bank.example"] },
+            raw: `From: alice@customer.example\r\nTo: bob@bank.example\r\nSubject: ${subject}\r\n\r\n${body}`,
+          })
+          .then(
+            (sent) => sent.response,
+            (e: { response?: string; message: string }) => e.response ?? e.message,
+          )
+        if (reply.startsWith("250 ")) accepted.push(subject)
+        else refusal = reply
+      }
+      expect(refusal).toMatch(/^452 4\.3\.1 /)
+      expect(accepted.length).toBeGreaterThan(10)
+      // Redis never refused a write: the mark came first.
+      expect(await oomErrors()).toBe(oomBefore)
+      // Delivery resumes with maxmemory still where the flood left it, and drains what was taken.
+      for (const pid of pids) process.kill(pid, "SIGCONT")
+      const copies = (s: string) =>
+        good.recorder.messages().filter((m) => m.body?.toString().includes(`Subject: ${s}\r\n`)).length
+      await waitFor("the flood's accepted mail delivered", () => accepted.every((s) => copies(s) > 0), {
+        timeoutMs: 90_000,
+        output: relay.output,
+      })
+      expect(await oomErrors()).toBe(oomBefore)
+      console.log(
+        `MAXMEMORY-WATERMARK accepted ${accepted.length} messages of 50 KB before "${refusal}", all delivered, 0 OOM refusals`,
+      )
+    } finally {
+      for (const pid of pids) process.kill(pid, "SIGCONT")
+      transport.close()
+      if (limited) await setMaxMemory("0")
       await ingress.stop("SIGKILL")
     }
   })

@@ -108,7 +108,9 @@ const get = async (url: string) => {
 }
 
 export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {}): Promise<RelayProcess> => {
-  const port = await freePort()
+  // A test that watches the relay from its first moment picks the HTTP port itself.
+  const chosen = options.env?.RELAY_HTTP_PORT
+  const port = chosen === undefined ? await freePort() : Number(chosen)
   const stateDir = options.stateDir ?? join(lab.dir, "state", id)
   mkdirSync(stateDir, { recursive: true })
   // BENCH_CPU_PROFILE_DIR=<dir>: each relay writes a V8 CPU profile there when it exits (pnpm bench e2e).

@@ -27,6 +27,8 @@ export const DrainLayer = Layer.scopedDiscard(
     yield* Effect.logInfo("relay running").pipe(
       Effect.annotateLogs({ relayId: config.relayId, version: RELAY_VERSION, roles: config.roles.join(",") }),
     )
+    // Built last: every listener is bound and every worker consuming — /readyz may say ready.
+    yield* SubscriptionRef.set(lifecycle.running, true)
     yield* Effect.addFinalizer(() =>
       Effect.gen(function* () {
         yield* beginDrain(lifecycle, Duration.sum(config.drainDelay, Duration.millis(drainTimeoutMs)))

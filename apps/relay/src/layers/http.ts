@@ -1,7 +1,7 @@
 /**
  * Operations endpoints on `RELAY_HTTP_HOST:RELAY_HTTP_PORT` (loopback by default; no auth, so
- * keep it off public interfaces): `/healthz` (process alive), `/readyz` (a bundle is active and
- * the relay is not draining), `/metrics` (Prometheus text); and `/.well-known/mta-sts.txt` for
+ * keep it off public interfaces): `/healthz` (process alive), `/readyz` (a bundle is active,
+ * every role is up — SMTP listeners bound, workers consuming — and the relay is not draining), `/metrics` (Prometheus text); and `/.well-known/mta-sts.txt` for
  * `Host: mta-sts.<local domain>` (see mta-sts-host.ts), for operators who put a TLS terminator in
  * front that forwards only that path.
  */
@@ -21,9 +21,11 @@ const readiness = Effect.gen(function* () {
   const lifecycle = yield* RelayLifecycle
   const active = yield* policy.current
   const draining = yield* SubscriptionRef.get(lifecycle.draining)
-  const ready = Option.isSome(active) && !draining
+  const running = yield* SubscriptionRef.get(lifecycle.running)
+  const ready = Option.isSome(active) && running && !draining
   const body = {
     ready,
+    running,
     draining,
     bundle: Option.match(active, {
       onNone: () => null,

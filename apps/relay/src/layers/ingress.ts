@@ -20,7 +20,7 @@ import {
 import { Config, Effect, Layer, Metric, Option, Runtime } from "effect"
 import { RoleConfig } from "../smtp-config"
 import { sessionInLine } from "./delivery-log"
-import { IngressEnqueueFromQueue } from "./ingress-enqueue"
+import { IngressEnqueueFromQueue, withMemoryWatermark } from "./ingress-enqueue"
 import { ReportDomainsFromActivePolicy, withTlsReportMailbox } from "./tlsrpt-inbound"
 
 const accepted = Metric.counter("mc_smtp_accepted_total", {
@@ -129,7 +129,9 @@ export const IngressLayer = Listeners.pipe(
   Layer.provide(
     Layer.merge(
       IngressPolicyFromActivePolicy,
-      withTlsReportMailbox(IngressEnqueueFromQueue).pipe(Layer.provide(ReportDomainsFromActivePolicy)),
+      withMemoryWatermark(
+        withTlsReportMailbox(IngressEnqueueFromQueue).pipe(Layer.provide(ReportDomainsFromActivePolicy)),
+      ),
     ),
   ),
 )

@@ -19,7 +19,6 @@ import {
   ReportMailer,
   ReportSender,
   type SenderConfig,
-  TlsReportCounters,
   TlsReportNotDelivered,
   TlsRptDns,
   TlsRptDnsFailed,
