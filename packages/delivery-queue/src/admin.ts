@@ -9,7 +9,7 @@
  * the spool's job lists.
  */
 import { PolicyView } from "@mailconnect/policy"
-import type { Job, Queue } from "bullmq"
+import type { Queue } from "bullmq"
 import { Context, Effect, Layer } from "effect"
 import { BullQueue, unavailable } from "./bull-queue"
 import { MessageUnknown, type QueueUnavailable } from "./errors"
@@ -58,14 +58,19 @@ export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmi
       const attempt = <A>(operation: string, f: () => Promise<A>) =>
         Effect.tryPromise({ try: f, catch: unavailable(operation) })
 
-      /** Scan first, promote after: promoting while paging would shift the pages. */
+      /**
+       * Scan first, promote after: promoting while paging would shift the pages. Only the ids are
+       * kept (a page of jobs at a time), not every `Job` with its data and attempts at once:
+       * a flush of 100,000 waiting jobs otherwise holds them all in the relay's heap.
+       */
       const delayedMatching = (queue: Queue, matches: (data: DeliveryJobData) => boolean) =>
         Effect.gen(function* () {
-          const matching: Array<Job> = []
+          const matching: Array<{ readonly queue: Queue; readonly id: string }> = []
           for (let start = 0; ; start += PAGE) {
             const page = yield* attempt("flush", () => queue.getDelayed(start, start + PAGE - 1))
             for (const job of page)
-              if (job && !isHeldDelay(job.delay) && matches(job.data as DeliveryJobData)) matching.push(job)
+              if (job?.id && !isHeldDelay(job.delay) && matches(job.data as DeliveryJobData))
+                matching.push({ queue, id: job.id })
             if (page.length < PAGE) return matching
           }
         })
@@ -76,8 +81,8 @@ export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmi
           (filter.domain === undefined || data.domain === canonicalDomain(filter.domain)) &&
           (filter.partner === undefined || active?.lookup.partnerFor(data.domain)?.name === filter.partner)
         const matching = (yield* Effect.forEach(queues, (queue) => delayedMatching(queue, matches))).flat()
-        const promoted = yield* Effect.forEach(matching, (job) =>
-          attempt("promote", () => job.promote()).pipe(
+        const promoted = yield* Effect.forEach(matching, ({ queue, id }) =>
+          attempt("promote", () => queue.backend.promote(id)).pipe(
             Effect.as(true),
             // A job that left the delayed set meanwhile (it ran, or was removed) is not an error.
             Effect.catchAll(() => Effect.succeed(false)),

@@ -183,15 +183,6 @@ export interface Timed {
   readonly warnUntil: number | undefined
 }
 
-/**
- * How far ahead of this relay's clock a job's `nextAttemptAt` may be and still count as reached:
- * a relay whose clock is behind runs a job another relay promoted at its point "early" by its
- * own clock, and must then go on to the point after it, not schedule the same point again. A job
- * further ahead was flushed on purpose (an operator, a policy change): its next point is the one
- * after now.
- */
-export const SKEW_TOLERANCE_MS = 5 * 60_000
-
 /** Step 2: still-pending recipients wait for the next timeline point, or fail at the expiry. */
 export const applyTimeline = (
   data: DeliveryJobData,
@@ -203,11 +194,7 @@ export const applyTimeline = (
   if (applied.pending.length === 0 || !lastFailure)
     return { applied, next: { _tag: "Done" }, warnUntil: undefined }
   const timeline = computeTimeline(data.queuedAt, retry)
-  const scheduledAt =
-    data.nextAttemptAt !== undefined && data.nextAttemptAt - now <= SKEW_TOLERANCE_MS
-      ? data.nextAttemptAt
-      : data.queuedAt
-  const verdict = afterTemporaryFailure(timeline, now, data.warned, scheduledAt)
+  const verdict = afterTemporaryFailure(timeline, now, data.warned)
   if (verdict._tag !== "Expire")
     return {
       applied,

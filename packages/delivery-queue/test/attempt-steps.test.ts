@@ -94,35 +94,6 @@ describe("applyTimeline", () => {
     expect(timed.warnUntil).toBeUndefined()
   })
 
-  it("a relay whose clock is behind, running a job promoted at its point, goes on to the next point", () => {
-    const first = applyTimeline(job, transient(["a@bank.example"]), retry, t0 + m).next
-    const point = first._tag === "Delay" ? first.at : Number.NaN
-    const after = applyTimeline(job, transient(["a@bank.example"]), retry, point + 1).next
-    // 2 minutes behind: by its own clock the point has not come yet.
-    const behind = applyTimeline(
-      { ...job, nextAttemptAt: point },
-      transient(["a@bank.example"]),
-      retry,
-      point - 2 * m,
-    ).next
-    expect(after._tag === "Delay" && after.at).toBeGreaterThan(point)
-    expect(behind).toEqual(after)
-  })
-
-  it("a job flushed well before its point keeps that point as its next one", () => {
-    const point = t0 + 10 * h
-    const flushed = applyTimeline(
-      { ...job, nextAttemptAt: point },
-      transient(["a@bank.example"]),
-      retry,
-      t0 + 4 * h + 30 * m,
-    ).next
-    expect(flushed).toEqual(
-      applyTimeline(job, transient(["a@bank.example"]), retry, t0 + 4 * h + 30 * m).next,
-    )
-    expect(flushed._tag === "Delay" && flushed.at).toBeLessThanOrEqual(point)
-  })
-
   it("names the expiry when the attempt crosses the warning point", () => {
     const timed = applyTimeline(job, transient(["a@bank.example"]), retry, t0 + 4 * h + m)
     expect(timed.warnUntil).toBe(t0 + 2 * 86_400_000)
