@@ -30,7 +30,7 @@ import {
   waitFor,
 } from "@mailconnect/test-support"
 import { Effect, Layer } from "effect"
-import nodemailer from "nodemailer"
+import { submissionClient } from "../clients"
 import { commandStats, cpuSeconds, redisCli, redisPid, rss, setDurability } from "../measure"
 import { type BenchSuite, report } from "../suite"
 
@@ -129,16 +129,7 @@ const measure = async (stack: Stack, layout: Layout) => {
       await waitFor("relay ready", async () => (await relay.ready())?.status === 200)
     const pids = await pidsOf(layout.url, layout.prefix, ids)
     const transports = relays.map((relay) =>
-      nodemailer.createTransport({
-        pool: true,
-        maxConnections: Math.max(1, Math.round(CONNECTIONS / relays.length)),
-        maxMessages: Number.POSITIVE_INFINITY,
-        host: "127.0.0.1",
-        port: relay.submissionPort,
-        requireTLS: true,
-        tls: { ca: stack.relayCa, servername: "relay.test" },
-        auth: { user: "alice", pass: "a long test password" },
-      }),
+      submissionClient(relay, stack.relayCa, CONNECTIONS / relays.length),
     )
     const before = good.recorder.messages().length
     const nodesBefore = layout.nodes.map((n) => ({

@@ -11,7 +11,7 @@
  */
 import { freePort } from "@mailconnect/test-redis"
 import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
-import nodemailer from "nodemailer"
+import { submissionClient } from "../clients"
 import { commandStats, cpuSeconds, infoField, redisCli, rss, setDurability } from "../measure"
 import { type BenchSuite, report } from "../suite"
 
@@ -73,16 +73,7 @@ const suite: BenchSuite = {
         const pids = ids.map((id) => beats.find((h) => h.relayId === id)!.pid)
         const memoryBefore = usedMemory(redisPort)
         const transports = relays.map((relay) =>
-          nodemailer.createTransport({
-            pool: true,
-            maxConnections: CONNECTIONS / relays.length,
-            maxMessages: Number.POSITIVE_INFINITY,
-            host: "127.0.0.1",
-            port: relay.submissionPort,
-            requireTLS: true,
-            tls: { ca: stack.relayCa, servername: "relay.test" },
-            auth: { user: "alice", pass: "a long test password" },
-          }),
+          submissionClient(relay, stack.relayCa, CONNECTIONS / relays.length),
         )
         let next = 0
         let failures = 0

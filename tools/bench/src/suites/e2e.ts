@@ -20,7 +20,7 @@
 import { spawn } from "node:child_process"
 import { openSync } from "node:fs"
 import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
-import nodemailer from "nodemailer"
+import { submissionClient } from "../clients"
 import { commandStats, cpuSeconds, infoField, rss, setDurability } from "../measure"
 import { type BenchSuite, percentile, report } from "../suite"
 
@@ -72,16 +72,11 @@ const suite: BenchSuite = {
         const pids = ids.map((id) => beats.find((h) => h.relayId === id)!.pid)
         const ingress = SPLIT ? relays.slice(0, 1) : relays
         const transports = ingress.map((relay) =>
-          nodemailer.createTransport({
-            pool: !PER_CONNECTION,
-            maxConnections: Math.max(1, Math.round(CONNECTIONS / ingress.length)),
-            maxMessages: Number.POSITIVE_INFINITY,
-            host: "127.0.0.1",
-            port: relay.submissionPort,
-            requireTLS: true,
-            tls: { ca: stack.relayCa, servername: "relay.test" },
-            auth: { user: "alice", pass: "a long test password" },
-          }),
+          submissionClient(
+            relay,
+            stack.relayCa,
+            PER_CONNECTION ? "per-message" : CONNECTIONS / ingress.length,
+          ),
         )
         const monitorFile = process.env.BENCH_E2E_MONITOR
         const monitor = monitorFile

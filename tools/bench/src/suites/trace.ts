@@ -16,7 +16,7 @@ import { RedisClient } from "@mailconnect/redis-client"
 import { startRedis } from "@mailconnect/test-redis"
 import { labPartner, policyOf, redisLayer, startStack, waitFor } from "@mailconnect/test-support"
 import { Effect, Layer } from "effect"
-import nodemailer from "nodemailer"
+import { submissionClient } from "../clients"
 import { cpuSeconds, describeDurability, infoField, redisCli } from "../measure"
 import { type BenchSuite, percentile, report } from "../suite"
 
@@ -227,16 +227,7 @@ const e2e = async (): Promise<void> => {
       try {
         await waitFor("relay ready", async () => (await relay.ready())?.status === 200)
         const pid = (await stack.lab.heartbeats()).find((h) => h.relayId === id)!.pid
-        const transport = nodemailer.createTransport({
-          pool: true,
-          maxConnections: 8,
-          maxMessages: Number.POSITIVE_INFINITY,
-          host: "127.0.0.1",
-          port: relay.submissionPort,
-          requireTLS: true,
-          tls: { ca: stack.relayCa, servername: "relay.test" },
-          auth: { user: "alice", pass: "a long test password" },
-        })
+        const transport = submissionClient(relay, stack.relayCa, 8)
         const batch = async (count: number) => {
           const before = good.recorder.messages().length
           let next = 0
