@@ -19,7 +19,7 @@ afterAll(async () => {
   await master.stop()
 })
 
-const enqueueOnce = (prefix: string) =>
+const enqueueOnce = (prefix: string, waitTimeoutMs = 300) =>
   Effect.runPromise(
     Effect.scoped(
       Effect.flatMap(Enqueue, (queue) =>
@@ -32,7 +32,7 @@ const enqueueOnce = (prefix: string) =>
         ),
       ).pipe(
         Effect.provide(
-          DeliveryQueue.layerWith({ waitReplicas: 1, waitTimeoutMs: 300 }).pipe(
+          DeliveryQueue.layerWith({ waitReplicas: 1, waitTimeoutMs }).pipe(
             Layer.provide(
               Layer.merge(
                 RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(master.url, prefix))),
@@ -62,14 +62,26 @@ describe("waiting for a replica before acknowledging", () => {
 
   it("accepts once a replica holds the message", async () => {
     replica = await startRedis({ args: ["--replicaof", "127.0.0.1", String(master.port)] })
+    // The replica reports its link up before the master counts it: the master puts a replica
+    // online (and WAIT counts it) only after its first REPLCONF ACK. Wait for both sides.
     await Effect.runPromise(
       eventually(
-        Effect.promise(() => redisCommand(replica!.port, "INFO", "replication")).pipe(
-          Effect.map((info) => (String(info).includes("master_link_status:up") ? true : undefined)),
+        Effect.promise(() =>
+          Promise.all([
+            redisCommand(replica!.port, "INFO", "replication"),
+            redisCommand(master.port, "INFO", "replication"),
+          ]),
+        ).pipe(
+          Effect.map(([ofReplica, ofMaster]) =>
+            String(ofReplica).includes("master_link_status:up") && String(ofMaster).includes("state=online")
+              ? true
+              : undefined,
+          ),
         ),
       ),
     )
-    const result = await enqueueOnce("repl")
+    // A generous timeout: on a loaded machine the replica's ACK can take longer than 300 ms.
+    const result = await enqueueOnce("repl", 5_000)
     expect(Either.isRight(result)).toBe(true)
     const keys = (await redisCommand(replica.port, "KEYS", "{repl}:spool:*")) as ReadonlyArray<string>
     expect(keys.length).toBeGreaterThan(0)
