@@ -1,1 +1,2 @@
+export * from "./process-memory"
 export * from "./prometheus"

@@ -5,6 +5,7 @@
  */
 import { Effect, Metric, MetricState, Option } from "effect"
 import type * as MetricPair from "effect/MetricPair"
+import { recordProcessMemory } from "./process-memory"
 
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
 const escapeHelp = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
@@ -89,8 +90,11 @@ export const renderPrometheusText = (pairs: ReadonlyArray<MetricPair.MetricPair.
   return out.length === 0 ? "" : `${out.join("\n")}\n`
 }
 
-/** Snapshot of every metric recorded in this process, as Prometheus text. */
-export const renderPrometheus: Effect.Effect<string> = Effect.map(Metric.snapshot, renderPrometheusText)
+/** Snapshot of every metric recorded in this process, as Prometheus text (memory read just before). */
+export const renderPrometheus: Effect.Effect<string> = Effect.zipRight(
+  recordProcessMemory,
+  Effect.map(Metric.snapshot, renderPrometheusText),
+)
 
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

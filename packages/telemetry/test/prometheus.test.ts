@@ -26,4 +26,22 @@ describe("prometheus rendering", () => {
     expect(parsed.get('test_render_latency_ms_bucket{le="10"}')).toBe(0)
     expect(parsed.get("test_render_latency_ms_count")).toBe(1)
   })
+
+  it("reports the process's memory at each scrape: resident, heap and outside the heap", async () => {
+    const first = parsePrometheusText(await Effect.runPromise(renderPrometheus))
+    const rss = first.get("process_resident_memory_bytes")!
+    const heapUsed = first.get("nodejs_heap_size_used_bytes")!
+    expect(rss).toBeGreaterThan(heapUsed)
+    expect(heapUsed).toBeGreaterThan(0)
+    expect(first.get("nodejs_heap_size_total_bytes")!).toBeGreaterThanOrEqual(heapUsed)
+    expect(first.get("nodejs_external_memory_bytes")!).toBeGreaterThanOrEqual(
+      first.get("nodejs_array_buffers_bytes")!,
+    )
+    // Read anew at each scrape, not once: 64 MiB held outside the heap shows in the next one.
+    const held = Buffer.alloc(64 * 1024 * 1024, 1)
+    const second = parsePrometheusText(await Effect.runPromise(renderPrometheus))
+    expect(
+      second.get("nodejs_array_buffers_bytes")! - first.get("nodejs_array_buffers_bytes")!,
+    ).toBeGreaterThanOrEqual(held.length)
+  })
 })

@@ -5,6 +5,8 @@
  *
  * `--profile`: every relay process a suite starts writes a V8 CPU profile when it exits
  * (`test-artifacts/profiles/<run>/<suite>/`), and the hottest functions of each are printed.
+ * `--heap`: the e2e and deep suites take a heap snapshot of every relay after their run (same
+ * directory) and print its largest kinds of objects.
  */
 import { mkdirSync, readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -16,6 +18,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 const dir = join(here, "suites")
 const args = process.argv.slice(2)
 const profile = args.includes("--profile")
+const heap = args.includes("--heap")
 const wanted = args.filter((a) => !a.startsWith("--"))
 const files = readdirSync(dir)
   .filter((f) => f.endsWith(".ts"))
@@ -27,10 +30,9 @@ for (const file of files) {
   const suite = (await import(join(dir, file))).default as BenchSuite
   console.log(`\n== ${suite.name} (${file})`)
   const profileDir = join(profileRoot, file.replace(/\.ts$/, ""))
-  if (profile) {
-    mkdirSync(profileDir, { recursive: true })
-    process.env.BENCH_CPU_PROFILE_DIR = profileDir
-  }
+  if (profile || heap) mkdirSync(profileDir, { recursive: true })
+  if (profile) process.env.BENCH_CPU_PROFILE_DIR = profileDir
+  if (heap) process.env.BENCH_HEAP_SNAPSHOT_DIR = profileDir
   const started = performance.now()
   await suite.run()
   console.log(`-- ${suite.name}: ${((performance.now() - started) / 1000).toFixed(1)} s`)

@@ -68,3 +68,15 @@ export const rss = (pid: number): { now: number; peak: number } => {
     Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) / 1024
   return { now: field("VmRSS"), peak: field("VmHWM") }
 }
+
+/**
+ * A relay's own account of its memory (its /metrics): V8 heap used and reserved, and memory
+ * outside the heap, in MiB — set beside its RSS, it tells live objects from allocator slack.
+ */
+export const relayMemory = async (relay: {
+  readonly metrics: () => Promise<ReadonlyMap<string, number>>
+}): Promise<string> => {
+  const metrics = await relay.metrics()
+  const mib = (name: string) => ((metrics.get(name) ?? Number.NaN) / 1024 / 1024).toFixed(0)
+  return `${mib("nodejs_heap_size_used_bytes")} / ${mib("nodejs_heap_size_total_bytes")} / ${mib("nodejs_external_memory_bytes")}`
+}

@@ -115,9 +115,12 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
   mkdirSync(stateDir, { recursive: true })
   // BENCH_CPU_PROFILE_DIR=<dir>: each relay writes a V8 CPU profile there when it exits (pnpm bench e2e).
   const profile = process.env.BENCH_CPU_PROFILE_DIR
+  // BENCH_HEAP_SNAPSHOT_DIR=<dir>: each relay writes a heap snapshot there on SIGUSR2 (pnpm bench --heap).
+  const heap = process.env.BENCH_HEAP_SNAPSHOT_DIR
   const child: ChildProcess = spawn(
     ...tiedToParent(process.execPath, [
       ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+      ...(heap ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${heap}`] : []),
       LAUNCH,
       "relay",
     ]),

@@ -12,7 +12,8 @@
 import { freePort } from "@mailconnect/test-redis"
 import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
 import { submissionClient } from "../clients"
-import { commandStats, cpuSeconds, infoField, redisCli, rss, setDurability } from "../measure"
+import { printHeapSnapshot, takeHeapSnapshot } from "../heap-snapshot"
+import { commandStats, cpuSeconds, infoField, redisCli, relayMemory, rss, setDurability } from "../measure"
 import { type BenchSuite, report } from "../suite"
 
 const MESSAGES = Number(process.env.BENCH_DEEP_MESSAGES ?? 20_000)
@@ -165,6 +166,12 @@ const suite: BenchSuite = {
           const { now, peak } = rss(pids[i]!)
           report(`${id} RSS after the drain now / peak`, `${now.toFixed(0)} / ${peak.toFixed(0)}`, "MiB")
         })
+        for (const [i, relay] of relays.entries())
+          report(`${ids[i]} heap used / heap total / external`, await relayMemory(relay), "MiB")
+        for (const [i, pid] of pids.entries()) {
+          const snapshot = await takeHeapSnapshot(pid)
+          if (snapshot) printHeapSnapshot(ids[i]!, snapshot)
+        }
       } finally {
         await Promise.all(relays.map((relay) => relay.stop("SIGTERM")))
       }

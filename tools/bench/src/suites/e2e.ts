@@ -21,7 +21,8 @@ import { spawn } from "node:child_process"
 import { openSync } from "node:fs"
 import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
 import { submissionClient } from "../clients"
-import { commandStats, cpuSeconds, infoField, rss, setDurability } from "../measure"
+import { printHeapSnapshot, takeHeapSnapshot } from "../heap-snapshot"
+import { commandStats, cpuSeconds, infoField, relayMemory, rss, setDurability } from "../measure"
 import { type BenchSuite, percentile, report } from "../suite"
 
 const MESSAGES = Number(process.env.BENCH_E2E_MESSAGES ?? 2_000)
@@ -157,6 +158,12 @@ const suite: BenchSuite = {
           const { now, peak } = rss(pids[i]!)
           report(`${id} RSS now / peak`, `${now.toFixed(0)} / ${peak.toFixed(0)}`, "MiB")
         })
+        for (const [i, relay] of relays.entries())
+          report(`${ids[i]} heap used / heap total / external`, await relayMemory(relay), "MiB")
+        for (const [i, pid] of pids.entries()) {
+          const snapshot = await takeHeapSnapshot(pid)
+          if (snapshot) printHeapSnapshot(ids[i]!, snapshot)
+        }
         // Includes the heartbeats and policy polls of the run, a few per second.
         const perMessage = (n: number) => Math.round((n / MESSAGES) * 100) / 100
         report("Redis commands per message", perMessage(commands.reduce((sum, [, calls]) => sum + calls, 0)))
