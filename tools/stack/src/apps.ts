@@ -52,6 +52,8 @@ export const relaySpec = (ctx: AppContext): ProcessSpec => {
       REDIS_URL: ctx.redisUrl,
       REDIS_PREFIX: ctx.prefix,
       RELAY_ID: "stack-relay-1",
+      // As apps/relay/relay.env.sample recommends: fewer malloc arenas, less RSS for the same CPU.
+      MALLOC_ARENA_MAX: "2",
       RELAY_ROLES: "ingress,delivery",
       RELAY_HTTP_HOST: "127.0.0.1",
       RELAY_HTTP_PORT: String(ctx.ports.relayHttp),

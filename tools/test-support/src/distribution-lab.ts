@@ -121,6 +121,8 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
     ...tiedToParent(process.execPath, [
       ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
       ...(heap ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${heap}`] : []),
+      // BENCH_RELAY_NODE_ARGS="--flag …": node/V8 flags for every relay, to compare settings side by side.
+      ...(process.env.BENCH_RELAY_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""),
       LAUNCH,
       "relay",
     ]),
@@ -128,6 +130,8 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
       cwd: ROOT,
       env: {
         ...process.env,
+        // As apps/relay/relay.env.sample recommends (a bench or test may override it).
+        MALLOC_ARENA_MAX: "2",
         REDIS_URL: options.redisUrl ?? lab.redis.url,
         REDIS_PREFIX: lab.prefix,
         RELAY_ID: id,
