@@ -13,6 +13,7 @@ import {
   type PartnerStatus,
   type PolicySourceHealth,
   partnerWatch,
+  QueueLayout,
 } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { DEFAULT_RETENTION_MS, makeTraceIndex, type TraceIndexShape } from "@mailconnect/message-trace"
@@ -97,6 +98,7 @@ export class DashboardData extends Context.Tag("@mailconnect/dashboard/Dashboard
         const trace = makeTraceIndex(yield* RedisClient, {
           relay: "dashboard",
           retentionMs: DEFAULT_RETENTION_MS,
+          shards: (yield* QueueLayout).shards,
         })
 
         const pointer = store.readCurrent.pipe(Effect.map(Option.getOrUndefined))

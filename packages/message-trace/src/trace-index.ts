@@ -6,15 +6,18 @@
  * the job. Bounded by time: every entry older than the retention is cut on write and every key
  * expires a retention after its newest line. Layout and measured memory: docs/message-trace.md.
  *
- * Keys (`{mc}` = the fleet's hash tag): `{mc}:trace:msg:<queue id>` list of JSON lines;
- * `{mc}:trace:all` and `{mc}:trace:<dimension>:<value>` sorted sets of queue ids scored by the
- * time of the message's newest line there (dimensions in `layout.ts`).
+ * Keys (`{mc}` = the hash tag of the message's shard, `REDIS_SHARDS`: `{mc}` for shard 0, `{mc:i}`
+ * for shard i, the message's shard taken from its queue id as for the spool):
+ * `{mc}:trace:msg:<queue id>` list of JSON lines; `{mc}:trace:all` and
+ * `{mc}:trace:<dimension>:<value>` sorted sets of queue ids scored by the time of the message's
+ * newest line there (dimensions in `layout.ts`). Each shard has a full index of its own messages,
+ * so a line is one script in one slot; a search runs on every shard and merges by time.
  *
  * Trusts: the lines it is given and what Redis returns (decoded, a malformed line is skipped).
  * Touches: only the `trace:` keys.
  */
 import { type DeliveryLogLine, jsonLine } from "@mailconnect/delivery-log"
-import { RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
+import { RedisClient, type RedisCommandError, shardOf, shardTag } from "@mailconnect/redis-client"
 import { Clock, Context, Effect, Layer, Option, Schema } from "effect"
 import { TraceUnavailable } from "./errors"
 import { entriesFor, entriesOf, type IndexEntry, type TraceFilter } from "./layout"
@@ -25,7 +28,7 @@ export const DAY_MS = 86_400_000
 export const DEFAULT_RETENTION_MS = 30 * DAY_MS
 /** Lines kept per message: the first and the newest others (a message retried hourly for days). */
 export const MAX_LINES = 100
-/** Index entries one search looks at, at most (then it says it stopped early). */
+/** Index entries one search looks at in each shard, at most (then it says it stopped early). */
 export const SEARCH_BUDGET = 20_000
 /** The largest `limit` a search takes. */
 export const MAX_LIMIT = 1_000
@@ -62,6 +65,12 @@ export interface TraceOptions {
   readonly relay: string
   readonly retentionMs: number
   readonly maxLines?: number
+  /**
+   * The fleet's shard count (`QueueLayout.shards`); default 1. Writers and readers of one fleet
+   * must use the same count, as for the spool; records written before a fleet grew its count are
+   * still found (`show` and `search` read every shard).
+   */
+  readonly shards?: number
 }
 
 const envelope = { at: Schema.String, relay: Schema.String, queueId: Schema.String }
@@ -104,10 +113,14 @@ const MAINTAIN_EVERY_MS = 60_000
 const MAINTAINED_MAX = 100_000
 
 export const makeTraceIndex = (redis: RedisClient["Type"], options: TraceOptions): TraceIndexShape => {
-  const key = (...parts: ReadonlyArray<string>) => redis.keys.key("trace", ...parts)
-  const all = key("all")
-  const recordKey = (queueId: string) => key("msg", queueId)
-  const indexKey = (e: IndexEntry) => key(e.dimension, e.value)
+  const shards = Math.max(1, Math.floor(options.shards ?? 1))
+  const prefix = redis.keys.tag.slice(1, -1)
+  const allShards = Array.from({ length: shards }, (_, i) => i)
+  const tags = allShards.map((i) => shardTag(prefix, i))
+  const key = (shard: number, ...parts: ReadonlyArray<string>) => [tags[shard]!, "trace", ...parts].join(":")
+  const all = (shard: number) => key(shard, "all")
+  const recordKey = (shard: number, queueId: string) => key(shard, "msg", queueId)
+  const indexKey = (shard: number) => (e: IndexEntry) => key(shard, e.dimension, e.value)
   const maxLines = options.maxLines ?? MAX_LINES
   // When this process last trimmed and extended each index set (RECORD's maintain flags).
   const maintained = new Map<string, number>()
@@ -120,26 +133,56 @@ export const makeTraceIndex = (redis: RedisClient["Type"], options: TraceOptions
     return true
   }
 
-  const read = (found: ReadonlyArray<readonly [string, number]>) =>
-    found.length === 0
-      ? Effect.succeed([])
-      : redis.batch(found.map(([queueId]) => ["LRANGE", recordKey(queueId), 0, -1] as const)).pipe(
-          Effect.map((replies) =>
-            found.flatMap(([queueId, at], i): ReadonlyArray<TraceRecord> => {
-              const lines = decodeLines((replies[i] ?? []) as ReadonlyArray<string>)
-              // The index may outlive a record by a little (its own expiry): no record, no result.
-              return lines.length === 0 ? [] : [{ queueId, at, lines }]
-            }),
-          ),
-        )
+  /**
+   * The lines of messages in the shards named for each, one batch per shard (a Cluster batch stays
+   * in one slot). A message has lines in two shards only when the fleet grew its shard count while
+   * it was queued: they are put back in time order.
+   */
+  const linesOf = (
+    wanted: ReadonlyArray<{ readonly queueId: string; readonly shards: ReadonlyArray<number> }>,
+  ) =>
+    Effect.forEach(
+      allShards,
+      (shard) => {
+        const here = wanted.filter((w) => w.shards.includes(shard)).map((w) => w.queueId)
+        return here.length === 0
+          ? Effect.succeed([] as ReadonlyArray<readonly [string, ReadonlyArray<TraceLine>]>)
+          : redis
+              .batch(here.map((queueId) => ["LRANGE", recordKey(shard, queueId), 0, -1] as const))
+              .pipe(
+                Effect.map((replies) =>
+                  here.map(
+                    (queueId, i) =>
+                      [queueId, decodeLines((replies[i] ?? []) as ReadonlyArray<string>)] as const,
+                  ),
+                ),
+              )
+      },
+      { concurrency: "unbounded" },
+    ).pipe(
+      Effect.map((perShard) => {
+        const lines = new Map<string, Array<TraceLine>>()
+        for (const [queueId, found] of perShard.flat()) {
+          const known = lines.get(queueId)
+          if (known === undefined) lines.set(queueId, [...found])
+          else known.push(...found)
+        }
+        for (const [queueId, found] of lines)
+          if (wanted.find((w) => w.queueId === queueId)!.shards.length > 1)
+            found.sort((x, y) => Date.parse(x.at) - Date.parse(y.at))
+        return lines
+      }),
+    )
 
   return {
     record: Effect.fn("TraceIndex.record")(function* (line: DeliveryLogLine) {
       const now = yield* Clock.currentTimeMillis
       const parsed = Date.parse(line.at)
       const at = Number.isFinite(parsed) ? parsed : now
-      const sets = [all, ...entriesOf(line).map(indexKey)]
-      const keys = [recordKey(line.queueId), ...sets]
+      // A DSN line carries the original's queue id: it joins that record, in that shard.
+      const shard = shardOf(line.queueId, shards)
+      const sets = [all(shard), ...entriesOf(line).map(indexKey(shard))]
+      const keys = [recordKey(shard, line.queueId), ...sets]
       yield* redis
         .script(withKeys(RECORD, keys.length), keys, [
           line.queueId,
@@ -155,37 +198,78 @@ export const makeTraceIndex = (redis: RedisClient["Type"], options: TraceOptions
     }),
 
     search: Effect.fn("TraceIndex.search")(function* (filter: TraceFilter) {
-      const sets = entriesFor(filter).map(indexKey)
+      const entries = entriesFor(filter)
       const queueId = filter.queueId?.trim() ?? ""
-      const keys = queueId !== "" ? [all, ...sets] : sets.length === 0 ? [all] : sets
       const limit = Math.max(1, Math.min(MAX_LIMIT, Math.floor(filter.limit)))
-      const reply = (yield* redis
-        .script(withKeys(SEARCH, keys.length), keys, [
-          Math.max(0, filter.since ?? 0),
-          Math.min(LATEST, filter.until ?? LATEST),
-          limit,
-          SEARCH_BUDGET,
-          queueId,
-        ])
-        .pipe(Effect.mapError(unavailable("search")))) as readonly [ReadonlyArray<string>, number, number]
-      const [flat, scanned, complete] = reply
-      const found: Array<readonly [string, number]> = []
-      for (let i = 0; i + 1 < flat.length; i += 2) found.push([flat[i]!, Number(flat[i + 1])])
-      const records = yield* read(found).pipe(Effect.mapError(unavailable("search")))
-      return { records, scanned, complete: complete === 1 }
+      // Each shard's newest `limit` matches: the newest `limit` of all are among them.
+      const perShard = yield* Effect.forEach(
+        allShards,
+        (shard) => {
+          const sets = entries.map(indexKey(shard))
+          const keys = queueId !== "" ? [all(shard), ...sets] : sets.length === 0 ? [all(shard)] : sets
+          return redis
+            .script(withKeys(SEARCH, keys.length), keys, [
+              Math.max(0, filter.since ?? 0),
+              Math.min(LATEST, filter.until ?? LATEST),
+              limit,
+              SEARCH_BUDGET,
+              queueId,
+            ])
+            .pipe(
+              Effect.map((reply) => {
+                const [flat, scanned, complete] = reply as readonly [ReadonlyArray<string>, number, number]
+                const found: Array<readonly [string, number, number]> = []
+                for (let i = 0; i + 1 < flat.length; i += 2)
+                  found.push([flat[i]!, Number(flat[i + 1]), shard])
+                return { found, scanned, complete: complete === 1 }
+              }),
+            )
+        },
+        { concurrency: "unbounded" },
+      ).pipe(Effect.mapError(unavailable("search")))
+      // Newest first across the shards; a message found in two (see linesOf) counts once.
+      const hits = new Map<string, { queueId: string; at: number; shards: Array<number> }>()
+      for (const [queueId, at, shard] of perShard.flatMap((r) => r.found)) {
+        const hit = hits.get(queueId)
+        if (hit === undefined) hits.set(queueId, { queueId, at, shards: [shard] })
+        else {
+          hit.at = Math.max(hit.at, at)
+          hit.shards.push(shard)
+        }
+      }
+      const merged = [...hits.values()].sort(
+        (a, b) => b.at - a.at || (a.queueId < b.queueId ? -1 : a.queueId > b.queueId ? 1 : 0),
+      )
+      const chosen = merged.slice(0, limit)
+      const lines = yield* linesOf(chosen).pipe(Effect.mapError(unavailable("search")))
+      // The index may outlive a record by a little (its own expiry): no record, no result.
+      const records = chosen.flatMap(({ queueId, at }): ReadonlyArray<TraceRecord> => {
+        const found = lines.get(queueId) ?? []
+        return found.length === 0 ? [] : [{ queueId, at, lines: found }]
+      })
+      return {
+        records,
+        scanned: perShard.reduce((sum, r) => sum + r.scanned, 0),
+        complete: merged.length <= limit && perShard.every((r) => r.complete),
+      }
     }),
 
     show: Effect.fn("TraceIndex.show")(function* (queueId: string) {
-      const [lines, score] = yield* redis
-        .batch([
-          ["LRANGE", recordKey(queueId), 0, -1],
-          ["ZSCORE", all, queueId],
-        ])
-        .pipe(Effect.mapError(unavailable("show")))
-      const decoded = decodeLines((lines ?? []) as ReadonlyArray<string>)
-      if (decoded.length === 0) return Option.none()
-      const at = score === null || score === undefined ? Date.parse(decoded.at(-1)!.at) : Number(score)
-      return Option.some({ queueId, at, lines: decoded })
+      // Every shard: its own, and a lower one it was queued in before the fleet grew.
+      const [lines, scores] = yield* Effect.all(
+        [
+          linesOf([{ queueId, shards: allShards }]),
+          Effect.forEach(allShards, (shard) => redis.call("ZSCORE", all(shard), queueId), {
+            concurrency: "unbounded",
+          }),
+        ],
+        { concurrency: "unbounded" },
+      ).pipe(Effect.mapError(unavailable("show")))
+      const found = lines.get(queueId) ?? []
+      if (found.length === 0) return Option.none()
+      const scored = scores.filter((x) => x !== null && x !== undefined).map(Number)
+      const at = scored.length > 0 ? Math.max(...scored) : Date.parse(found.at(-1)!.at)
+      return Option.some({ queueId, at, lines: found })
     }),
   }
 }

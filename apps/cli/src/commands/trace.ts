@@ -10,7 +10,7 @@
  * Exit 0 (also when nothing matches); 1 Redis unavailable; 2 usage.
  */
 import { Command, Options } from "@effect/cli"
-import { FailureCodeSchema } from "@mailconnect/delivery-queue"
+import { FailureCodeSchema, QueueLayout } from "@mailconnect/delivery-queue"
 import {
   DEFAULT_RETENTION_MS,
   MAX_LIMIT,
@@ -20,7 +20,7 @@ import {
 } from "@mailconnect/message-trace"
 import { parseDuration } from "@mailconnect/policy"
 import { RedisClient } from "@mailconnect/redis-client"
-import { Clock, Console, Effect, Option, Schema } from "effect"
+import { Clock, Console, Effect, Layer, Option, Schema } from "effect"
 import { CliExit } from "../exit"
 import { renderJson, renderTable, renderTimeline } from "./trace-render"
 
@@ -76,7 +76,12 @@ export const traceCommand = Command.make("trace", options, (args) =>
       limit: args.limit,
     }
     // A reader: the relay name and retention only matter to writers.
-    const trace = makeTraceIndex(yield* RedisClient, { relay: "cli", retentionMs: DEFAULT_RETENTION_MS })
+    const { shards } = yield* QueueLayout
+    const trace = makeTraceIndex(yield* RedisClient, {
+      relay: "cli",
+      retentionMs: DEFAULT_RETENTION_MS,
+      shards,
+    })
     const result = yield* trace
       .search(filter)
       .pipe(
@@ -90,7 +95,8 @@ export const traceCommand = Command.make("trace", options, (args) =>
       for (const record of result.records)
         yield* Console.log(`\n${renderTimeline(summarize(record), record.lines)}`)
   }).pipe(
-    Effect.provide(RedisClient.layerFromEnv),
+    // The fleet's shard count: REDIS_SHARDS, else the layout recorded in Redis.
+    Effect.provide(QueueLayout.layer.pipe(Layer.provideMerge(RedisClient.layerFromEnv))),
     Effect.catchTag("ConfigError", (e) => Effect.fail(new CliExit({ code: 1, message: e.message }))),
   ),
 ).pipe(

@@ -14,8 +14,11 @@
  * (one retry, 5 s per command), so a slow or absent Redis never fails, refuses or delays mail;
  * a line that could not be recorded is counted (`mc_trace_write_failures_total`) and logged.
  * On shutdown the lines still in flight get up to 5 s before the connection closes.
+ * Sharded over the fleet's `REDIS_SHARDS` tags, each message's record and index entries in its
+ * own shard (docs/message-trace.md).
  */
 import type { DeliveryLogLine } from "@mailconnect/delivery-log"
+import { QueueLayout } from "@mailconnect/delivery-queue"
 import { TraceIndex, type TraceUnavailable } from "@mailconnect/message-trace"
 import { parseDuration } from "@mailconnect/policy"
 import { Config, ConfigError, Effect, Either, FiberSet, Metric } from "effect"
@@ -63,14 +66,18 @@ export const traceSink = Effect.gen(function* () {
   const config = yield* traceConfig
   if (!config.enabled) return undefined
   const { relayId } = yield* RelayConfig
-  const trace = yield* TraceIndex.make({ relay: relayId, retentionMs: config.retentionMs })
+  // Sharded like the spool (REDIS_SHARDS): on a Cluster the trace's writes spread over the masters.
+  const { shards } = yield* QueueLayout
+  const trace = yield* TraceIndex.make({ relay: relayId, retentionMs: config.retentionMs, shards })
   const inFlight = yield* FiberSet.make<void, never>()
   // Finalizers run in reverse: this one (wait for the lines in flight) before the set's
   // interruption and the connection's close.
   yield* Effect.addFinalizer(() =>
     FiberSet.awaitEmpty(inFlight).pipe(Effect.timeout("5 seconds"), Effect.ignore),
   )
-  yield* Effect.logInfo("message trace").pipe(Effect.annotateLogs({ retentionMs: config.retentionMs }))
+  yield* Effect.logInfo("message trace").pipe(
+    Effect.annotateLogs({ retentionMs: config.retentionMs, shards }),
+  )
   return (line: DeliveryLogLine): Effect.Effect<void> =>
     FiberSet.run(inFlight, trace.record(line).pipe(Effect.catchAll(failed))).pipe(Effect.asVoid)
 })
