@@ -375,6 +375,18 @@ export const makeJobProcessor = (config: WorkerConfig) =>
     })
   })
 
+/**
+ * How often a job may be taken over after a lost lock before BullMQ gives up on it: never, in
+ * effect. BullMQ's default (1) fails a job whose lock lapsed a second time — in its whole life,
+ * across days of retries — without running it again: no delivery, no DSN, mail silently stuck in
+ * the failed set. Two relay crashes, or a crash and a Redis pause, during the attempts of one
+ * message are enough (the chaos soak found it). An attempt here is idempotent (a re-run sends
+ * nothing again to a recipient whose result is in the job) and the message's own timeline ends
+ * it (NDR at expiry), so a job is always run again; a message that crashes every relay shows as
+ * restarts and `delivery job stalled` warnings, never as lost mail.
+ */
+export const MAX_STALLED_COUNT = Number.MAX_SAFE_INTEGER
+
 /** Cutting the connections of a worker that did not close in time: ioredis only has to drop them. */
 const DISCONNECT_WAIT = Duration.millis(500)
 
@@ -473,9 +485,17 @@ export class DeliveryWorker {
                   concurrency: concurrency[shard]!,
                   lockDuration: config.lockDurationMs ?? 30_000,
                   stalledInterval: config.lockDurationMs ?? 30_000,
+                  maxStalledCount: MAX_STALLED_COUNT,
                 })
                 worker.on("error", (error) =>
                   Runtime.runFork(runtime)(Effect.logWarning(`delivery worker: ${error.message}`)),
+                )
+                worker.on("stalled", (jobId) =>
+                  Runtime.runFork(runtime)(
+                    Effect.logWarning("delivery job stalled: its lock lapsed, run again").pipe(
+                      Effect.annotateLogs({ jobId, shard }),
+                    ),
+                  ),
                 )
                 return worker
               }),

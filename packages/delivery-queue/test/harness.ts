@@ -76,6 +76,8 @@ export const queueLayers = (options: {
   concurrency?: number
   /** `REDIS_SHARDS` (recorded as the layout); absent: the layout in Redis, else 1. */
   shards?: number
+  /** A job's lock (and the stall check's interval); default the worker's 30 s. */
+  lockDurationMs?: number
 }) => {
   const parsed = Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))
   const config = options.shards === undefined ? parsed : { ...parsed, shards: options.shards }
@@ -85,6 +87,7 @@ export const queueLayers = (options: {
     concurrency: options.concurrency ?? 4,
     reportingMta: "relay.test",
     waitMs: 200,
+    ...(options.lockDurationMs === undefined ? {} : { lockDurationMs: options.lockDurationMs }),
   }).pipe(Layer.provideMerge(queue))
   return { queue, worker }
 }
