@@ -167,9 +167,9 @@ export const makeTraceIndex = (redis: RedisClient["Type"], options: TraceOptions
           if (known === undefined) lines.set(queueId, [...found])
           else known.push(...found)
         }
+        const split = new Set(wanted.filter((w) => w.shards.length > 1).map((w) => w.queueId))
         for (const [queueId, found] of lines)
-          if (wanted.find((w) => w.queueId === queueId)!.shards.length > 1)
-            found.sort((x, y) => Date.parse(x.at) - Date.parse(y.at))
+          if (split.has(queueId)) found.sort((x, y) => Date.parse(x.at) - Date.parse(y.at))
         return lines
       }),
     )
