@@ -3,7 +3,7 @@ import { type Partner, type PolicySet, PolicyView } from "@mailconnect/policy"
 import { buildIndex } from "@mailconnect/policy-compiler"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { partner as basePartner, localDomain, policyWith, pollEffect } from "@mailconnect/test-support"
-import { Effect, Either, Layer } from "effect"
+import { type Duration, Effect, Either, Layer } from "effect"
 import {
   Deliverer,
   type DeliveryFailed,
@@ -78,10 +78,16 @@ export const queueLayers = (options: {
   shards?: number
   /** A job's lock (and the stall check's interval); default the worker's 30 s. */
   lockDurationMs?: number
+  /** How long closing waits for jobs in progress before cutting the connections; default forever. */
+  closeBudget?: Duration.Duration
 }) => {
   const parsed = Either.getOrThrow(parseRedisUrl(options.redisUrl, options.prefix))
   const config = options.shards === undefined ? parsed : { ...parsed, shards: options.shards }
-  const base = Layer.mergeAll(RedisConnectionFactory.layerFrom(config), options.policy, options.deliverer)
+  const factory = RedisConnectionFactory.layerFrom(
+    config,
+    options.closeBudget === undefined ? {} : { closeBudget: Effect.succeed(options.closeBudget) },
+  )
+  const base = Layer.mergeAll(factory, options.policy, options.deliverer)
   const queue = DeliveryQueue.layer.pipe(Layer.provideMerge(base))
   const worker = DeliveryWorker.layer({
     concurrency: options.concurrency ?? 4,

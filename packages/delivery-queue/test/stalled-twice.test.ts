@@ -5,17 +5,17 @@
  * their delivery hangs, they are shut down and their connections cut past the close budget, as a
  * SIGKILL or a Redis pause leaves it — and a third must deliver it.
  */
-import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
 import { type RedisServer, redisCommand, startRedis } from "@mailconnect/test-redis"
-import { Duration, Effect, Either, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Deliverer, DeliveryQueue, DeliveryWorker, Enqueue } from "../src"
+import { Deliverer, Enqueue } from "../src"
 import {
   acceptAll,
   eventually,
   partner,
   policySet,
   policyViewLayer,
+  queueLayers,
   recordingDeliverer,
   uniquePrefix,
 } from "./harness"
@@ -29,21 +29,17 @@ afterAll(() => redis?.stop())
 const LOCK_MS = 1_000
 const policy = policyViewLayer(policySet([partner("bank", ["bank.example"])]))
 
-const layers = (prefix: string, deliverer: Layer.Layer<Deliverer>) => {
-  const config = Either.getOrThrow(parseRedisUrl(redis.url, prefix))
-  // A short close budget: a worker whose delivery hangs has its connections cut, its lock left to lapse.
-  const factory = RedisConnectionFactory.layerFrom(config, {
-    closeBudget: Effect.succeed(Duration.seconds(1)),
-  })
-  const queue = DeliveryQueue.layer.pipe(Layer.provideMerge(Layer.mergeAll(factory, policy, deliverer)))
-  const worker = DeliveryWorker.layer({
+const layers = (prefix: string, deliverer: Layer.Layer<Deliverer>) =>
+  queueLayers({
+    redisUrl: redis.url,
+    prefix,
+    policy,
+    deliverer,
     concurrency: 1,
-    reportingMta: "relay.test",
-    waitMs: 200,
     lockDurationMs: LOCK_MS,
-  }).pipe(Layer.provideMerge(queue))
-  return { queue, worker }
-}
+    // A short close budget: a worker whose delivery hangs has its connections cut, its lock left to lapse.
+    closeBudget: Duration.seconds(1),
+  })
 
 /** A delivery that never ends: the worker holds the job until it is shut down. */
 const hanging = () => {
