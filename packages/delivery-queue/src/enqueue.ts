@@ -90,7 +90,7 @@ export class Enqueue extends Context.Tag("@mailconnect/delivery-queue/Enqueue")<
       const spool = yield* Spool
       const layout = yield* QueueLayout
       const policy = yield* PolicyView
-      const enqueue = Effect.fn("Enqueue.enqueue")(function* (message: NewMessage) {
+      const enqueue = Effect.fnUntraced(function* (message: NewMessage) {
         const now = yield* Clock.currentTimeMillis
         const messageId = message.messageId ?? newMessageId(now)
         const arrivalAt = message.arrivalAt ?? now

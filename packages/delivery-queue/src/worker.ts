@@ -335,7 +335,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
       }).pipe(Effect.scoped)
 
     /** One run of `job`, a job of shard `shard`'s queue (its body is in the same shard). */
-    return Effect.fn("DeliveryWorker.process")(function* (job: Job, shard: number) {
+    return Effect.fnUntraced(function* (job: Job, shard: number) {
       const now = yield* Clock.currentTimeMillis
       const version = jobVersionOf(job.data)
       if (version !== undefined && version > JOB_VERSION) {

@@ -65,7 +65,7 @@ export const makeSecureDns = (
   const cache = makeAnswerCache(options.cacheMaxTtlSeconds ?? 300)
   const key = (type: string, name: string) => `${type} ${name.toLowerCase().replace(/\.$/, "")}`
   return {
-    mx: Effect.fn("SecureDns.mx")(function* (name: string) {
+    mx: Effect.fnUntraced(function* (name: string) {
       return yield* cache.through(
         key("MX", name),
         Effect.map(resolve(servers, settings, name, "MX", mxRecord), (answer) => ({
@@ -74,13 +74,13 @@ export const makeSecureDns = (
         })),
       )
     }),
-    addresses: Effect.fn("SecureDns.addresses")(function* (name: string) {
+    addresses: Effect.fnUntraced(function* (name: string) {
       return yield* cache.through(key("A/AAAA", name), addressesOf(name))
     }),
-    tlsa: Effect.fn("SecureDns.tlsa")(function* (name: string) {
+    tlsa: Effect.fnUntraced(function* (name: string) {
       return yield* cache.through(key("TLSA", name), resolve(servers, settings, name, "TLSA", tlsaRecord))
     }),
-    txt: Effect.fn("SecureDns.txt")(function* (name: string) {
+    txt: Effect.fnUntraced(function* (name: string) {
       return yield* cache.through(key("TXT", name), resolve(servers, settings, name, "TXT", txtRecord))
     }),
   }

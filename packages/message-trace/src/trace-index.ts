@@ -175,7 +175,7 @@ export const makeTraceIndex = (redis: RedisClient["Type"], options: TraceOptions
     )
 
   return {
-    record: Effect.fn("TraceIndex.record")(function* (line: DeliveryLogLine) {
+    record: Effect.fnUntraced(function* (line: DeliveryLogLine) {
       const now = yield* Clock.currentTimeMillis
       const parsed = Date.parse(line.at)
       const at = Number.isFinite(parsed) ? parsed : now

@@ -189,7 +189,7 @@ export const makeMtaSts = (config: MtaStsConfig) =>
         )
       })
 
-    const policyFor = Effect.fn("MtaSts.policyFor")(function* (input: string) {
+    const policyFor = Effect.fnUntraced(function* (input: string) {
       const domain = normalizeDomain(input)
       if (domain === undefined) {
         const answer: PolicyAnswer = { _tag: "NoPolicy", domain: input, reason: "not-a-domain", cache: "ok" }

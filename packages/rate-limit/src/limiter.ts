@@ -86,7 +86,7 @@ export const makeRateLimiter = (config: RateLimitConfig = {}) =>
         Effect.forever,
       )
 
-    const admit = Effect.fn("RateLimiter.admit")(function* (partner: string, limits: Limits, holder: string) {
+    const admit = Effect.fnUntraced(function* (partner: string, limits: Limits, holder: string) {
       const [sent, waiting, sessions] = keysOf(partner) as [string, string, string]
       const rate =
         limits.messagesPerMinute === undefined

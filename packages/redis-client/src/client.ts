@@ -109,11 +109,10 @@ export const makeRedisClient = (
           duration: commandTimeoutMs + 100,
           onTimeout: () => new RedisCommandError({ command, reason: "timeout", detail: "no reply in time" }),
         })
+  // No span per command: a relay runs no tracer, and a span (with its context, clock reads and
+  // exit hook) on each of the ~20 commands of a message was CPU spent for nobody (docs/scaling.md).
   const run = <A>(command: string, f: () => Promise<A>) =>
-    bound(command, Effect.tryPromise({ try: f, catch: (e) => classify(command, e) })).pipe(
-      // No call-site stack per command: it is always this line, and capturing it cost ~0.1 ms/message.
-      Effect.withSpan(`redis.${command}`, { captureStackTrace: false }),
-    )
+    bound(command, Effect.tryPromise({ try: f, catch: (e) => classify(command, e) }))
   // Scripts run as plain EVALSHA, then EVAL when the server does not know the script yet — not
   // through ioredis `defineCommand`: an auto-pipeline opened before a script was defined lacks
   // the script's method, and ioredis then throws an uncaught "results[i] is not iterable"

@@ -284,7 +284,7 @@ export const makeOutboundDelivery = Effect.gen(function* () {
       return { attempt, outcome: Either.mapLeft(outcome, (failure) => failure.error) }
     })
 
-  const deliver = Effect.fn("OutboundDelivery.deliver")(function* (request: DeliveryRequest) {
+  const deliver = Effect.fnUntraced(function* (request: DeliveryRequest) {
     const now = request.now ?? new Date(yield* Clock.currentTimeMillis)
     const planned = yield* planHops(request.policy, dns, standards, settings.mxPort).pipe(
       Effect.flatMap((hops) => applyTlsDemand(hops, request, request.domain)),

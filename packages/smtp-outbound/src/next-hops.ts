@@ -66,7 +66,7 @@ export class DnsResolver extends Context.Tag("@mailconnect/DnsResolver")<DnsReso
   )
 }
 
-export const resolveNextHops = Effect.fn("NextHops.resolve")(function* (
+export const resolveNextHops = Effect.fnUntraced(function* (
   domain: string,
   servers: ReadonlyArray<ServerAddress> | undefined,
   mxPort: number,
