@@ -4,7 +4,7 @@
  * with the same key (pins stay valid), a new key (pins must change), a new issuer (a new CA or a
  * new provider). One entry per partner and server: a partner with two MX hosts holding different
  * certificates does not "change" on every delivery. Written inside the delivery statistics'
- * MULTI (`stats.ts`), so it costs no extra round trip; kept 30 days after the last sighting.
+ * script (`stats.ts › RECORD`), so it costs no extra round trip; kept 30 days after the last sighting.
  *
  * Keys: `{mc}:watch:cert:<partner>|<server>` hash (`pin`, `issuer`, `notAfter`, `observed` JSON,
  * `firstSeen`, `lastSeen`, and after a change `change`, `changedAt`, `previous` JSON);

@@ -1,5 +1,6 @@
 /** Delivery metrics (Effect Metric; the relay renders them on /metrics). */
 import type { FailureCode } from "@mailconnect/failure-codes"
+import { taggedBy } from "@mailconnect/telemetry"
 import { Effect, Metric } from "effect"
 import { type TlsRecord, tlsProtocolLabel } from "./tls-record"
 
@@ -25,20 +26,16 @@ export const throttled = Metric.counter("mc_delivery_throttled_total", {
   incremental: true,
 })
 
+const throttledBy = taggedBy(throttled, "partner", "limit")
+const deliveriesBy = taggedBy(deliveries, "partner", "result", "code")
+const tlsNegotiatedBy = taggedBy(tlsNegotiated, "protocol")
+const policySourcesBy = taggedBy(policySources, "policy_source", "result")
+
 export const recordThrottled = (partner: string, limit: string) =>
-  Metric.increment(Metric.tagged(Metric.tagged(throttled, "partner", partner), "limit", limit))
+  Metric.increment(throttledBy(partner, limit))
 
 const count = (partner: string, result: string, code: string, n: number) =>
-  n > 0
-    ? Metric.incrementBy(
-        Metric.tagged(
-          Metric.tagged(Metric.tagged(deliveries, "partner", partner), "result", result),
-          "code",
-          code,
-        ),
-        n,
-      )
-    : Effect.void
+  n > 0 ? Metric.incrementBy(deliveriesBy(partner, result, code), n) : Effect.void
 
 export const recordDelivery = (
   partner: string,
@@ -56,17 +53,9 @@ export const recordDelivery = (
       count(partner, "delivered", "ok", r.delivered),
       count(partner, "deferred", r.code ?? "SMTP_TRANSIENT", r.deferred),
       count(partner, "bounced", r.code ?? "SMTP_PERMANENT", r.bounced),
-      r.tls !== undefined
-        ? Metric.increment(Metric.tagged(tlsNegotiated, "protocol", tlsProtocolLabel(r.tls)))
-        : Effect.void,
+      r.tls !== undefined ? Metric.increment(tlsNegotiatedBy(tlsProtocolLabel(r.tls))) : Effect.void,
       r.source !== undefined
-        ? Metric.increment(
-            Metric.tagged(
-              Metric.tagged(policySources, "policy_source", r.source),
-              "result",
-              r.code === undefined ? "ok" : r.code,
-            ),
-          )
+        ? Metric.increment(policySourcesBy(r.source, r.code === undefined ? "ok" : r.code))
         : Effect.void,
     ],
     { discard: true },

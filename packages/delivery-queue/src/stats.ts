@@ -4,7 +4,7 @@
  * hours), and the last attempt's TLS evidence summary (kept 7 days). Fleet-wide: hourly buckets
  * of recipients per policy source (who authenticated the hop) and result, and the last failure
  * of each domain whose DANE or MTA-STS authentication failed (the last 200 domains, kept 7 days
- * after the latest). Written best-effort by the workers, one MULTI per outcome — a statistics
+ * after the latest). Written best-effort by the workers, one script per outcome (`RECORD`) — a statistics
  * write never fails a delivery — and read by the dashboard.
  *
  * Keys: `{mc}:stats:h:<partner>:<hour>` hash (`delivered`, `deferred:<CODE>`, `bounced:<CODE>`),
@@ -15,7 +15,7 @@
  * Mail to domains without an agreement is counted under the partner name `-`.
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
-import { RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
+import { type LuaScript, RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import {
   type ObservedCertificate,
@@ -130,6 +130,59 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 `
 
+/**
+ * One outcome's statistics in one script (one round trip, one command for Redis to dispatch,
+ * atomic as the MULTI it replaces was): the partner's hour bucket and its expiry, the partner's
+ * last record, the set of partners, the fleet-wide policy-source bucket, then — when the outcome
+ * has them — the certificate watch (`WATCH_LUA`) and the list of authentication failures
+ * (`AUTH_FAILED_LUA`), each run as a function of its own KEYS and ARGV.
+ * KEYS: partner bucket, last, partners, source bucket, watch entry, watched set, auth-failed
+ * sorted set, auth-failed hash (all under the fleet's tag; an unused one is never touched).
+ * ARGV: partner, bucket ttl, last JSON, last ttl, n, n × (field, count) of the partner bucket,
+ * m, m × (field, count) of the source bucket, '1' + the watch's 7 arguments or '0', '1' + the
+ * auth-failed list's 5 arguments or '0'.
+ */
+export const RECORD: LuaScript = {
+  name: "mcStatsRecord",
+  numberOfKeys: 8,
+  lua: `
+local function watch(KEYS, ARGV)
+${WATCH_LUA}
+end
+local function authFailed(KEYS, ARGV)
+${AUTH_FAILED_LUA}
+end
+local i = 1
+local function take()
+  i = i + 1
+  return ARGV[i - 1]
+end
+local function counts(key)
+  local n = tonumber(take())
+  for _ = 1, n do
+    local field = take()
+    redis.call('HINCRBY', key, field, take())
+  end
+  return n
+end
+local partner, bucketTtl, last, lastTtl = take(), take(), take(), take()
+counts(KEYS[1])
+redis.call('EXPIRE', KEYS[1], bucketTtl)
+redis.call('SET', KEYS[2], last, 'EX', lastTtl)
+redis.call('SADD', KEYS[3], partner)
+if counts(KEYS[4]) > 0 then redis.call('EXPIRE', KEYS[4], bucketTtl) end
+if take() == '1' then
+  watch({ KEYS[5], KEYS[6] }, { unpack(ARGV, i, i + 6) })
+  i = i + 7
+end
+if take() == '1' then
+  authFailed({ KEYS[7], KEYS[8] }, { unpack(ARGV, i, i + 4) })
+  i = i + 5
+end
+return 1
+`,
+}
+
 /** A failed outcome that the list of authentication failures keeps: its entry, else none. */
 export const authFailureOf = (r: DeliveryRecord): AuthFailure | undefined => {
   if (r.deferred + r.bounced === 0) return undefined
@@ -207,56 +260,67 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
         }),
       )
   }
-  const sourceCommands = (r: DeliveryRecord) => {
-    if (r.source === undefined) return []
-    const key = sourceBucket(Math.floor(r.at / HOUR))
-    const counts = (["delivered", "deferred", "bounced"] as const).filter((result) => r[result] > 0)
-    return counts.length === 0
-      ? []
-      : [
-          ...counts.map((result) => ["HINCRBY", key, `${r.source}:${result}`, r[result]] as const),
-          ["EXPIRE", key, BUCKET_TTL_S] as const,
-        ]
+  /** `count` pairs (field, n) of the counters an outcome adds to, with their number first. */
+  const countArgs = (pairs: ReadonlyArray<readonly [string, number]>) => {
+    const added = pairs.filter(([, n]) => n > 0)
+    return [added.length, ...added.flat()]
   }
+  const sourceArgs = (r: DeliveryRecord) =>
+    countArgs(
+      r.source === undefined
+        ? []
+        : (["delivered", "deferred", "bounced"] as const).map((result) => [
+            `${r.source}:${result}`,
+            r[result],
+          ]),
+    )
   const watched = redis.keys.key("watch", "certs")
   const routed = redis.keys.key("watch", "routes")
   const watchEntry = (member: string) => redis.keys.key("watch", "cert", member)
-  const watchCommands = (r: DeliveryRecord) => {
-    if (r.peer === undefined || r.server === undefined || r.partner === "-") return []
-    const member = `${r.partner}|${r.server}`
+  const watchMember = (r: DeliveryRecord) =>
+    r.peer === undefined || r.server === undefined || r.partner === "-"
+      ? undefined
+      : `${r.partner}|${r.server}`
+  const watchArgs = (r: DeliveryRecord, member: string | undefined) => {
+    if (member === undefined || r.peer === undefined) return ["0"]
     const { spkiPin, issuer, notAfter } = r.peer
-    const args = [spkiPin, issuer, notAfter, JSON.stringify(r.peer), r.at, member, WATCH_TTL_S]
-    return [["EVAL", WATCH_LUA, 2, watchEntry(member), watched, ...args] as const]
+    return ["1", spkiPin, issuer, notAfter, JSON.stringify(r.peer), r.at, member, WATCH_TTL_S]
   }
-  const authFailedCommands = (r: DeliveryRecord) => {
+  const authFailedArgs = (r: DeliveryRecord) => {
     const failure = authFailureOf(r)
-    if (failure === undefined) return []
-    const args = [failure.domain, failure.at, JSON.stringify(failure), AUTH_FAILED_KEEP, LAST_TTL_S]
-    return [["EVAL", AUTH_FAILED_LUA, 2, authFailed, authFailedLast, ...args] as const]
+    if (failure === undefined) return ["0"]
+    return ["1", failure.domain, failure.at, JSON.stringify(failure), AUTH_FAILED_KEEP, LAST_TTL_S]
   }
   return {
     record: (r) => {
-      const key = bucket(r.partner, Math.floor(r.at / HOUR))
-      return redis
-        .batch(
-          [
-            ...(r.delivered > 0 ? [["HINCRBY", key, "delivered", r.delivered] as const] : []),
-            ...(r.deferred > 0
-              ? [["HINCRBY", key, `deferred:${r.code ?? "SMTP_TRANSIENT"}`, r.deferred] as const]
-              : []),
-            ...(r.bounced > 0
-              ? [["HINCRBY", key, `bounced:${r.code ?? "SMTP_PERMANENT"}`, r.bounced] as const]
-              : []),
-            ["EXPIRE", key, BUCKET_TTL_S],
-            ["SET", last(r.partner), JSON.stringify(r), "EX", LAST_TTL_S],
-            ["SADD", partners, r.partner],
-            ...sourceCommands(r),
-            ...authFailedCommands(r),
-            ...watchCommands(r),
-          ],
-          { atomic: true },
-        )
-        .pipe(Effect.ignore)
+      const hour = Math.floor(r.at / HOUR)
+      const member = watchMember(r)
+      const keys = [
+        bucket(r.partner, hour),
+        last(r.partner),
+        partners,
+        sourceBucket(hour),
+        // Never touched without a certificate to watch; still a key under the fleet's tag.
+        watchEntry(member ?? "-"),
+        watched,
+        authFailed,
+        authFailedLast,
+      ]
+      const args = [
+        r.partner,
+        BUCKET_TTL_S,
+        JSON.stringify(r),
+        LAST_TTL_S,
+        ...countArgs([
+          ["delivered", r.delivered],
+          [`deferred:${r.code ?? "SMTP_TRANSIENT"}`, r.deferred],
+          [`bounced:${r.code ?? "SMTP_PERMANENT"}`, r.bounced],
+        ]),
+        ...sourceArgs(r),
+        ...watchArgs(r, member),
+        ...authFailedArgs(r),
+      ]
+      return redis.script(RECORD, keys, args).pipe(Effect.ignore)
     },
     health: (now) =>
       redis.smembers(partners).pipe(

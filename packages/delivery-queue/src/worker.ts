@@ -3,8 +3,8 @@
  * looks the policy up at delivery time, delivers through the `Deliverer` (the outbound adapter,
  * whose destinations hold concurrency and breakers per resolved next hop), records every
  * recipient's result in the job *before* anything else (a stalled job re-run never re-sends to a
- * recipient that already got a 250) together with the DSNs it owes, appends a line to the job log,
- * queues those DSNs and clears the debt, and then either moves the job to delayed at exactly the
+ * recipient that already got a 250) together with the DSNs it owes and a line in the job log (one
+ * script, `job-record.ts`), queues those DSNs and clears the debt, and then either moves the job to delayed at exactly the
  * next timeline point or ends it and releases the spooled body. A DSN that cannot be queued stays
  * owed in the job data and is sent by the job's next run (shortly after, or after a crash).
  *
@@ -37,6 +37,7 @@ import {
   jobVersionOf,
   type OwedReport,
 } from "./job"
+import { type JobQueueOf, recordInJob } from "./job-record"
 import { QueueLayout } from "./layout"
 import { attemptLine, dsnLine } from "./log-lines"
 import { domainOf } from "./message"
@@ -75,7 +76,11 @@ const dsnLanguages = (languages: ReadonlyArray<string>): ReadonlyArray<DsnLangua
   return known.length > 0 ? known : ["de", "en"]
 }
 
-export const makeJobProcessor = (config: WorkerConfig) =>
+/**
+ * The job processor. `queueOf(shard)` is the BullMQ worker running that shard's jobs: an
+ * attempt's record is written on its connection (`job-record.ts`).
+ */
+export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) => JobQueueOf) =>
   Effect.gen(function* () {
     const queue = yield* Enqueue
     const admin = yield* QueueAdmin
@@ -244,7 +249,7 @@ export const makeJobProcessor = (config: WorkerConfig) =>
         }))
         const recorded: DeliveryJobData =
           owed.length > 0 ? { ...decision.data, reportsOwed: owed } : decision.data
-        yield* Effect.promise(() => Promise.all([job.updateData(recorded), job.log(decision.logLine)]))
+        yield* Effect.promise(() => recordInJob(queueOf(shard), job, recorded, decision.logLine))
         // Once the results are in Redis: the line says what the job records.
         yield* writeLog(attemptLine({ before: data, decision, route, at: decidedAt, headers }))
         const settled = yield* settleReports(job, recorded, languages, headers).pipe(Effect.either)
@@ -446,7 +451,9 @@ export class DeliveryWorker {
       Effect.gen(function* () {
         const factory = yield* RedisConnectionFactory
         const layout = yield* QueueLayout
-        const process = yield* makeJobProcessor(config)
+        // Filled as the shards' workers start; a worker runs no job before it is in here.
+        const workers: Array<Worker> = []
+        const process = yield* makeJobProcessor(config, (shard) => workers[shard]!)
         const runtime = yield* Effect.runtime<never>()
         const concurrency = concurrencyPerShard(config.concurrency, layout.shards)
         // Fewer slots than shards: each worker still takes a job, but no more than the relay's
@@ -487,6 +494,8 @@ export class DeliveryWorker {
                   stalledInterval: config.lockDurationMs ?? 30_000,
                   maxStalledCount: MAX_STALLED_COUNT,
                 })
+                // Before its first job: that is fetched asynchronously, after this returns.
+                workers[shard] = worker
                 worker.on("error", (error) =>
                   Runtime.runFork(runtime)(Effect.logWarning(`delivery worker: ${error.message}`)),
                 )

@@ -1,2 +1,3 @@
 export * from "./process-memory"
 export * from "./prometheus"
+export * from "./tagged"

@@ -17,6 +17,7 @@ import {
   IngressPolicy,
   startIngress,
 } from "@mailconnect/smtp-inbound"
+import { taggedBy } from "@mailconnect/telemetry"
 import { Config, Effect, Layer, Metric, Option, Runtime } from "effect"
 import { RoleConfig } from "../smtp-config"
 import { sessionInLine } from "./delivery-log"
@@ -39,6 +40,10 @@ const refused = Metric.counter("mc_smtp_refused_total", {
   description: "SMTP refusals by listener and reason",
   incremental: true,
 })
+const acceptedBy = taggedBy(accepted, "listener")
+const acceptedBytesBy = taggedBy(acceptedBytes, "listener")
+const inboundTlsBy = taggedBy(inboundTls, "listener", "protocol")
+const refusedBy = taggedBy(refused, "listener", "reason")
 
 /** Partners listed once per activated bundle, not once per MAIL FROM. */
 export const IngressPolicyFromActivePolicy = Layer.effect(
@@ -70,14 +75,13 @@ const Listeners = Layer.scopedDiscard(
       accepted: (kind, bytes, tls, message) =>
         run(
           Effect.all([
-            Metric.increment(Metric.tagged(accepted, "listener", kind)),
-            Metric.incrementBy(Metric.tagged(acceptedBytes, "listener", kind), bytes),
-            Metric.increment(Metric.tagged(Metric.tagged(inboundTls, "listener", kind), "protocol", tls)),
+            Metric.increment(acceptedBy(kind)),
+            Metric.incrementBy(acceptedBytesBy(kind), bytes),
+            Metric.increment(inboundTlsBy(kind, tls)),
             log.write(sessionInLine(kind, bytes, message)),
           ]),
         ),
-      refused: (kind, reason) =>
-        run(Metric.increment(Metric.tagged(Metric.tagged(refused, "listener", kind), "reason", reason))),
+      refused: (kind, reason) => run(Metric.increment(refusedBy(kind, reason))),
     }
     yield* startIngress({
       hostname: config.hostname,
