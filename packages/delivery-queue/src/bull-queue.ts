@@ -3,8 +3,9 @@
  * `{mc}` tag, shard i under `{mc:i}`), on one fail-fast connection of their own, shared by
  * `Enqueue` and `QueueAdmin` — and `BullBoardQueue`, the one service that hands BullMQ's `Queue`s
  * out (to the dashboard's bull-board). `addWith` adds jobs in one MULTI together with other
- * commands on the same hash tag (the spool's body): one round trip, all or nothing. Replication
- * (`WAIT`) is acknowledged on the same connection, after that MULTI.
+ * commands on the same hash tag (the spool's body): one round trip, all or nothing, on a connection
+ * of its own that knows only BullMQ's add scripts (`leanAdder`). Replication (`WAIT`) is
+ * acknowledged on that connection, after that MULTI.
  *
  * Trusts: the Redis named by REDIS_URL. Touches: the `delivery` queue of every shard.
  */
@@ -72,8 +73,55 @@ const loadAddScripts = async (client: IoredisScripts): Promise<void> => {
   await Promise.all(targets.flatMap((node) => lua.map((script) => node.script("LOAD", script))))
 }
 
+/** An ioredis client with script commands defined on it (`defineCommand`). */
+interface LeanClient extends IoredisScripts {
+  readonly defineCommand: (name: string, definition: { numberOfKeys: number; lua: string }) => void
+  readonly multi: () => unknown
+}
+
+/** What BullMQ's `addJobToTransaction` calls on a transaction: `runCommand(name, args)`. */
+type Transaction = { exec: () => Promise<ReadonlyArray<[Error | null, unknown]> | null> } & {
+  runCommand: (name: string, args: ReadonlyArray<unknown>) => unknown
+  call: (command: string, ...args: ReadonlyArray<unknown>) => unknown
+} & Record<string, (...args: ReadonlyArray<unknown>) => unknown>
+
 /**
- * `commands`, then every job's add, in one MULTI/EXEC on the queue's connection. Jobs are built
+ * The enqueue transaction's own connection, with only BullMQ's add scripts defined on it — copied
+ * from the queue's connection, where BullMQ defines all of its ~50 scripts. ioredis copies every
+ * script method of a connection onto each MULTI it opens: on the queue's connection that copy was
+ * a third of the enqueue's CPU (6 % of an ingress process). Defined once, on the first add, after
+ * BullMQ loaded its scripts; the connection runs no command before (no auto-pipelining either:
+ * ioredis#1931), and `WAIT` runs on it after the MULTI it acknowledges.
+ */
+const leanAdder = (queue: Queue, lean: LeanClient) => {
+  let defined: Promise<void> | undefined
+  const define = async () => {
+    const source = (await queue.backend.client) as unknown as IoredisScripts
+    for (const [name, script] of Object.entries(source.scriptsSet ?? {}))
+      if (ADD_SCRIPT.test(name))
+        lean.defineCommand(name, {
+          numberOfKeys: (script as { numberOfKeys?: number }).numberOfKeys ?? 0,
+          lua: script.lua,
+        })
+  }
+  return async (): Promise<Transaction> => {
+    defined ??= define().catch((e: unknown) => {
+      defined = undefined
+      throw e
+    })
+    await defined
+    const multi = lean.multi() as Transaction
+    // As BullMQ's own wrapper (`augmentTransaction`) does for the transactions it opens.
+    multi.runCommand = (name, args) => {
+      multi[name]!(args)
+      return multi
+    }
+    return multi
+  }
+}
+
+/**
+ * `commands`, then every job's add, in one MULTI/EXEC on the enqueue connection. Jobs are built
  * as BullMQ's `addBulk` builds them (`Job#asJSON`, then `addJobToTransaction`), only on a MULTI
  * of ours instead of BullMQ's pipeline. Its option checks are not run: our ids never hold ':'
  * (`jobIdFor` encodes it) and we set no size limit, priority or deduplication.
@@ -85,23 +133,22 @@ const loadAddScripts = async (client: IoredisScripts): Promise<void> => {
  */
 const addWith = async (
   queue: Queue,
+  open: () => Promise<Transaction>,
+  lean: LeanClient,
   commands: ReadonlyArray<RedisCommand>,
   jobs: ReadonlyArray<NewJob>,
 ): Promise<void> => {
   const backend = queue.backend
-  const client = await backend.client
   const transaction = async () => {
-    const multi = client.multi()
-    // The transaction is ioredis's own: `call` queues any command (binary-safe arguments).
-    const raw = multi as unknown as { call: (command: string, ...args: ReadonlyArray<unknown>) => unknown }
-    for (const [command, ...args] of commands) raw.call(command, ...args)
+    const multi = await open()
+    for (const [command, ...args] of commands) multi.call(command, ...args)
     for (const job of jobs) {
       const json = new Job(queue, job.name, job.data, job.opts, job.opts.jobId).asJSON()
-      await backend.addJobToTransaction(multi, json, job.opts.jobId)
+      await backend.addJobToTransaction(multi as never, json, job.opts.jobId)
     }
     return failedReply(await multi.exec())
   }
-  const reload = () => loadAddScripts(client as unknown as IoredisScripts).catch(() => undefined)
+  const reload = () => loadAddScripts(lean).catch(() => undefined)
   const failure = await transaction().catch(async (e: unknown) => {
     await reload()
     throw e
@@ -134,6 +181,9 @@ export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueu
         const factory = yield* RedisConnectionFactory
         const layout = yield* QueueLayout
         const connection = yield* factory.connect({ purpose: "queue", ...failFast })
+        const { autoPipelining: _none, ...failFastAlone } = failFast
+        const enqueueConnection = yield* factory.connect({ purpose: "enqueue", ...failFastAlone })
+        const lean = enqueueConnection as unknown as LeanClient
         const open = (shard: number) =>
           Effect.acquireRelease(
             Effect.sync(
@@ -152,13 +202,14 @@ export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueu
               ),
           ).pipe(Effect.tap((queue) => queue.on("error", () => undefined)))
         const queues = yield* Effect.forEach(layout.all, open)
+        const adders = queues.map((queue) => leanAdder(queue, lean))
         const waitReplicas = factory.config.topology._tag === "Cluster" ? 0 : (options.waitReplicas ?? 0)
         const waitTimeoutMs = options.waitTimeoutMs ?? 1_000
         const replicated =
           waitReplicas === 0
             ? Effect.void
             : Effect.tryPromise({
-                try: () => connection.call("WAIT", waitReplicas, waitTimeoutMs) as Promise<number>,
+                try: () => enqueueConnection.call("WAIT", waitReplicas, waitTimeoutMs) as Promise<number>,
                 catch: unavailable("replication"),
               }).pipe(
                 Effect.filterOrFail(
@@ -175,7 +226,7 @@ export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueu
           queues,
           addWith: (shard, commands, jobs) =>
             Effect.tryPromise({
-              try: () => addWith(queues[shard]!, commands, jobs),
+              try: () => addWith(queues[shard]!, adders[shard]!, lean, commands, jobs),
               catch: unavailable("enqueue"),
             }),
           replicated,
