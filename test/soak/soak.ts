@@ -26,6 +26,7 @@ import { submissionTransport } from "../resilience/support/load"
 import { prng } from "../resilience/support/prng"
 import { hardKill } from "../resilience/support/processes"
 import { type TopologyStack, topologyStack } from "../resilience/support/topology"
+import { describeUnsettled } from "./diagnose"
 import { type FlakyPartner, type PartnerMode, startFlakyPartner } from "./flaky-partner"
 import {
   type Accepted,
@@ -393,7 +394,13 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
       sigtermExitMs: { max: Math.max(0, ...sigtermMs), count: sigtermMs.length },
     }
     console.log(`SOAK-FIGURES ${JSON.stringify({ seed: options.seed, ...figures })}`)
-    if (left.length > 0) log(`unsettled: ${left.join(", ")}`)
+    if (left.length > 0) {
+      log(`unsettled: ${left.join(", ")}`)
+      // Where each one stopped, from Redis itself (its spool entry, jobs, their states and logs).
+      const queueIds = left.flatMap((id) => accepted.find((a) => a.id === id)?.queueId ?? [])
+      const server = await redis.current()
+      for (const line of await describeUnsettled(server.port, queueIds)) log(`  ${line}`)
+    }
     return { figures, verdict, unsettled: left }
   } finally {
     for (const step of cleanup.reverse()) await step().catch(() => undefined)
