@@ -180,8 +180,8 @@ export class BullQueue extends Context.Tag("@mailconnect/delivery-queue/BullQueu
       Effect.gen(function* () {
         const factory = yield* RedisConnectionFactory
         const layout = yield* QueueLayout
-        const connection = yield* factory.connect({ purpose: "queue", ...failFast })
         const { autoPipelining: _none, ...failFastAlone } = failFast
+        const connection = yield* factory.connect({ purpose: "queue", ...failFastAlone })
         const enqueueConnection = yield* factory.connect({ purpose: "enqueue", ...failFastAlone })
         const lean = enqueueConnection as unknown as LeanClient
         const open = (shard: number) =>
