@@ -89,7 +89,7 @@ type Transaction = { exec: () => Promise<ReadonlyArray<[Error | null, unknown]> 
  * The enqueue transaction's own connection, with only BullMQ's add scripts defined on it — copied
  * from the queue's connection, where BullMQ defines all of its ~50 scripts. ioredis copies every
  * script method of a connection onto each MULTI it opens: on the queue's connection that copy was
- * a third of the enqueue's CPU (6 % of an ingress process). Defined once, on the first add, after
+ * a quarter of the enqueue's CPU (3 % of an ingress process). Defined once, on the first add, after
  * BullMQ loaded its scripts; the connection runs no command before (no auto-pipelining either:
  * ioredis#1931), and `WAIT` runs on it after the MULTI it acknowledges.
  */
