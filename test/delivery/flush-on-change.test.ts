@@ -52,6 +52,7 @@ describe("flush on policy change", () => {
     const activation: PolicyActivation = { previous: view(before, 1), next: view(after, 2) }
     const policyView = Layer.succeed(PolicyView, {
       current: Effect.succeed(activation.next),
+      latest: Effect.succeed(activation.next),
       // Delayed a little, so the destinations below have seen the partner's mail first.
       activations: Stream.fromEffect(Effect.as(Effect.sleep("100 millis"), activation)),
     })

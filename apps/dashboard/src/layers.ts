@@ -37,7 +37,12 @@ const QueueManagement = QueueOps.layer.pipe(
   Layer.provide(
     Layer.effect(
       PolicyView,
-      Effect.map(DashboardData, (data) => ({ current: data.activePolicy, activations: Stream.empty })),
+      // The dashboard reads the verified bundle from Redis on every call: current is the latest.
+      Effect.map(DashboardData, (data) => ({
+        current: data.activePolicy,
+        latest: data.activePolicy,
+        activations: Stream.empty,
+      })),
     ),
   ),
 )

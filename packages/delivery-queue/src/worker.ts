@@ -275,6 +275,18 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
       })
 
     /**
+     * A failed attempt is not decided on a policy the fleet has already replaced: another relay
+     * that activated a newer bundle first may have promoted this very job for it (a new partner,
+     * a fixed pin) while this relay still ran the older one. The store is read again; a newer
+     * serial there means the attempt is void and the job runs again at once under that serial —
+     * not at its next timeline point, nor bounced. Only failures pay for the read.
+     */
+    const supersededBy = (serial: number) =>
+      Effect.map(policy.latest, (latest) =>
+        latest !== undefined && latest.serial > serial ? latest.serial : undefined,
+      )
+
+    /**
      * One delivery attempt for a job with pending recipients: deliver, decide, carry it out. A
      * partner's limit may hold it back first (`throttle.ts`); what the throttle grants (a session
      * slot) is held until the attempt is carried out.
@@ -312,6 +324,19 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
           })
           .pipe(Effect.either)
         const decidedAt = yield* Clock.currentTimeMillis
+        if (Either.isLeft(outcome)) {
+          const superseded = yield* supersededBy(active.serial)
+          if (superseded !== undefined) {
+            yield* Effect.promise(() =>
+              job.log(
+                `${new Date(decidedAt).toISOString()} | attempt under serial ${active.serial} failed ` +
+                  `(${outcome.left.code} ${outcome.left.status}); serial ${superseded} is active now: ` +
+                  "retried under it at once, not counted",
+              ),
+            )
+            return { _tag: "Delay", at: decidedAt } satisfies Outcome
+          }
+        }
         // A failure to a partner with its own route: did its MX move elsewhere (the route watch)?
         const partnerName = route.policy.partner?.name
         const routeMismatch =

@@ -23,8 +23,11 @@ export const PolicyViewFromActivePolicy = Layer.effect(
       views.set(bundle, known)
       return known
     }
+    const current = Effect.map(active.current, Option.match({ onNone: () => undefined, onSome: view }))
     return {
-      current: Effect.map(active.current, Option.match({ onNone: () => undefined, onSome: view })),
+      current,
+      // A refresh that cannot reach Redis keeps the active bundle (it logs that itself).
+      latest: Effect.zipRight(active.refresh, current),
       activations: Stream.map(active.activations, ({ previous, next }) => ({
         previous: Option.match(previous, { onNone: () => undefined, onSome: view }),
         next: view(next),

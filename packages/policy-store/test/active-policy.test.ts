@@ -1,12 +1,20 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { PolicyView } from "@mailconnect/policy"
 import { RedisClient } from "@mailconnect/redis-client"
 import { freePort, type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { digestIn, eventually, makeSigner, signed, tampered } from "@mailconnect/test-support"
-import { type Duration, Effect, Fiber, type Layer, Metric, Option, Stream } from "effect"
+import { type Duration, Effect, Fiber, Layer, Metric, Option, Stream } from "effect"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { ActivePolicy, LAST_KNOWN_GOOD_FILE, PolicyMetrics, PolicyStore, publishBundle } from "../src"
+import {
+  ActivePolicy,
+  LAST_KNOWN_GOOD_FILE,
+  PolicyMetrics,
+  PolicyStore,
+  PolicyViewFromActivePolicy,
+  publishBundle,
+} from "../src"
 import { activeLayer, cleanPrefix, storeLayer, uniquePrefix } from "./support/harness"
 
 let redis: RedisServer
@@ -154,6 +162,25 @@ describe("ActivePolicy", () => {
           yield* waitFor(policy, 3)
         }),
       { pollInterval: "100 millis" },
+    )
+  })
+
+  it("gives the policy view's latest read the store's newer bundle at once, without notice or poll, and never a forged one", async () => {
+    await publish(signed(signer, 3))
+    await withRelay((policy) =>
+      Effect.gen(function* () {
+        const view = yield* PolicyView.pipe(
+          Effect.provide(PolicyViewFromActivePolicy.pipe(Layer.provide(Layer.succeed(ActivePolicy, policy)))),
+        )
+        yield* Effect.promise(() => writeDirect(signed(signer, 4), 4, { announce: false }))
+        expect((yield* view.current)?.serial).toBe(3)
+        expect((yield* view.latest)?.serial).toBe(4)
+        expect((yield* view.current)?.serial).toBe(4)
+        // A Redis writer's forgery under a higher serial: latest keeps the verified bundle.
+        yield* Effect.promise(() => writeDirect(tampered(signed(signer, 5)), 5, { announce: false }))
+        expect((yield* view.latest)?.serial).toBe(4)
+        expect((yield* policy.rejectCounts).BundleDigestMismatch).toBe(1)
+      }),
     )
   })
 

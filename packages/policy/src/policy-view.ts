@@ -37,17 +37,26 @@ export class PolicyView extends Context.Tag("@mailconnect/PolicyView")<
   {
     /** The policy active right now; undefined before the first bundle is loaded. */
     readonly current: Effect.Effect<ActivePolicyView | undefined>
+    /**
+     * The policy as the store holds it now: re-reads it (activating a newer bundle at once) and
+     * returns the active one. For a decision that must not rest on a bundle the rest of the fleet
+     * may already have replaced (a failed attempt), not for every read.
+     */
+    readonly latest: Effect.Effect<ActivePolicyView | undefined>
     /** Every activation after subscribing. */
     readonly activations: Stream.Stream<PolicyActivation>
   }
 >() {
   /** A policy that never changes: for tools and tests that do not hot-load bundles. */
-  static fixed = (policy: PolicySet, index: LookupIndex, serial = 1) =>
-    Layer.succeed(PolicyView, {
-      current: Effect.succeed(activePolicyView(policy, index, serial)),
-      activations: Stream.empty,
-    })
+  static fixed = (policy: PolicySet, index: LookupIndex, serial = 1) => {
+    const view = Effect.succeed(activePolicyView(policy, index, serial))
+    return Layer.succeed(PolicyView, { current: view, latest: view, activations: Stream.empty })
+  }
 
   /** No policy at all: readers that never consult it (the dashboard's queue views). */
-  static none = Layer.succeed(PolicyView, { current: Effect.succeed(undefined), activations: Stream.empty })
+  static none = Layer.succeed(PolicyView, {
+    current: Effect.succeed(undefined),
+    latest: Effect.succeed(undefined),
+    activations: Stream.empty,
+  })
 }
