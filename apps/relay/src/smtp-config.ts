@@ -24,6 +24,8 @@ export interface RoleConfigShape {
   readonly maxRecipients: number
   readonly maxClients: number
   readonly smtpTimeoutMs: number
+  /** NOOP, RSET, VRFY, HELP a session may send between two messages (RELAY_SMTP_JUNK_COMMAND_LIMIT). */
+  readonly junkCommandLimit: number
   /** Per-address limits of each listener (RELAY_SMTP_MAX_CLIENTS_PER_ADDRESS, RELAY_SMTP_CONNECTION_RATE,
    * RELAY_SMTP_MESSAGE_RATE, RELAY_SMTP_RECIPIENT_RATE). */
   readonly perAddress: ClientLimitsConfig
@@ -90,6 +92,8 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
   maxRecipients: Config.integer("RELAY_MAX_RECIPIENTS").pipe(Config.withDefault(100)),
   maxClients: Config.integer("RELAY_SMTP_MAX_CLIENTS").pipe(Config.withDefault(1000)),
   smtpTimeoutMs: ms("RELAY_SMTP_TIMEOUT", "5m"),
+  // Postfix's smtpd_junk_command_limit default; our own outbound sends one RSET per reused message.
+  junkCommandLimit: Config.integer("RELAY_SMTP_JUNK_COMMAND_LIMIT").pipe(Config.withDefault(100)),
   // Early-talker detection on inbound MX; on submission it would only slow every connection.
   mxGreetingDelayMs: ms("RELAY_SMTP_MX_GREETING_DELAY", "100ms"),
   submissionGreetingDelayMs: ms("RELAY_SMTP_SUBMISSION_GREETING_DELAY", "0ms"),
@@ -164,6 +168,7 @@ export const roleConfig: Config.Config<RoleConfigShape> = Config.all({
         recipientsPerMinute: c.recipientsPerMinutePerAddress,
       },
       smtpTimeoutMs: c.smtpTimeoutMs,
+      junkCommandLimit: c.junkCommandLimit,
       drainTimeoutMs: c.drainTimeoutMs,
       deliveryConcurrency: c.deliveryConcurrency,
       jobLockMs: c.jobLockMs,

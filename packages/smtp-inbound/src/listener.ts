@@ -74,6 +74,12 @@ export interface IngressLimits {
   readonly maxMessageBytes: number
   readonly maxRecipients: number
   readonly socketTimeoutMs: number
+  /**
+   * Commands that move no mail (NOOP, RSET, VRFY, HELP) a session may send between two DATA; past
+   * it the session gets 421 4.7.0 and is closed. Each renews the idle timeout, so without it a
+   * client holds a session forever at no cost. Absent or 0: no limit.
+   */
+  readonly junkCommandLimit?: number
   /** Concurrent sessions per listener; beyond it new connections get 421 (slowloris bound). */
   readonly maxClients?: number
   /** How long open sessions may go on after a drain starts, before 421. */
@@ -211,7 +217,11 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
   // Per listener: a busy submission port does not use up an address's MX allowance.
   const perAddress = deps.limits.perAddress ? makeClientLimits(deps.limits.perAddress) : undefined
 
-  const options: SMTPServerOptions & { maxRecipients: number; greetingDelay: number } = {
+  const options: SMTPServerOptions & {
+    maxRecipients: number
+    greetingDelay: number
+    junkCommandLimit: number
+  } = {
     secure: config.kind === "submissions",
     key: tls.key,
     cert: tls.cert,
@@ -221,6 +231,8 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
     banner: "mailconnect",
     // patches/smtp-server@3.21.6.patch: the delay was a fixed 100 ms.
     greetingDelay: config.greetingDelayMs ?? (isMx ? 100 : 0),
+    // The same patch: Postfix's smtpd_junk_command_limit, reset by each DATA.
+    junkCommandLimit: deps.limits.junkCommandLimit ?? 0,
     size: deps.limits.maxMessageBytes,
     maxRecipients: deps.limits.maxRecipients,
     socketTimeout: deps.limits.socketTimeoutMs,

@@ -7,10 +7,13 @@
  * (`test-artifacts/profiles/<run>/<suite>/`), and the hottest functions of each are printed.
  * `--heap`: the e2e and deep suites take a heap snapshot of every relay after their run (same
  * directory) and print its largest kinds of objects.
+ * `--alloc`: every relay samples its allocations, collected garbage included, and writes them on
+ * exit (same directory); the functions that allocate most are printed (`alloc-summary.ts`).
  */
 import { mkdirSync, readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { printAllocations } from "./alloc-summary"
 import { printProfiles } from "./profile-summary"
 import type { BenchSuite } from "./suite"
 
@@ -19,6 +22,7 @@ const dir = join(here, "suites")
 const args = process.argv.slice(2)
 const profile = args.includes("--profile")
 const heap = args.includes("--heap")
+const alloc = args.includes("--alloc")
 const wanted = args.filter((a) => !a.startsWith("--"))
 const files = readdirSync(dir)
   .filter((f) => f.endsWith(".ts"))
@@ -30,11 +34,13 @@ for (const file of files) {
   const suite = (await import(join(dir, file))).default as BenchSuite
   console.log(`\n== ${suite.name} (${file})`)
   const profileDir = join(profileRoot, file.replace(/\.ts$/, ""))
-  if (profile || heap) mkdirSync(profileDir, { recursive: true })
+  if (profile || heap || alloc) mkdirSync(profileDir, { recursive: true })
   if (profile) process.env.BENCH_CPU_PROFILE_DIR = profileDir
   if (heap) process.env.BENCH_HEAP_SNAPSHOT_DIR = profileDir
+  if (alloc) process.env.BENCH_ALLOC_PROFILE_DIR = profileDir
   const started = performance.now()
   await suite.run()
   console.log(`-- ${suite.name}: ${((performance.now() - started) / 1000).toFixed(1)} s`)
   if (profile) printProfiles(profileDir)
+  if (alloc) printAllocations(profileDir)
 }

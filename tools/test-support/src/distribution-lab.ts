@@ -117,10 +117,13 @@ export const startRelay = async (lab: Lab, id: string, options: RelayOptions = {
   const profile = process.env.BENCH_CPU_PROFILE_DIR
   // BENCH_HEAP_SNAPSHOT_DIR=<dir>: each relay writes a heap snapshot there on SIGUSR2 (pnpm bench --heap).
   const heap = process.env.BENCH_HEAP_SNAPSHOT_DIR
+  // BENCH_ALLOC_PROFILE_DIR=<dir>: each relay samples its allocations and writes them there on exit (pnpm bench --alloc).
+  const alloc = process.env.BENCH_ALLOC_PROFILE_DIR
   const child: ChildProcess = spawn(
     ...tiedToParent(process.execPath, [
       ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
       ...(heap ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${heap}`] : []),
+      ...(alloc ? ["--import", join(ROOT, "tools", "bench", "src", "alloc-preload.mjs")] : []),
       // BENCH_RELAY_NODE_ARGS="--flag …": node/V8 flags for every relay, to compare settings side by side.
       ...(process.env.BENCH_RELAY_NODE_ARGS ?? "").split(" ").filter((a) => a !== ""),
       LAUNCH,

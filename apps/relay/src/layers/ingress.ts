@@ -93,6 +93,7 @@ const Listeners = Layer.scopedDiscard(
         maxRecipients: config.maxRecipients,
         maxClients: config.maxClients,
         socketTimeoutMs: config.smtpTimeoutMs,
+        junkCommandLimit: config.junkCommandLimit,
         drainTimeoutMs: config.drainTimeoutMs,
         authCache: config.authCache,
         perAddress: config.perAddress,
