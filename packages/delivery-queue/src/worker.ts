@@ -45,6 +45,7 @@ import * as metrics from "./metrics"
 import { Deliverer, type DeliveryFailed, type DeliveryReport, DeliveryThrottle, type Route } from "./ports"
 import { routeFor } from "./route"
 import { Spool } from "./spool"
+import { recoverStallFailures } from "./stall-recovery"
 import { DeliveryStats } from "./stats"
 import { holdBack } from "./throttle"
 import { renderTls } from "./tls-record"
@@ -541,6 +542,18 @@ export class DeliveryWorker {
           })
         // Closed all at once (each within the budget), not one after the other.
         yield* Effect.forEach(layout.all, start, { discard: true, concurrentFinalizers: true })
+        yield* Effect.forkScoped(
+          recoverStallFailures.pipe(
+            Effect.tap((retried) =>
+              retried > 0
+                ? Effect.logWarning("jobs an older version failed for lapsed locks, taken up again").pipe(
+                    Effect.annotateLogs({ retried }),
+                  )
+                : Effect.void,
+            ),
+            Effect.catchAll((error) => Effect.logWarning("stall-failed jobs not looked for", error)),
+          ),
+        )
       }),
     )
 }

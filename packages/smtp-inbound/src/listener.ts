@@ -43,7 +43,7 @@ import "./status-codes"
 import type { VerificationCache, VerificationCacheOptions } from "./auth-cache"
 import type { AuthThrottleShape } from "./auth-throttle"
 import { type ClientEvent, type ClientLimitsConfig, makeClientLimits } from "./client-limits"
-import { tlsDemandOf } from "./tls-required"
+import { headerSection, tlsDemandOf } from "./tls-required"
 import { type UserRecord, verifyPassword } from "./users"
 
 export type ListenerKind = "submission" | "submissions" | "mx" | "mx-legacy"
@@ -113,13 +113,6 @@ export interface IngressEvents {
   /** `tls`: the negotiated protocol (e.g. `TLSv1.3`), or `plaintext`. */
   readonly accepted: (kind: ListenerKind, bytes: number, tls: string, message: AcceptedMessage) => void
   readonly refused: (kind: ListenerKind, reason: RefusalReason | "auth-failed" | "auth-throttled") => void
-}
-
-/** The message's header block (up to the first empty line), at most 64 KiB of it. */
-const headerBlock = (chunks: ReadonlyArray<Buffer>): string => {
-  const head = Buffer.concat(chunks).subarray(0, 65_536).toString("latin1")
-  const end = head.search(/\r?\n\r?\n/)
-  return end === -1 ? head : head.slice(0, end)
 }
 
 export interface ListenerDeps {
@@ -490,7 +483,10 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
               recipient: recipients.length === 1 ? recipients[0] : undefined,
               date: rfc5322Now(now),
             })
-            const body = Buffer.concat([Buffer.from(header, "latin1"), ...chunks])
+            const received = Buffer.from(header, "latin1")
+            const body = Buffer.concat([received, ...chunks])
+            // The header block as the client sent it (before our Received: line), decoded once.
+            const headers = headerSection(body.subarray(received.length))
             return yield* deps.queue
               .enqueue({
                 messageId,
@@ -498,10 +494,10 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
                 recipients,
                 body,
                 arrivalAt: now,
-                ...tlsDemandOf(requireTls, body),
+                ...tlsDemandOf(requireTls, headers),
               })
               .pipe(
-                Effect.map((queued) => ({ ...queued, at: now })),
+                Effect.map((queued) => ({ ...queued, at: now, headers })),
                 // The reason stays in the log (the sender sees only 451 4.3.0 or 452 4.3.1).
                 Effect.tapError((e) =>
                   Effect.logWarning("message not queued").pipe(
@@ -531,7 +527,7 @@ export const createListener = (config: ListenerConfig, deps: ListenerDeps): SMTP
               connector: s.connector,
               sender,
               recipients,
-              headers: headerBlock(chunks),
+              headers: result.right.headers,
               requireTls,
             })
             callback(null, `2.0.0 Ok: queued as ${result.right.messageId}`)

@@ -4,24 +4,35 @@
  * (the envelope's demand wins, §5). Only the header section is read, unfolded.
  */
 
-/** The header section: everything before the first empty line (or the whole text without one). */
-const headerSection = (message: Buffer): string => {
-  const text = message.toString("latin1")
-  const end = text.search(/\r?\n\r?\n/)
-  return end === -1 ? text : text.slice(0, end)
+const HEAD_LIMIT = 64 * 1024
+
+/**
+ * A message's header section as text: the bytes before its first empty line (CRLF, bare LF or
+ * mixed line ends), at most 64 KiB; found in the bytes, so only the header is decoded.
+ */
+export const headerSection = (message: Buffer): string => {
+  const head = message.subarray(0, HEAD_LIMIT)
+  const ends = ["\r\n\r\n", "\n\n", "\n\r\n"].map((blank) => head.indexOf(blank)).filter((i) => i >= 0)
+  return head.toString("latin1", 0, ends.length > 0 ? Math.min(...ends) : head.length)
 }
 
-export const hasTlsRequiredNo = (message: Buffer): boolean =>
-  headerSection(message)
+/** `TLS-Required: No` among these header lines (a header section, `headerSection`). */
+export const saysTlsRequiredNo = (headers: string): boolean =>
+  // Nearly every message lacks the field: no unfolding and splitting for those.
+  /tls-required/i.test(headers) &&
+  headers
     .replace(/\r?\n[ \t]+/g, " ")
     .split(/\r?\n/)
     .some((line) => /^tls-required[ \t]*:[ \t]*no[ \t]*$/i.test(line))
 
+/** The same for a whole message: only its header block is decoded. */
+export const hasTlsRequiredNo = (message: Buffer): boolean => saysTlsRequiredNo(headerSection(message))
+
 /** What the sender asked of TLS for this message: REQUIRETLS, else the header's opt-out. */
 export const tlsDemandOf = (
   requireTls: boolean,
-  message: Buffer,
+  headers: string,
 ): { readonly requireTls: boolean; readonly tlsRequiredNo: boolean } => ({
   requireTls,
-  tlsRequiredNo: !requireTls && hasTlsRequiredNo(message),
+  tlsRequiredNo: !requireTls && saysTlsRequiredNo(headers),
 })

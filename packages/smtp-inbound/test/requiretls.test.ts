@@ -132,4 +132,13 @@ describe("hasTlsRequiredNo", () => {
     expect(hasTlsRequiredNo(message("TLS-Required: Yes"))).toBe(false)
     expect(hasTlsRequiredNo(message("Subject: x", "TLS-Required: No\r\n"))).toBe(false)
   })
+
+  it("ends the header section at the first empty line whatever the line ends, and never reads the body", () => {
+    expect(hasTlsRequiredNo(Buffer.from("From: a@b.example\nTLS-Required: No\n\nbody\n"))).toBe(true)
+    expect(hasTlsRequiredNo(Buffer.from("From: a@b.example\n\nTLS-Required: No\n"))).toBe(false)
+    expect(hasTlsRequiredNo(Buffer.from("From: a@b.example\n\r\nTLS-Required: No\r\n"))).toBe(false)
+    expect(hasTlsRequiredNo(Buffer.from("From: a@b.example\r\n\nTLS-Required: No\r\n"))).toBe(false)
+    // A message without a body: all of it is header.
+    expect(hasTlsRequiredNo(Buffer.from("From: a@b.example\r\nTLS-Required: No"))).toBe(true)
+  })
 })
