@@ -61,6 +61,16 @@ export interface RedisClientShape {
     args: ReadonlyArray<RedisArg>,
   ) => Effect.Effect<unknown, RedisCommandError>
   /**
+   * Many calls of one script in one round trip (a pipeline of EVALSHA, each with its own keys:
+   * `keys.length` is its key count); results in order. A call the server did not know the script
+   * for is sent again as EVAL — only that call, so none runs twice. On Cluster every key
+   * of every call must share one hash slot. Any other error fails the whole.
+   */
+  readonly scripts: (
+    script: LuaScript,
+    calls: ReadonlyArray<{ readonly keys: ReadonlyArray<string>; readonly args: ReadonlyArray<RedisArg> }>,
+  ) => Effect.Effect<ReadonlyArray<unknown>, RedisCommandError>
+  /**
    * Messages on `channel`, over a dedicated connection opened when the stream starts and closed
    * when it ends. ioredis resubscribes after a reconnect; messages sent meanwhile are lost
    * (pub/sub is lossy: pair it with polling).
@@ -129,6 +139,38 @@ export const makeRedisClient = (
       return await connection.eval(script.lua, script.numberOfKeys, ...list, ...args)
     }
   }
+  const pipelinedScripts = async (
+    script: LuaScript,
+    calls: ReadonlyArray<{ readonly keys: ReadonlyArray<string>; readonly args: ReadonlyArray<RedisArg> }>,
+  ) => {
+    const sha = shaOf(script)
+    // First by SHA; the calls the server did not know it for by their text (EVAL loads it on
+    // the node that ran them: on a Cluster, SCRIPT LOAD would reach just one).
+    const send = async (indexes: ReadonlyArray<number>, byText: boolean) => {
+      const pipeline = connection.pipeline()
+      for (const i of indexes) {
+        const { keys: list, args } = calls[i]!
+        if (byText) pipeline.eval(script.lua, list.length, ...list, ...args)
+        else pipeline.evalsha(sha, list.length, ...list, ...args)
+      }
+      return (await pipeline.exec()) ?? []
+    }
+    const results: Array<unknown> = new Array(calls.length)
+    let todo = calls.map((_, i) => i)
+    for (const byText of [false, true]) {
+      if (todo.length === 0) break
+      const replies = await send(todo, byText)
+      const unknown: Array<number> = []
+      replies.forEach(([error, reply], n) => {
+        const i = todo[n]!
+        if (!error) results[i] = reply
+        else if (isNoScript(error) && !byText) unknown.push(i)
+        else throw error
+      })
+      todo = unknown
+    }
+    return results
+  }
   return {
     keys,
     call: (command, ...args) => run(command, () => connection.call(command, ...args)),
@@ -157,6 +199,10 @@ export const makeRedisClient = (
       }),
     publish: (channel, message) => run("PUBLISH", () => connection.publish(channel, message)),
     script: (script, list, args) => run(`EVALSHA ${script.name}`, () => evalScript(script, list, args)),
+    scripts: (script, calls) =>
+      calls.length === 0
+        ? Effect.succeed([])
+        : run(`EVALSHA ${script.name} ×${calls.length}`, () => pipelinedScripts(script, calls)),
     subscribe: (channel) =>
       Stream.asyncScoped<string, RedisSubscribeError>((emit) =>
         Effect.gen(function* () {

@@ -89,6 +89,45 @@ describe("RedisClient", () => {
     expect(["unavailable", "timeout"]).toContain(error.reason)
   })
 
+  it("runs many calls of a script in one pipeline, each with its own keys, none twice when the server has to learn it", async () => {
+    prefix = `t${randomBytes(4).toString("hex")}`
+    const APPEND_ALL = {
+      name: "testAppendAll",
+      numberOfKeys: 0,
+      lua: "for i, k in ipairs(KEYS) do redis.call('RPUSH', k, ARGV[1]) end return #KEYS",
+    }
+    const lists = await run(
+      Effect.gen(function* () {
+        const client = yield* RedisClient
+        const [a, b] = [client.keys.key("a"), client.keys.key("b")]
+        // The script cache emptied (a Redis restart): every call must come back as EVAL, once.
+        yield* client.call("SCRIPT", "FLUSH")
+        const first = yield* client.scripts(APPEND_ALL, [
+          { keys: [a], args: ["1"] },
+          { keys: [a, b], args: ["2"] },
+        ])
+        const second = yield* client.scripts(APPEND_ALL, [{ keys: [b], args: ["3"] }])
+        const none = yield* client.scripts(APPEND_ALL, [])
+        const failing = yield* Effect.flip(
+          client.scripts({ ...APPEND_ALL, name: "testBroken", lua: "return redis.call('NOSUCH')" }, [
+            { keys: [a], args: [] },
+          ]),
+        )
+        return {
+          first,
+          second,
+          none,
+          failing,
+          a: yield* client.call("LRANGE", a, 0, -1),
+          b: yield* client.call("LRANGE", b, 0, -1),
+        }
+      }),
+    )
+    expect(lists).toMatchObject({ first: [1, 2], second: [1], none: [], failing: { reason: "reply" } })
+    expect(lists.a).toEqual(["1", "2"])
+    expect(lists.b).toEqual(["2", "3"])
+  })
+
   it("reports Redis error replies as reason reply", async () => {
     const error = await run(Effect.flip(Effect.flatMap(RedisClient, (c) => c.call("NOSUCHCOMMAND"))))
     expect(error).toMatchObject({ _tag: "RedisCommandError", reason: "reply" })

@@ -40,4 +40,29 @@ describe("Cluster connections asked to auto-pipeline", () => {
     expect(outcomes.filter(Either.isLeft).map((e) => e.left)).toEqual([])
     expect(outcomes.filter((o, i) => i % 2 === 0 && Either.isRight(o) && o.right === 2)).toHaveLength(30)
   })
+
+  it("run many calls of a script in one pipeline per slot, the script learnt on the node that owns it", async () => {
+    const results = await Effect.runPromise(
+      Effect.gen(function* () {
+        const redis = yield* RedisClient.connect({ purpose: "test" })
+        // Three tags on (most likely) three masters, each its own pipeline, each a first use there.
+        return yield* Effect.forEach(["x", "y", "z"], (tag) =>
+          redis.scripts(
+            { ...COUNT_KEYS, name: "testCountKeysMany", lua: "return #KEYS + 100" },
+            Array.from({ length: 5 }, (_, i) => ({ keys: [`{many:${tag}}:${i}`], args: [] })),
+          ),
+        )
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(cluster.url, "many"))),
+        ),
+      ),
+    )
+    expect(results).toEqual([
+      [101, 101, 101, 101, 101],
+      [101, 101, 101, 101, 101],
+      [101, 101, 101, 101, 101],
+    ])
+  })
 })

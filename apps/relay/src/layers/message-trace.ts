@@ -10,10 +10,11 @@
  * retention — docs/message-trace.md has the measured figures; RELAY_TRACE_RETENTION (default
  * 30d) sizes it.
  *
- * Best effort: a line is recorded in a background fiber on a fail-fast connection of its own
- * (one retry, 5 s per command), so a slow or absent Redis never fails, refuses or delays mail;
- * a line that could not be recorded is counted (`mc_trace_write_failures_total`) and logged.
- * On shutdown the lines still in flight get up to 5 s before the connection closes.
+ * Best effort: lines are buffered and recorded by a background writer on a fail-fast connection
+ * of its own (one retry, 5 s per command), so a slow or absent Redis never fails, refuses or
+ * delays mail; lines that could not be recorded are counted (`mc_trace_write_failures_total`,
+ * `reason="overflow"` past 50,000 waiting) and logged. On shutdown the lines still in flight get
+ * up to 5 s before the connection closes.
  * Sharded over the fleet's `REDIS_SHARDS` tags, each message's record and index entries in its
  * own shard (docs/message-trace.md).
  */
@@ -52,15 +53,23 @@ export const traceConfig = Config.all({
   ),
 })
 
-const failed = (e: TraceUnavailable) =>
-  Metric.increment(Metric.tagged(writeFailures, "reason", e.reason)).pipe(
-    Effect.zipRight(Effect.logWarning("message trace: line not recorded")),
-    Effect.annotateLogs({ reason: e.reason, detail: e.detail }),
+const failed = (lines: number) => (e: TraceUnavailable) =>
+  Metric.incrementBy(Metric.tagged(writeFailures, "reason", e.reason), lines).pipe(
+    Effect.zipRight(Effect.logWarning("message trace: lines not recorded")),
+    Effect.annotateLogs({ lines, reason: e.reason, detail: e.detail }),
   )
+
+const overflowed = Metric.tagged(writeFailures, "reason", "overflow")
+
+/** Lines waiting for the writer at most; beyond, a line is counted as not recorded (Redis far behind). */
+const MAX_PENDING = 50_000
 
 /**
  * The trace as a sink of the delivery log (undefined when RELAY_TRACE=off). The returned write
- * only forks: it is safe to run synchronously, as the ingress does.
+ * only appends to a buffer: it is safe to run synchronously, as the ingress does. One writer
+ * fiber at a time takes everything buffered and records it in one round trip per shard
+ * (`recordAll`) — not a fiber and a round trip per line, which cost the message path more than
+ * the trace itself (docs/scaling.md).
  */
 export const traceSink = Effect.gen(function* () {
   const config = yield* traceConfig
@@ -78,6 +87,25 @@ export const traceSink = Effect.gen(function* () {
   yield* Effect.logInfo("message trace").pipe(
     Effect.annotateLogs({ retentionMs: config.retentionMs, shards }),
   )
+  let pending: Array<DeliveryLogLine> = []
+  let writing = false
+  // Takes what is buffered until nothing is; the check and the end of `writing` are one step.
+  const write: Effect.Effect<void> = Effect.suspend(() => {
+    if (pending.length === 0) {
+      writing = false
+      return Effect.void
+    }
+    const lines = pending
+    pending = []
+    return trace.recordAll(lines).pipe(Effect.catchAll(failed(lines.length)), Effect.zipRight(write))
+  })
   return (line: DeliveryLogLine): Effect.Effect<void> =>
-    FiberSet.run(inFlight, trace.record(line).pipe(Effect.catchAll(failed))).pipe(Effect.asVoid)
+    Effect.suspend(() => {
+      // Counted, not logged: a log line per message would add to whatever holds the writer up.
+      if (pending.length >= MAX_PENDING) return Metric.increment(overflowed)
+      pending.push(line)
+      if (writing) return Effect.void
+      writing = true
+      return FiberSet.run(inFlight, write).pipe(Effect.asVoid)
+    })
 })
