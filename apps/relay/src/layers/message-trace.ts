@@ -20,9 +20,9 @@
  */
 import type { DeliveryLogLine } from "@mailconnect/delivery-log"
 import { QueueLayout } from "@mailconnect/delivery-queue"
-import { TraceIndex, type TraceUnavailable } from "@mailconnect/message-trace"
+import { makeBatchingWriter, TraceIndex, type TraceUnavailable } from "@mailconnect/message-trace"
 import { parseDuration } from "@mailconnect/policy"
-import { Config, ConfigError, Effect, Either, FiberSet, Metric } from "effect"
+import { Config, ConfigError, Effect, Either, Metric } from "effect"
 import { RelayConfig } from "../config"
 
 const writeFailures = Metric.counter("mc_trace_write_failures_total", {
@@ -61,15 +61,10 @@ const failed = (lines: number) => (e: TraceUnavailable) =>
 
 const overflowed = Metric.tagged(writeFailures, "reason", "overflow")
 
-/** Lines waiting for the writer at most; beyond, a line is counted as not recorded (Redis far behind). */
-const MAX_PENDING = 50_000
-
 /**
  * The trace as a sink of the delivery log (undefined when RELAY_TRACE=off). The returned write
- * only appends to a buffer: it is safe to run synchronously, as the ingress does. One writer
- * fiber at a time takes everything buffered and records it in one round trip per shard
- * (`recordAll`) — not a fiber and a round trip per line, which cost the message path more than
- * the trace itself (docs/scaling.md).
+ * only appends to a buffer (`makeBatchingWriter`): it is safe to run synchronously, as the
+ * ingress does.
  */
 export const traceSink = Effect.gen(function* () {
   const config = yield* traceConfig
@@ -78,34 +73,15 @@ export const traceSink = Effect.gen(function* () {
   // Sharded like the spool (REDIS_SHARDS): on a Cluster the trace's writes spread over the masters.
   const { shards } = yield* QueueLayout
   const trace = yield* TraceIndex.make({ relay: relayId, retentionMs: config.retentionMs, shards })
-  const inFlight = yield* FiberSet.make<void, never>()
-  // Finalizers run in reverse: this one (wait for the lines in flight) before the set's
-  // interruption and the connection's close.
-  yield* Effect.addFinalizer(() =>
-    FiberSet.awaitEmpty(inFlight).pipe(Effect.timeout("5 seconds"), Effect.ignore),
-  )
   yield* Effect.logInfo("message trace").pipe(
     Effect.annotateLogs({ retentionMs: config.retentionMs, shards }),
   )
-  let pending: Array<DeliveryLogLine> = []
-  let writing = false
-  // Takes what is buffered until nothing is; the check and the end of `writing` are one step.
-  const write: Effect.Effect<void> = Effect.suspend(() => {
-    if (pending.length === 0) {
-      writing = false
-      return Effect.void
-    }
-    const lines = pending
-    pending = []
-    return trace.recordAll(lines).pipe(Effect.catchAll(failed(lines.length)), Effect.zipRight(write))
+  return yield* makeBatchingWriter<DeliveryLogLine>({
+    record: (lines) => trace.recordAll(lines).pipe(Effect.catchAll(failed(lines.length))),
+    // Lines waiting for the writer at most (Redis far behind); beyond, counted, not logged: a
+    // log line per message would add to whatever holds the writer up.
+    maxPending: 50_000,
+    overflow: Metric.increment(overflowed),
+    drainFor: "5 seconds",
   })
-  return (line: DeliveryLogLine): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      // Counted, not logged: a log line per message would add to whatever holds the writer up.
-      if (pending.length >= MAX_PENDING) return Metric.increment(overflowed)
-      pending.push(line)
-      if (writing) return Effect.void
-      writing = true
-      return FiberSet.run(inFlight, write).pipe(Effect.asVoid)
-    })
 })
