@@ -41,6 +41,10 @@ const heldFor = (
   }
 }
 
+/** Whether the throttle has a say in a delivery on `route`: a partner with limits, a throttle. */
+export const isLimited = (throttle: Throttle | undefined, route: Route): boolean =>
+  throttle !== undefined && !route.local && route.policy.partner?.limits !== undefined
+
 /**
  * `undefined`: go ahead (whatever the throttle holds for this delivery is held until the scope
  * closes). A number: the time (this relay's clock) to move the job to, having logged why.

@@ -19,7 +19,7 @@
  */
 import { DeliveryLog } from "@mailconnect/delivery-log"
 import { buildDsn, type DsnLanguage } from "@mailconnect/dsn"
-import { PolicyView } from "@mailconnect/policy"
+import { type ActivePolicyView, PolicyView } from "@mailconnect/policy"
 import { RedisConnectionFactory } from "@mailconnect/redis-client"
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq"
 import { Clock, Duration, Effect, Either, Layer, Option, Runtime } from "effect"
@@ -47,7 +47,7 @@ import { routeFor } from "./route"
 import { Spool } from "./spool"
 import { recoverStallFailures } from "./stall-recovery"
 import { DeliveryStats } from "./stats"
-import { holdBack } from "./throttle"
+import { holdBack, isLimited } from "./throttle"
 import { renderTls } from "./tls-record"
 
 export interface WorkerConfig {
@@ -290,7 +290,8 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
     /**
      * One delivery attempt for a job with pending recipients: deliver, decide, carry it out. A
      * partner's limit may hold it back first (`throttle.ts`); what the throttle grants (a session
-     * slot) is held until the attempt is carried out.
+     * slot) is held until the attempt is carried out — in a scope, opened only for a limited
+     * partner (a scope per attempt is CPU for nothing otherwise).
      */
     const attemptDelivery = (job: Job, shard: number, data: DeliveryJobData, now: number) =>
       Effect.gen(function* () {
@@ -302,8 +303,26 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
           return { _tag: "Delay", at: now + waitMs } satisfies Outcome
         }
         const route = routeFor(active.lookup, data.domain)
-        const heldBack = yield* holdBack(throttle, job, route, now, waitMs)
-        if (heldBack !== undefined) return { _tag: "Delay", at: heldBack } satisfies Outcome
+        if (!isLimited(throttle, route)) return yield* attemptOn(job, shard, data, now, active, route)
+        return yield* Effect.scoped(
+          Effect.gen(function* () {
+            const heldBack = yield* holdBack(throttle, job, route, now, waitMs)
+            if (heldBack !== undefined) return { _tag: "Delay", at: heldBack } satisfies Outcome
+            return yield* attemptOn(job, shard, data, now, active, route)
+          }),
+        )
+      })
+
+    /** The attempt itself, once no limit holds it back. */
+    const attemptOn = (
+      job: Job,
+      shard: number,
+      data: DeliveryJobData,
+      now: number,
+      active: ActivePolicyView,
+      route: Route,
+    ) =>
+      Effect.gen(function* () {
         const spooled = yield* spool.read(data.messageId, shard)
         if (Option.isNone(spooled)) {
           yield* Effect.promise(() =>
@@ -363,7 +382,7 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
           outcome,
           decidedAt,
         )
-      }).pipe(Effect.scoped)
+      })
 
     /** One run of `job`, a job of shard `shard`'s queue (its body is in the same shard). */
     return Effect.fnUntraced(function* (job: Job, shard: number) {
@@ -484,12 +503,17 @@ export class DeliveryWorker {
         const concurrency = concurrencyPerShard(config.concurrency, layout.shards)
         // Fewer slots than shards: each worker still takes a job, but no more than the relay's
         // concurrency run at once (a job waiting here keeps its lock, renewed by BullMQ).
+        // Otherwise the workers' shares add up to the concurrency: no semaphore needed.
         const slots = yield* Effect.makeSemaphore(Math.max(1, config.concurrency))
+        const gated =
+          config.concurrency < layout.shards
+            ? slots.withPermits(1)
+            : <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
         let inProgress = 0
         const processorFor = (shard: number) => async (job: Job, token?: string) => {
           inProgress++
           try {
-            const outcome = await Runtime.runPromise(runtime)(slots.withPermits(1)(process(job, shard)))
+            const outcome = await Runtime.runPromise(runtime)(gated(process(job, shard)))
             switch (outcome._tag) {
               case "Delay":
                 await job.moveToDelayed(outcome.at, token)
