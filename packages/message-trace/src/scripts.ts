@@ -26,15 +26,18 @@ export const RECORD: Omit<LuaScript, "numberOfKeys"> = {
 local function extend(key, at)
   if redis.call('PEXPIREAT', key, at, 'NX') == 0 then redis.call('PEXPIREAT', key, at, 'GT') end
 end
-if redis.call('RPUSH', KEYS[1], ARGV[5]) > tonumber(ARGV[6]) then
+local length = redis.call('RPUSH', KEYS[1], ARGV[5])
+if length > tonumber(ARGV[6]) then
   redis.call('LSET', KEYS[1], 1, '-')
   redis.call('LREM', KEYS[1], 1, '-')
 end
-extend(KEYS[1], ARGV[4])
+-- A list of one line is new (an empty list does not exist): its first expiry, else extended.
+if length == 1 then redis.call('PEXPIREAT', KEYS[1], ARGV[4]) else extend(KEYS[1], ARGV[4]) end
 for i = 2, #KEYS do
-  redis.call('ZADD', KEYS[i], 'GT', ARGV[2], ARGV[1])
-  -- A set the cut-off emptied is gone; re-created by the ZADD it has no expiry yet.
-  if ARGV[6 + i] == '1' or redis.call('PTTL', KEYS[i]) == -1 then
+  local added = redis.call('ZADD', KEYS[i], 'GT', ARGV[2], ARGV[1])
+  -- A set the cut-off emptied is gone; re-created by the ZADD it has no expiry yet. Only a ZADD
+  -- that added the message can have created the set: a later line of it needs no PTTL.
+  if ARGV[6 + i] == '1' or (added == 1 and redis.call('PTTL', KEYS[i]) == -1) then
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[3])
     extend(KEYS[i], ARGV[7])
   end
