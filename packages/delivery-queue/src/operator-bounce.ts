@@ -5,23 +5,29 @@
  * it decided on. The worker then sends it on the job's next run with its own `settleReports`
  * (the same `buildDsn`, the same deterministic DSN id, the same retry when Redis refuses) and
  * ends the job — so an operator's NDR is built and queued by the one code path that builds
- * every other NDR.
+ * every other NDR. The worker uses it too, with MESSAGE_LOST, for a job whose body is gone.
  */
 import { shouldReport } from "@mailconnect/dsn"
 import { FAILURE_CAUSES } from "@mailconnect/failure-codes"
 import type { DeliveryJobData, OwedReport, RecipientResult } from "./job"
 
-const CODE = "OPERATOR_BOUNCE" as const
-const STATUS = FAILURE_CAUSES.OPERATOR_BOUNCE.status
+type FinalCode = "OPERATOR_BOUNCE" | "MESSAGE_LOST"
 
-export const returnToSender = (data: DeliveryJobData, reason: string, now: number): DeliveryJobData => {
+export const returnToSender = (
+  data: DeliveryJobData,
+  reason: string,
+  now: number,
+  /** MESSAGE_LOST when the worker finds the body gone: the same change, another cause. */
+  code: FinalCode = "OPERATOR_BOUNCE",
+): DeliveryJobData => {
   if (data.pending.length === 0) return data
+  const status = FAILURE_CAUSES[code].status
   const results: ReadonlyArray<RecipientResult> = data.pending.map((recipient) => ({
     recipient,
     outcome: "failed",
     at: now,
-    status: STATUS,
-    code: CODE,
+    status,
+    code,
   }))
   const last = data.lastFailure
   const report: OwedReport = {
@@ -34,8 +40,8 @@ export const returnToSender = (data: DeliveryJobData, reason: string, now: numbe
     recipients: data.pending.map((address) => ({
       address,
       action: "failed" as const,
-      status: STATUS,
-      code: CODE,
+      status,
+      code,
       // The operator's words are the diagnostic; the last server reply would read as the cause.
       detail: reason,
       ...(last?.server === undefined ? {} : { remoteMta: last.server }),

@@ -42,6 +42,7 @@ import { QueueLayout } from "./layout"
 import { attemptLine, dsnLine } from "./log-lines"
 import { domainOf } from "./message"
 import * as metrics from "./metrics"
+import { returnToSender } from "./operator-bounce"
 import { Deliverer, type DeliveryFailed, type DeliveryReport, DeliveryThrottle, type Route } from "./ports"
 import { routeFor } from "./route"
 import { Spool } from "./spool"
@@ -313,6 +314,41 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
         )
       })
 
+    /**
+     * A job whose body is gone from the spool (evicted, restored from an older copy, deleted by a
+     * Redis writer) can never be delivered: its pending recipients go back to the sender with
+     * MESSAGE_LOST — recorded in the job first, the NDR owed and sent as every other NDR (without
+     * the original's headers: they went with the body) — not a job failed in silence.
+     */
+    const returnLost = (
+      job: Job,
+      shard: number,
+      data: DeliveryJobData,
+      now: number,
+      languages: ReadonlyArray<string>,
+    ) =>
+      Effect.gen(function* () {
+        const lost = returnToSender(
+          data,
+          "the message's content is missing from the relay's queue",
+          now,
+          "MESSAGE_LOST",
+        )
+        const line = `${new Date(now).toISOString()} | message body missing from the spool; returned to the sender (MESSAGE_LOST)`
+        yield* Effect.promise(() => recordInJob(queueOf(shard), job, lost, line))
+        yield* Effect.logWarning("message body missing from the spool; returned to its sender").pipe(
+          Effect.annotateLogs({
+            queueId: data.messageId,
+            domain: data.domain,
+            recipients: data.pending.length,
+          }),
+        )
+        const settled = yield* settleReports(job, lost, languages, "").pipe(Effect.either)
+        if (Either.isLeft(settled)) return yield* reportsOwedLater(job, settled.left, now)
+        yield* spool.release(data.messageId, job.id ?? "", shard)
+        return { _tag: "Done", summary: "message body missing; returned to the sender" } satisfies Outcome
+      })
+
     /** The attempt itself, once no limit holds it back. */
     const attemptOn = (
       job: Job,
@@ -324,12 +360,7 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
     ) =>
       Effect.gen(function* () {
         const spooled = yield* spool.read(data.messageId, shard)
-        if (Option.isNone(spooled)) {
-          yield* Effect.promise(() =>
-            job.log(`${new Date(now).toISOString()} | message body missing from the spool`),
-          )
-          return { _tag: "Unrecoverable", reason: "message body missing from the spool" } satisfies Outcome
-        }
+        if (Option.isNone(spooled)) return yield* returnLost(job, shard, data, now, active.dsnLanguages)
         const outcome = yield* deliverer
           .deliver({
             messageId: data.messageId,

@@ -25,6 +25,7 @@ export const FAILURE_CODES = [
   "SMTP_PERMANENT",
   "EXPIRED",
   "OPERATOR_BOUNCE",
+  "MESSAGE_LOST",
 ] as const
 
 export type FailureCode = (typeof FAILURE_CODES)[number]
@@ -383,6 +384,23 @@ export const FAILURE_CAUSES: Readonly<Record<FailureCode, FailureCause>> = {
     action: {
       en: "Sender: read the reason given; send again later or by another way.",
       de: "Absender: den angegebenen Grund lesen; später oder auf anderem Weg erneut senden.",
+    },
+  }),
+  MESSAGE_LOST: cause({
+    code: "MESSAGE_LOST",
+    retry: "final",
+    status: "5.3.0",
+    meaning: {
+      en: "The message's content was gone from the relay's queue before it could be delivered.",
+      de: "Der Inhalt der Nachricht fehlte in der Warteschlange des Relays, bevor sie zugestellt werden konnte.",
+    },
+    typicalCause: {
+      en: "Its body was removed from Redis: memory eviction (maxmemory-policy other than noeviction), a restore from an older copy, or someone deleting keys.",
+      de: "Ihr Inhalt wurde aus Redis entfernt: Verdrängung bei Speichermangel (maxmemory-policy nicht noeviction), eine Wiederherstellung aus einer älteren Kopie oder gelöschte Schlüssel.",
+    },
+    action: {
+      en: "Sender: send the message again. Operator: set maxmemory-policy noeviction and find what removed the key.",
+      de: "Absender: die Nachricht erneut senden. Betreiber: maxmemory-policy noeviction setzen und klären, was den Schlüssel entfernt hat.",
     },
   }),
 }
