@@ -28,10 +28,34 @@ const layerFor = (highWater: number) =>
     ),
   )
 
-/** Lets the polling fiber take its next reading (the clock moved, the INFO round trip done). */
-const nextReading = Effect.gen(function* () {
+/** The clock moved and some real time given: for a watermark that is off and reads nothing. */
+const aWhile = Effect.gen(function* () {
   yield* TestClock.adjust("1 second")
   yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 100)))
+})
+
+/** INFO commands the server has run so far (this probe not included: it is counted after it). */
+const infoCalls = async () => {
+  const stats = String(await redisCommand(redis.port, "INFO", "commandstats"))
+  return Number(/^cmdstat_info:calls=(\d+)/m.exec(stats)?.[1] ?? 0)
+}
+
+/**
+ * Lets the polling fiber take its next reading: the clock moved, then wait — in real time, as
+ * long as a loaded machine needs — until the server has run the watermark's INFO (our own
+ * probes counted out), and a moment for its reply to be taken in.
+ */
+const nextReading = Effect.gen(function* () {
+  const before = yield* Effect.promise(infoCalls)
+  yield* TestClock.adjust("1 second")
+  yield* Effect.promise(async () => {
+    const deadline = Date.now() + 10_000
+    for (let probes = 1; (await infoCalls()) - before - probes < 1; probes++) {
+      if (Date.now() > deadline) throw new Error("the watermark took no reading")
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  })
 })
 
 describe("MemoryWatermark", () => {
@@ -104,7 +128,7 @@ describe("MemoryWatermark", () => {
         Effect.gen(function* () {
           const watermark = yield* MemoryWatermark
           yield* Effect.promise(() => setMaxMemory(1))
-          yield* nextReading
+          yield* aWhile
           return yield* watermark.pressure
         }).pipe(Effect.provide(layerFor(0)), Effect.provide(TestContext.TestContext)),
       ),
