@@ -25,6 +25,7 @@ describe("the trace's batching writer", () => {
   it("records a burst in one batch, holds lines while Redis is silent, drops past the bound, drains on close", async () => {
     const batches: Array<number> = []
     let overflowed = 0
+    let recorded = 0
     const ids = Array.from({ length: 8 }, (_, i) => `w${i}`)
     const found = await Effect.runPromise(
       Effect.gen(function* () {
@@ -36,6 +37,9 @@ describe("the trace's batching writer", () => {
               record: (lines) =>
                 Effect.sync(() => batches.push(lines.length)).pipe(
                   Effect.zipRight(trace.recordAll(lines)),
+                  Effect.tap(() => {
+                    recorded++
+                  }),
                   Effect.orDie,
                 ),
               maxPending: 4,
@@ -46,12 +50,12 @@ describe("the trace's batching writer", () => {
             yield* Effect.forEach(ids.slice(0, 3), (id, i) => write(sessionIn(id, NOW + i)), {
               discard: true,
             })
-            yield* Effect.promise(() => waitUntil(() => batches.length === 1))
-            yield* Effect.sleep("100 millis")
+            // Written, and the writer idle again.
+            yield* Effect.promise(() => waitUntil(() => recorded === 1))
             // Redis silent: the next line's batch hangs; four more wait (the bound), the fifth is dropped.
             redis.pause()
             yield* write(sessionIn(ids[3]!, NOW + 3))
-            yield* Effect.sleep("100 millis")
+            yield* Effect.promise(() => waitUntil(() => batches.length === 2))
             yield* Effect.forEach(ids.slice(4, 8), (id, i) => write(sessionIn(id, NOW + 4 + i)), {
               discard: true,
             })
