@@ -17,7 +17,7 @@ export const STALL_LIMIT_REASON = "job stalled more than allowable limit"
 
 const PAGE = 500
 
-/** Ids of the queue's failed jobs BullMQ failed for its stall limit (a page of jobs at a time). */
+/** The queue's jobs BullMQ failed for its stall limit, read a page at a time; only those are kept. */
 const stallFailed = (queue: Queue) =>
   Effect.gen(function* () {
     const found: Array<Job> = []
