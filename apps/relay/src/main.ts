@@ -25,6 +25,7 @@ import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Layer, Logger } from "effect"
 import { RelayConfig } from "./config"
 import { DrainLayer } from "./layers/drain"
+import { HeapLayer } from "./layers/heap"
 import { HeartbeatLayer } from "./layers/heartbeat"
 import { HttpLayer } from "./layers/http"
 import { MtaStsHostLayer } from "./layers/mta-sts-host"
@@ -46,6 +47,8 @@ const Relay = DrainLayer.pipe(
   Layer.provideMerge(RedisEvictionCheck),
   Layer.provideMerge(PolicyLayer),
   Layer.provideMerge(Layer.mergeAll(RedisLayer, RelayLifecycle.layer, RelayConfig.layer, NodeContext.layer)),
+  // First: the heap's growth is set before the relay allocates for its work.
+  Layer.provideMerge(HeapLayer),
   Layer.provide(Logger.logFmt),
 )
 

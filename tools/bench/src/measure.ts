@@ -26,6 +26,18 @@ export const commandStats = (port: number): Map<string, number> => {
   return stats
 }
 
+/** Error replies a Redis sent since its start, by kind (`INFO errorstats`: MOVED, ASK, NOSCRIPT…). */
+export const errorStats = (port: number): Map<string, number> => {
+  const stats = new Map<string, number>()
+  for (const match of redisCli(port, "INFO", "errorstats").matchAll(/^errorstat_([^:]+):count=(\d+)/gm))
+    stats.set(match[1]!, Number(match[2]))
+  return stats
+}
+
+/** Clients connected to a Redis now (`INFO clients`). */
+export const connectedClients = (port: number): number =>
+  Number(/^connected_clients:(\d+)/m.exec(redisCli(port, "INFO", "clients"))?.[1] ?? 0)
+
 export const infoField = (port: number, section: string, field: string): string =>
   new RegExp(`^${field}:(.*)$`, "m").exec(redisCli(port, "INFO", section))?.[1]?.trim() ?? ""
 

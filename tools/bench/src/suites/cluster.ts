@@ -12,7 +12,7 @@
  * Settings (environment):
  * - BENCH_CLUSTER_MESSAGES (2,000), BENCH_CLUSTER_CONNECTIONS (16 client connections in all);
  * - BENCH_CLUSTER_RELAYS (2: one relay process per core, both roles, clients spread over them);
- * - BENCH_CLUSTER_SHARDS (6: two per master);
+ * - BENCH_CLUSTER_SHARDS (3: one per master — cheapest, see docs/scaling.md; 6 for two per master);
  * - BENCH_CLUSTER_DURABILITY: `always` (default), `everysec` or `none`, on every Redis node;
  * - BENCH_CLUSTER_RELAY_ENV="NAME=value,…": extra settings for every relay (e.g. RELAY_TRACE=off:
  *   the message trace's per-message writes are fleet-wide, on shard 0's master).
@@ -31,13 +31,22 @@ import {
 } from "@mailconnect/test-support"
 import { Effect, Layer } from "effect"
 import { submissionClient } from "../clients"
-import { commandStats, cpuSeconds, redisCli, redisPid, rss, setDurability } from "../measure"
+import {
+  commandStats,
+  connectedClients,
+  cpuSeconds,
+  errorStats,
+  redisCli,
+  redisPid,
+  rss,
+  setDurability,
+} from "../measure"
 import { type BenchSuite, report } from "../suite"
 
 const MESSAGES = Number(process.env.BENCH_CLUSTER_MESSAGES ?? 2_000)
 const CONNECTIONS = Number(process.env.BENCH_CLUSTER_CONNECTIONS ?? 16)
 const RELAYS = Number(process.env.BENCH_CLUSTER_RELAYS ?? 2)
-const SHARDS = Number(process.env.BENCH_CLUSTER_SHARDS ?? 6)
+const SHARDS = Number(process.env.BENCH_CLUSTER_SHARDS ?? 3)
 const DURABILITY = process.env.BENCH_CLUSTER_DURABILITY ?? "always"
 const RELAY_ENV = Object.fromEntries(
   (process.env.BENCH_CLUSTER_RELAY_ENV ?? "")
@@ -60,6 +69,8 @@ interface NodeFigures {
   readonly port: number
   readonly commands: number
   readonly keys: number
+  readonly clients: number
+  readonly errors: ReadonlyArray<readonly [string, number]>
   readonly cpu: number
 }
 
@@ -134,6 +145,7 @@ const measure = async (stack: Stack, layout: Layout) => {
     const before = good.recorder.messages().length
     const nodesBefore = layout.nodes.map((n) => ({
       commands: commandCalls(n.port),
+      errors: errorStats(n.port),
       cpu: cpuSeconds(redisPid(n.port)),
     }))
     const cpuBefore = pids.map(cpuSeconds)
@@ -168,6 +180,10 @@ const measure = async (stack: Stack, layout: Layout) => {
       port: n.port,
       commands: commandCalls(n.port) - nodesBefore[i]!.commands,
       keys: Number(redisCli(n.port, "DBSIZE").trim()),
+      clients: connectedClients(n.port),
+      errors: [...errorStats(n.port)]
+        .map(([kind, count]) => [kind, count - (nodesBefore[i]!.errors.get(kind) ?? 0)] as const)
+        .filter(([, count]) => count > 0),
       cpu: cpuSeconds(redisPid(n.port)) - nodesBefore[i]!.cpu,
     }))
     const perMessageMs = (seconds: number) => (seconds / MESSAGES) * 1000
@@ -197,8 +213,17 @@ const measure = async (stack: Stack, layout: Layout) => {
     for (const node of nodes)
       report(
         `[${layout.name}]   master :${node.port}`,
-        `${Math.round((node.commands / Math.max(1, allCommands)) * 100)}% of commands, ${node.keys} keys, CPU ${perMessageMs(node.cpu).toFixed(3)} ms/msg`,
+        `${Math.round((node.commands / Math.max(1, allCommands)) * 100)}% of commands, ${node.keys} keys, ${node.clients} clients, CPU ${perMessageMs(node.cpu).toFixed(3)} ms/msg`,
       )
+    const errors = new Map<string, number>()
+    for (const node of nodes)
+      for (const [kind, count] of node.errors) errors.set(kind, (errors.get(kind) ?? 0) + count)
+    report(
+      `[${layout.name}] error replies per message`,
+      errors.size === 0
+        ? "none"
+        : [...errors].map(([kind, count]) => `${kind} ${(count / MESSAGES).toFixed(3)}`).join(", "),
+    )
     ids.forEach((id, i) => {
       const { peak } = rss(pids[i]!)
       report(`[${layout.name}] ${id} peak RSS`, peak.toFixed(0), "MiB")
