@@ -19,24 +19,22 @@ export const redisCli = (port: number, ...args: ReadonlyArray<string>): string =
   })
 
 /** Calls per Redis command so far (`INFO commandstats`). */
-export const commandStats = (port: number): Map<string, number> => {
+/** `<prefix><name>:<field>=<n>` lines of an INFO section, by name. */
+const countsIn = (port: number, section: string, prefix: string, field: string): Map<string, number> => {
   const stats = new Map<string, number>()
-  for (const match of redisCli(port, "INFO", "commandstats").matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+  for (const match of redisCli(port, "INFO", section).matchAll(
+    new RegExp(`^${prefix}([^:]+):${field}=(\\d+)`, "gm"),
+  ))
     stats.set(match[1]!, Number(match[2]))
   return stats
 }
+
+export const commandStats = (port: number): Map<string, number> =>
+  countsIn(port, "commandstats", "cmdstat_", "calls")
 
 /** Error replies a Redis sent since its start, by kind (`INFO errorstats`: MOVED, ASK, NOSCRIPT…). */
-export const errorStats = (port: number): Map<string, number> => {
-  const stats = new Map<string, number>()
-  for (const match of redisCli(port, "INFO", "errorstats").matchAll(/^errorstat_([^:]+):count=(\d+)/gm))
-    stats.set(match[1]!, Number(match[2]))
-  return stats
-}
-
-/** Clients connected to a Redis now (`INFO clients`). */
-export const connectedClients = (port: number): number =>
-  Number(/^connected_clients:(\d+)/m.exec(redisCli(port, "INFO", "clients"))?.[1] ?? 0)
+export const errorStats = (port: number): Map<string, number> =>
+  countsIn(port, "errorstats", "errorstat_", "count")
 
 export const infoField = (port: number, section: string, field: string): string =>
   new RegExp(`^${field}:(.*)$`, "m").exec(redisCli(port, "INFO", section))?.[1]?.trim() ?? ""

@@ -33,9 +33,9 @@ import { Effect, Layer } from "effect"
 import { submissionClient } from "../clients"
 import {
   commandStats,
-  connectedClients,
   cpuSeconds,
   errorStats,
+  infoField,
   redisCli,
   redisPid,
   rss,
@@ -180,7 +180,7 @@ const measure = async (stack: Stack, layout: Layout) => {
       port: n.port,
       commands: commandCalls(n.port) - nodesBefore[i]!.commands,
       keys: Number(redisCli(n.port, "DBSIZE").trim()),
-      clients: connectedClients(n.port),
+      clients: Number(infoField(n.port, "clients", "connected_clients")),
       errors: [...errorStats(n.port)]
         .map(([kind, count]) => [kind, count - (nodesBefore[i]!.errors.get(kind) ?? 0)] as const)
         .filter(([, count]) => count > 0),
