@@ -18,23 +18,43 @@ export const redisCli = (port: number, ...args: ReadonlyArray<string>): string =
     maxBuffer: 64 * 1024 * 1024,
   })
 
-/** Calls per Redis command so far (`INFO commandstats`). */
-/** `<prefix><name>:<field>=<n>` lines of an INFO section, by name. */
+/** The `<field>=<n>` of each `<prefix><name>:…` line of an INFO section, by name. */
 const countsIn = (port: number, section: string, prefix: string, field: string): Map<string, number> => {
   const stats = new Map<string, number>()
   for (const match of redisCli(port, "INFO", section).matchAll(
-    new RegExp(`^${prefix}([^:]+):${field}=(\\d+)`, "gm"),
+    new RegExp(`^${prefix}([^:]+):(?:[^\\n]*,)?${field}=(\\d+)`, "gm"),
   ))
     stats.set(match[1]!, Number(match[2]))
   return stats
 }
 
+/** Calls per Redis command so far (`INFO commandstats`). */
 export const commandStats = (port: number): Map<string, number> =>
   countsIn(port, "commandstats", "cmdstat_", "calls")
+
+/**
+ * Microseconds Redis spent running each command so far (`INFO commandstats` usec). A script's or
+ * a transaction's time (`evalsha`, `exec`) includes the commands it ran, which are counted
+ * under their own names as well.
+ */
+export const commandTime = (port: number): Map<string, number> =>
+  countsIn(port, "commandstats", "cmdstat_", "usec")
 
 /** Error replies a Redis sent since its start, by kind (`INFO errorstats`: MOVED, ASK, NOSCRIPT…). */
 export const errorStats = (port: number): Map<string, number> =>
   countsIn(port, "errorstats", "errorstat_", "count")
+
+/**
+ * Calls per Redis command answered with an error: refused before it ran (`rejected`: wrong
+ * arguments, a key of another slot…) or failed while running (`failed`), from `INFO commandstats`.
+ */
+export const failedCalls = (port: number): Map<string, number> => {
+  const calls = new Map<string, number>()
+  for (const kind of ["rejected", "failed"])
+    for (const [name, n] of countsIn(port, "commandstats", "cmdstat_", `${kind}_calls`))
+      if (n > 0) calls.set(`${name} ${kind}`, n)
+  return calls
+}
 
 export const infoField = (port: number, section: string, field: string): string =>
   new RegExp(`^${field}:(.*)$`, "m").exec(redisCli(port, "INFO", section))?.[1]?.trim() ?? ""

@@ -35,6 +35,7 @@ import {
   commandStats,
   cpuSeconds,
   errorStats,
+  failedCalls,
   infoField,
   redisCli,
   redisPid,
@@ -65,12 +66,28 @@ interface Layout {
   readonly nodes: ReadonlyArray<RedisServer>
 }
 
+/** The counters that grew since `before`, by how much. */
+const grownSince = (now: Map<string, number>, before: Map<string, number>) =>
+  [...now]
+    .map(([name, count]) => [name, count - (before.get(name) ?? 0)] as const)
+    .filter(([, count]) => count > 0)
+
+/** Counters of every master summed by name, per message: "none" or "NOSCRIPT 0.002, …". */
+const perMessage = (counters: ReadonlyArray<ReadonlyArray<readonly [string, number]>>) => {
+  const sums = new Map<string, number>()
+  for (const node of counters) for (const [name, n] of node) sums.set(name, (sums.get(name) ?? 0) + n)
+  return sums.size === 0
+    ? "none"
+    : [...sums].map(([name, n]) => `${name} ${(n / MESSAGES).toFixed(3)}`).join(", ")
+}
+
 interface NodeFigures {
   readonly port: number
   readonly commands: number
   readonly keys: number
   readonly clients: number
   readonly errors: ReadonlyArray<readonly [string, number]>
+  readonly failed: ReadonlyArray<readonly [string, number]>
   readonly cpu: number
 }
 
@@ -146,6 +163,7 @@ const measure = async (stack: Stack, layout: Layout) => {
     const nodesBefore = layout.nodes.map((n) => ({
       commands: commandCalls(n.port),
       errors: errorStats(n.port),
+      failed: failedCalls(n.port),
       cpu: cpuSeconds(redisPid(n.port)),
     }))
     const cpuBefore = pids.map(cpuSeconds)
@@ -181,9 +199,8 @@ const measure = async (stack: Stack, layout: Layout) => {
       commands: commandCalls(n.port) - nodesBefore[i]!.commands,
       keys: Number(redisCli(n.port, "DBSIZE").trim()),
       clients: Number(infoField(n.port, "clients", "connected_clients")),
-      errors: [...errorStats(n.port)]
-        .map(([kind, count]) => [kind, count - (nodesBefore[i]!.errors.get(kind) ?? 0)] as const)
-        .filter(([, count]) => count > 0),
+      errors: grownSince(errorStats(n.port), nodesBefore[i]!.errors),
+      failed: grownSince(failedCalls(n.port), nodesBefore[i]!.failed),
       cpu: cpuSeconds(redisPid(n.port)) - nodesBefore[i]!.cpu,
     }))
     const perMessageMs = (seconds: number) => (seconds / MESSAGES) * 1000
@@ -215,15 +232,8 @@ const measure = async (stack: Stack, layout: Layout) => {
         `[${layout.name}]   master :${node.port}`,
         `${Math.round((node.commands / Math.max(1, allCommands)) * 100)}% of commands, ${node.keys} keys, ${node.clients} clients, CPU ${perMessageMs(node.cpu).toFixed(3)} ms/msg`,
       )
-    const errors = new Map<string, number>()
-    for (const node of nodes)
-      for (const [kind, count] of node.errors) errors.set(kind, (errors.get(kind) ?? 0) + count)
-    report(
-      `[${layout.name}] error replies per message`,
-      errors.size === 0
-        ? "none"
-        : [...errors].map(([kind, count]) => `${kind} ${(count / MESSAGES).toFixed(3)}`).join(", "),
-    )
+    report(`[${layout.name}] error replies per message`, perMessage(nodes.map((n) => n.errors)))
+    report(`[${layout.name}] failed commands per message`, perMessage(nodes.map((n) => n.failed)))
     ids.forEach((id, i) => {
       const { peak } = rss(pids[i]!)
       report(`[${layout.name}] ${id} peak RSS`, peak.toFixed(0), "MiB")

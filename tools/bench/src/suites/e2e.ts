@@ -22,7 +22,7 @@ import { openSync } from "node:fs"
 import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
 import { submissionClient } from "../clients"
 import { printHeapSnapshot, takeHeapSnapshot } from "../heap-snapshot"
-import { commandStats, cpuSeconds, infoField, relayMemory, rss, setDurability } from "../measure"
+import { commandStats, commandTime, cpuSeconds, infoField, relayMemory, rss, setDurability } from "../measure"
 import { type BenchSuite, percentile, report } from "../suite"
 
 const MESSAGES = Number(process.env.BENCH_E2E_MESSAGES ?? 2_000)
@@ -87,6 +87,7 @@ const suite: BenchSuite = {
           : undefined
         const before = good.recorder.messages().length
         const commandsBefore = commandStats(redisPort)
+        const timeBefore = commandTime(redisPort)
         const cpuBefore = pids.map(cpuSeconds)
         const redisCpuBefore = cpuSeconds(redisPid)
         const latencies: Array<number> = []
@@ -127,6 +128,9 @@ const suite: BenchSuite = {
         const commands = [...commandStats(redisPort)]
           .map(([name, calls]) => [name, calls - (commandsBefore.get(name) ?? 0)] as const)
           .filter(([, calls]) => calls > 0)
+          .sort((a, b) => b[1] - a[1])
+        const time = [...commandTime(redisPort)]
+          .map(([name, usec]) => [name, usec - (timeBefore.get(name) ?? 0)] as const)
           .sort((a, b) => b[1] - a[1])
         for (const t of transports) t.close()
         const perMessageMs = (seconds: number) => (seconds / MESSAGES) * 1000
@@ -172,6 +176,22 @@ const suite: BenchSuite = {
           commands
             .slice(0, 10)
             .map(([name, calls]) => `${name} ${perMessage(calls)}`)
+            .join(", "),
+        )
+        // What Redis spends outside: reading and parsing requests, writing replies, the AOF.
+        const scripted = new Set(["evalsha", "eval", "exec"])
+        report(
+          "Redis time in scripts and transactions per message",
+          time.filter(([name]) => scripted.has(name)).reduce((sum, [, usec]) => sum + usec, 0) /
+            MESSAGES /
+            1000,
+          "ms",
+        )
+        report(
+          "  most time (µs per message)",
+          time
+            .slice(0, 8)
+            .map(([name, usec]) => `${name} ${(usec / MESSAGES).toFixed(1)}`)
             .join(", "),
         )
       } finally {
