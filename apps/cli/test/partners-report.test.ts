@@ -4,11 +4,11 @@
  * way the workers write it (`DeliveryStats.record`): a bank server whose certificate expires in
  * 10 days and changed key yesterday. The report names what is due and whom to write to.
  */
-import { DeliveryStats, makeDeliveryStats } from "@mailconnect/delivery-queue"
+import { DeliveryStats, makeDeliveryStats, makeLayout, QueueLayout } from "@mailconnect/delivery-queue"
 import { RedisClient } from "@mailconnect/redis-client"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { redisLayer } from "@mailconnect/test-support"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mailconnect, ROOT } from "./policy-cli"
 
@@ -27,19 +27,22 @@ beforeAll(async () => {
   })
   const seen = (pin: string, at: number) =>
     Effect.flatMap(RedisClient, (client) =>
-      makeDeliveryStats(client).record({
-        partner: "bank",
-        domain: "bank.example",
-        source: "partner",
-        at,
-        delivered: 1,
-        deferred: 0,
-        bounced: 0,
-        code: undefined,
-        server: "smtp-in.bank.example:25",
-        tls: "TLSv1.3",
-        peer: peer(pin),
-      }),
+      makeDeliveryStats(client, makeLayout(PREFIX, 1)).record(
+        {
+          partner: "bank",
+          domain: "bank.example",
+          source: "partner",
+          at,
+          delivered: 1,
+          deferred: 0,
+          bounced: 0,
+          code: undefined,
+          server: "smtp-in.bank.example:25",
+          tls: "TLSv1.3",
+          peer: peer(pin),
+        },
+        0,
+      ),
     )
   await Effect.runPromise(
     Effect.all([seen("sha256/OLD", now - 2 * DAY), seen("sha256/NEW", now - DAY)], { concurrency: 1 }).pipe(
@@ -50,7 +53,7 @@ beforeAll(async () => {
   // Sanity: the watch holds what the report will read.
   const watched = await Effect.runPromise(
     Effect.flatMap(DeliveryStats, (s) => s.certificates).pipe(
-      Effect.provide(DeliveryStats.layer),
+      Effect.provide(DeliveryStats.layer.pipe(Layer.provide(QueueLayout.layer))),
       Effect.scoped,
       Effect.provide(redisLayer(redis.url, PREFIX)),
     ),

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { DeliveryStats } from "@mailconnect/delivery-queue"
+import { DeliveryStats, QueueLayout } from "@mailconnect/delivery-queue"
 import { type Lab, startLab } from "@mailconnect/partner-lab"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
 import { makeSigner, redisLayer } from "@mailconnect/test-support"
@@ -71,25 +71,38 @@ beforeAll(async () => {
   await Effect.runPromise(
     Effect.gen(function* () {
       const stats = yield* DeliveryStats
-      yield* stats.record({
-        ...failure,
-        domain: "dane-broken.example",
-        source: "dane",
-        at: Date.now() - 5 * 60_000,
-        deferred: 2,
-        code: "DANE_TLSA_MISMATCH",
-        server: "mx.dane-broken.example:25",
-      })
-      yield* stats.record({
-        ...failure,
-        domain: HOSTILE_DOMAIN,
-        source: "mta-sts",
-        at: Date.now() - 10 * 60_000,
-        deferred: 1,
-        code: "MTA_STS_MX_MISMATCH",
-        server: "<b>mx</b>:25",
-      })
-    }).pipe(Effect.provide(DeliveryStats.layer.pipe(Layer.provide(redisLayer(redis.url, PREFIX))))),
+      yield* stats.record(
+        {
+          ...failure,
+          domain: "dane-broken.example",
+          source: "dane",
+          at: Date.now() - 5 * 60_000,
+          deferred: 2,
+          code: "DANE_TLSA_MISMATCH",
+          server: "mx.dane-broken.example:25",
+        },
+        0,
+      )
+      yield* stats.record(
+        {
+          ...failure,
+          domain: HOSTILE_DOMAIN,
+          source: "mta-sts",
+          at: Date.now() - 10 * 60_000,
+          deferred: 1,
+          code: "MTA_STS_MX_MISMATCH",
+          server: "<b>mx</b>:25",
+        },
+        0,
+      )
+    }).pipe(
+      Effect.provide(
+        DeliveryStats.layer.pipe(
+          Layer.provide(QueueLayout.layer),
+          Layer.provide(redisLayer(redis.url, PREFIX)),
+        ),
+      ),
+    ),
   )
   dashboard = await startDashboard({ redisUrl: redis.url, prefix: PREFIX, signer })
   userDataDir = mkdtempSync(join(tmpdir(), "mc-chromium-"))

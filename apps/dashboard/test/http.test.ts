@@ -6,7 +6,7 @@
  * escaping and the failure pages hold.
  */
 import { signBundle } from "@mailconnect/bundle"
-import { DeliveryStats } from "@mailconnect/delivery-queue"
+import { DeliveryStats, QueueLayout } from "@mailconnect/delivery-queue"
 import { FleetRegistry } from "@mailconnect/fleet"
 import { PolicyStore } from "@mailconnect/policy-store"
 import { type RedisServer, redisCommand, startRedis } from "@mailconnect/test-redis"
@@ -314,19 +314,29 @@ describe("pages", { timeout: 30_000 }, () => {
     const hostile = `x"><img src=x onerror="alert(1)">.example`
     await Effect.runPromise(
       Effect.flatMap(DeliveryStats, (stats) =>
-        stats.record({
-          partner: "-",
-          domain: hostile,
-          source: "dane",
-          at: Date.now(),
-          delivered: 0,
-          deferred: 1,
-          bounced: 0,
-          code: "DANE_TLSA_MISMATCH",
-          server: "<script>mx</script>:25",
-          tls: undefined,
-        }),
-      ).pipe(Effect.provide(DeliveryStats.layer.pipe(Layer.provide(redisLayer(redis.url, PREFIX))))),
+        stats.record(
+          {
+            partner: "-",
+            domain: hostile,
+            source: "dane",
+            at: Date.now(),
+            delivered: 0,
+            deferred: 1,
+            bounced: 0,
+            code: "DANE_TLSA_MISMATCH",
+            server: "<script>mx</script>:25",
+            tls: undefined,
+          },
+          0,
+        ),
+      ).pipe(
+        Effect.provide(
+          DeliveryStats.layer.pipe(
+            Layer.provide(QueueLayout.layer),
+            Layer.provide(redisLayer(redis.url, PREFIX)),
+          ),
+        ),
+      ),
     )
     const page = await (await request("/health", { auth: basic(VIEWER) })).text()
     expect(page).toContain('data-domain="x&quot;&gt;&lt;img src=x onerror=&quot;alert(1)&quot;&gt;.example"')

@@ -6,9 +6,11 @@
  * certificates does not "change" on every delivery. Written inside the delivery statistics'
  * script (`stats.ts › RECORD`), so it costs no extra round trip; kept 30 days after the last sighting.
  *
- * Keys: `{mc}:watch:cert:<partner>|<server>` hash (`pin`, `issuer`, `notAfter`, `observed` JSON,
+ * Keys, under each queue shard's tag like the rest of the statistics (`{mc}`, `{mc:1}`…):
+ * `watch:cert:<partner>|<server>` hash (`pin`, `issuer`, `notAfter`, `observed` JSON,
  * `firstSeen`, `lastSeen`, and after a change `change`, `changedAt`, `previous` JSON);
- * `{mc}:watch:certs` set of `<partner>|<server>`.
+ * `watch:certs` set of `<partner>|<server>`. Each shard watches the deliveries of its own mail;
+ * a read merges a server's entries (`mergeWatched`).
  */
 import { Schema } from "effect"
 
@@ -91,6 +93,60 @@ export const watchedFrom = (
             kind,
             at: Number(hash.changedAt ?? 0),
             previous: previous?._tag === "Some" ? previous.value : undefined,
+          },
+        }
+      : {}),
+  }
+}
+
+const sameCertificate = (a: ObservedCertificate, b: ObservedCertificate) =>
+  a.spkiPin === b.spkiPin && a.issuer === b.issuer && a.notAfter === b.notAfter
+
+/** What changed from `previous` to `current`, diagnosed as `WATCH_LUA` does. */
+export const changeOf = (previous: ObservedCertificate, current: ObservedCertificate): CertificateChange =>
+  previous.spkiPin === current.spkiPin
+    ? "renewed-same-key"
+    : previous.issuer === current.issuer
+      ? "new-key"
+      : "new-issuer"
+
+/**
+ * One server's entries from every shard (each shard watches the deliveries of its own mail) as
+ * one: the certificate seen last, the server's first sighting in any shard, and the change to it
+ * at its earliest sighting in any shard. A shard that recorded the change itself gives its
+ * diagnosis; when none did (one shard saw only the old certificate, another only the new one) the
+ * change is diagnosed here from the newest old one. A shard still holding an older certificate
+ * than the one seen last does not make it current again.
+ */
+export const mergeWatched = (entries: ReadonlyArray<WatchedCertificate>): WatchedCertificate | undefined => {
+  const newest = entries.reduce<WatchedCertificate | undefined>(
+    (kept, e) => (kept === undefined || e.lastSeen > kept.lastSeen ? e : kept),
+    undefined,
+  )
+  if (newest === undefined) return undefined
+  const current = entries.filter((e) => sameCertificate(e.certificate, newest.certificate))
+  const older = entries
+    .filter((e) => !sameCertificate(e.certificate, newest.certificate))
+    .sort((a, b) => b.lastSeen - a.lastSeen)[0]
+  const recorded = current.flatMap((e) => (e.change ? [e.change] : [])).sort((a, b) => a.at - b.at)[0]
+  const diagnosed =
+    recorded ??
+    (older
+      ? { kind: changeOf(older.certificate, newest.certificate), previous: older.certificate }
+      : undefined)
+  return {
+    partner: newest.partner,
+    server: newest.server,
+    certificate: newest.certificate,
+    firstSeen: Math.min(...entries.map((e) => e.firstSeen)),
+    lastSeen: newest.lastSeen,
+    ...(diagnosed
+      ? {
+          change: {
+            kind: diagnosed.kind,
+            // A shard that never saw the old certificate saw the new one first at its firstSeen.
+            at: Math.min(...current.map((e) => e.change?.at ?? e.firstSeen)),
+            previous: diagnosed.previous,
           },
         }
       : {}),

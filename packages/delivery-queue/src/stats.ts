@@ -7,17 +7,27 @@
  * after the latest). Written best-effort by the workers, one script per outcome (`RECORD`) — a statistics
  * write never fails a delivery — and read by the dashboard.
  *
- * Keys: `{mc}:stats:h:<partner>:<hour>` hash (`delivered`, `deferred:<CODE>`, `bounced:<CODE>`),
- * `{mc}:stats:last:<partner>` JSON, `{mc}:stats:partners` set of partner names seen;
- * `{mc}:stats:sources:<hour>` hash (`<source>:delivered|deferred|bounced`),
- * `{mc}:stats:auth-failed` sorted set (domain by time of its last failure, ms) with
- * `{mc}:stats:auth-failed:last` hash (domain → JSON code, at, server, source).
- * Mail to domains without an agreement is counted under the partner name `-`.
+ * Sharded like the queue (`layout.ts`): an outcome is written under the tag of its job's shard, so
+ * on a Cluster every master carries the statistics of its own mail (they were all on shard 0's
+ * master: 38–41 % of the fleet's commands on one of three). A read asks every shard, one pipeline
+ * each, and sums the counters, keeps the newest last record and failure, and merges the
+ * certificate watch's entries (`mergeWatched`). Shard 0's tag is the fleet's own, where a fleet
+ * from before kept everything: its figures stay readable.
+ *
+ * Keys, per shard tag `{mc}`, `{mc:1}`…: `stats:h:<partner>:<hour>` hash (`delivered`,
+ * `deferred:<CODE>`, `bounced:<CODE>`), `stats:last:<partner>` JSON, `stats:partners` set of
+ * partner names seen; `stats:sources:<hour>` hash (`<source>:delivered|deferred|bounced`),
+ * `stats:auth-failed` sorted set (domain by time of its last failure, ms) with
+ * `stats:auth-failed:last` hash (domain → JSON code, at, server, source); the certificate watch's
+ * `watch:cert:<partner>|<server>` and `watch:certs`. Fleet-wide (`{mc}` only): the route checks,
+ * `watch:route:<partner>` and `watch:routes`. Mail to domains without an agreement is counted
+ * under the partner name `-`.
  */
 import type { FailureCode } from "@mailconnect/failure-codes"
 import { type LuaScript, RedisClient, type RedisCommandError } from "@mailconnect/redis-client"
 import { Context, Effect, Layer, Option, Schema } from "effect"
 import {
+  mergeWatched,
   type ObservedCertificate,
   WATCH_LUA,
   WATCH_TTL_S,
@@ -26,6 +36,7 @@ import {
 } from "./cert-watch"
 import { QueueUnavailable } from "./errors"
 import { FailureCodeSchema } from "./failure-code"
+import { QueueLayout, type QueueLayoutShape } from "./layout"
 import type { PolicySource } from "./ports"
 import { RouteCheck } from "./route-check"
 import { failFast } from "./spool"
@@ -93,7 +104,8 @@ export interface PolicySourceHealth {
 }
 
 export interface DeliveryStatsShape {
-  readonly record: (record: DeliveryRecord) => Effect.Effect<void>
+  /** Under the tag of `shard`: the shard of the job whose outcome it is. */
+  readonly record: (record: DeliveryRecord, shard: number) => Effect.Effect<void>
   /** The last 24 hours (24 full hour buckets plus the current one) for every partner seen. */
   readonly health: (now: number) => Effect.Effect<ReadonlyArray<PartnerHealth>, QueueUnavailable>
   /** Every partner server's last certificate, and its last change (the certificate watch). */
@@ -137,7 +149,7 @@ return 1
  * has them — the certificate watch (`WATCH_LUA`) and the list of authentication failures
  * (`AUTH_FAILED_LUA`), each run as a function of its own KEYS and ARGV.
  * KEYS: partner bucket, last, partners, source bucket, watch entry, watched set, auth-failed
- * sorted set, auth-failed hash (all under the fleet's tag; an unused one is never touched).
+ * sorted set, auth-failed hash (all under one shard's tag; an unused one is never touched).
  * ARGV: partner, bucket ttl, last JSON, last ttl, n, n × (field, count) of the partner bucket,
  * m, m × (field, count) of the source bucket, '1' + the watch's 7 arguments or '0', '1' + the
  * auth-failed list's 5 arguments or '0'.
@@ -240,26 +252,72 @@ const sourceTotals = (
   return totals
 }
 
-export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShape => {
-  const bucket = (partner: string, hour: number) => redis.keys.key("stats", "h", partner, String(hour))
-  const sourceBucket = (hour: number) => redis.keys.key("stats", "sources", String(hour))
-  const authFailed = redis.keys.key("stats", "auth-failed")
-  const authFailedLast = redis.keys.key("stats", "auth-failed", "last")
-  const last = (partner: string) => redis.keys.key("stats", "last", partner)
-  const partners = redis.keys.key("stats", "partners")
-  const partnerHealth = (partner: string, current: number) => {
-    const hours = Array.from({ length: 25 }, (_, i) => bucket(partner, current - i))
-    return redis
-      .batch([...hours.map((key) => ["HGETALL", key] as const), ["GET", last(partner)] as const])
-      .pipe(
-        Effect.map((replies): PartnerHealth => {
-          const totals = { delivered: 0, deferred: {}, bounced: {} }
-          for (const reply of replies.slice(0, hours.length)) addBucket(totals, hashOf(reply))
-          const lastText = replies.at(-1) as string | null | undefined
-          return { partner, ...totals, last: lastText ? (JSON.parse(lastText) as DeliveryRecord) : undefined }
-        }),
+/** The newest of two last records (by the time of the outcome). */
+const newer = (a: DeliveryRecord | undefined, b: DeliveryRecord | undefined) =>
+  a === undefined || (b !== undefined && b.at > a.at) ? b : a
+
+/** Every shard's failure list as one: the newest failure per domain, newest first, the last `AUTH_FAILED_KEEP`. */
+const mergeAuthFailures = (hashes: ReadonlyArray<Readonly<Record<string, string>>>) => {
+  const byDomain = new Map<string, AuthFailure>()
+  for (const hash of hashes)
+    for (const json of Object.values(hash))
+      for (const failure of Option.toArray(decodeAuthFailure(json))) {
+        const kept = byDomain.get(failure.domain)
+        if (kept === undefined || failure.at > kept.at) byDomain.set(failure.domain, failure)
+      }
+  return [...byDomain.values()]
+    .sort((a, b) => b.at - a.at || (a.domain < b.domain ? -1 : 1))
+    .slice(0, AUTH_FAILED_KEEP)
+}
+
+export const makeDeliveryStats = (
+  redis: RedisClient["Type"],
+  layout: Pick<QueueLayoutShape, "all" | "key">,
+): DeliveryStatsShape => {
+  const bucket = (shard: number, partner: string, hour: number) =>
+    layout.key(shard, "stats", "h", partner, String(hour))
+  const sourceBucket = (shard: number, hour: number) => layout.key(shard, "stats", "sources", String(hour))
+  const authFailed = (shard: number) => layout.key(shard, "stats", "auth-failed")
+  const authFailedLast = (shard: number) => layout.key(shard, "stats", "auth-failed", "last")
+  const last = (shard: number, partner: string) => layout.key(shard, "stats", "last", partner)
+  const partners = (shard: number) => layout.key(shard, "stats", "partners")
+  const watched = (shard: number) => layout.key(shard, "watch", "certs")
+  const watchEntry = (shard: number, member: string) => layout.key(shard, "watch", "cert", member)
+  // Fleet-wide: written by the route checks, not per message.
+  const routed = redis.keys.key("watch", "routes")
+  /** One read per shard, all at once (each a pipeline within its shard's slot). */
+  const everyShard = <A>(read: (shard: number) => Effect.Effect<A, RedisCommandError>) =>
+    Effect.forEach(layout.all, read, { concurrency: "unbounded" })
+  /** The names in every shard's copy of a set, sorted. */
+  const unionOf = (key: (shard: number) => string) =>
+    everyShard((shard) => redis.smembers(key(shard))).pipe(
+      Effect.map((sets) => [...new Set(sets.flatMap((names) => [...names]))].sort()),
+    )
+  const HOURS = 25
+  /** One shard's figures of every partner named: its 25 hour buckets and its last record. */
+  const shardHealth = (shard: number, names: ReadonlyArray<string>, current: number) =>
+    redis
+      .batch(
+        names.flatMap((partner) => [
+          ...Array.from(
+            { length: HOURS },
+            (_, i) => ["HGETALL", bucket(shard, partner, current - i)] as const,
+          ),
+          ["GET", last(shard, partner)] as const,
+        ]),
       )
-  }
+      .pipe(
+        Effect.map((replies) =>
+          names.map((_, p) => {
+            const own = replies.slice(p * (HOURS + 1), (p + 1) * (HOURS + 1))
+            const lastText = own.at(-1) as string | null | undefined
+            return {
+              buckets: own.slice(0, HOURS).map(hashOf),
+              last: lastText ? (JSON.parse(lastText) as DeliveryRecord) : undefined,
+            }
+          }),
+        ),
+      )
   /** `count` pairs (field, n) of the counters an outcome adds to, with their number first. */
   const countArgs = (pairs: ReadonlyArray<readonly [string, number]>) => {
     const added = pairs.filter(([, n]) => n > 0)
@@ -274,9 +332,6 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
             r[result],
           ]),
     )
-  const watched = redis.keys.key("watch", "certs")
-  const routed = redis.keys.key("watch", "routes")
-  const watchEntry = (member: string) => redis.keys.key("watch", "cert", member)
   const watchMember = (r: DeliveryRecord) =>
     r.peer === undefined || r.server === undefined || r.partner === "-"
       ? undefined
@@ -292,19 +347,19 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
     return ["1", failure.domain, failure.at, JSON.stringify(failure), AUTH_FAILED_KEEP, LAST_TTL_S]
   }
   return {
-    record: (r) => {
+    record: (r, shard) => {
       const hour = Math.floor(r.at / HOUR)
       const member = watchMember(r)
       const keys = [
-        bucket(r.partner, hour),
-        last(r.partner),
-        partners,
-        sourceBucket(hour),
-        // Never touched without a certificate to watch; still a key under the fleet's tag.
-        watchEntry(member ?? "-"),
-        watched,
-        authFailed,
-        authFailedLast,
+        bucket(shard, r.partner, hour),
+        last(shard, r.partner),
+        partners(shard),
+        sourceBucket(shard, hour),
+        // Never touched without a certificate to watch; still a key under the shard's tag.
+        watchEntry(shard, member ?? "-"),
+        watched(shard),
+        authFailed(shard),
+        authFailedLast(shard),
       ]
       const args = [
         r.partner,
@@ -323,19 +378,34 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
       return redis.script(RECORD, keys, args).pipe(Effect.ignore)
     },
     health: (now) =>
-      redis.smembers(partners).pipe(
-        Effect.flatMap((names) =>
-          Effect.forEach([...names].sort(), (partner) => partnerHealth(partner, Math.floor(now / HOUR))),
-        ),
-        Effect.mapError(unavailable),
-      ),
+      Effect.gen(function* () {
+        const names = yield* unionOf(partners)
+        if (names.length === 0) return []
+        const current = Math.floor(now / HOUR)
+        const shards = yield* everyShard((shard) => shardHealth(shard, names, current))
+        return names.map((partner, p): PartnerHealth => {
+          const totals = { delivered: 0, deferred: {}, bounced: {} }
+          let latest: DeliveryRecord | undefined
+          for (const shard of shards) {
+            for (const hour of shard[p]!.buckets) addBucket(totals, hour)
+            latest = newer(latest, shard[p]!.last)
+          }
+          return { partner, ...totals, last: latest }
+        })
+      }).pipe(Effect.mapError(unavailable)),
     certificates: Effect.gen(function* () {
-      const members = [...(yield* redis.smembers(watched))].sort()
+      const members = yield* unionOf(watched)
       if (members.length === 0) return []
-      const replies = yield* redis.batch(members.map((m) => ["HGETALL", watchEntry(m)] as const))
+      const shards = yield* everyShard((shard) =>
+        redis.batch(members.map((m) => ["HGETALL", watchEntry(shard, m)] as const)),
+      )
       return members.flatMap((m, i) => {
-        const entry = watchedFrom(m, hashOf(replies[i]))
-        return entry ? [entry] : []
+        const seen = shards.flatMap((replies) => {
+          const entry = watchedFrom(m, hashOf(replies[i]))
+          return entry ? [entry] : []
+        })
+        const merged = mergeWatched(seen)
+        return merged ? [merged] : []
       })
     }).pipe(Effect.mapError(unavailable)),
     recordRoute: (partner, check) =>
@@ -368,14 +438,16 @@ export const makeDeliveryStats = (redis: RedisClient["Type"]): DeliveryStatsShap
     }).pipe(Effect.mapError(unavailable)),
     policySources: Effect.fn("DeliveryStats.policySources")(function* (now: number) {
       const current = Math.floor(now / HOUR)
-      const hours = Array.from({ length: 25 }, (_, i) => sourceBucket(current - i))
-      const replies = yield* redis
-        .batch([...hours.map((key) => ["HGETALL", key] as const), ["HGETALL", authFailedLast] as const])
-        .pipe(Effect.mapError(unavailable))
-      const authFailures = Object.values(hashOf(replies.at(-1)))
-        .flatMap((json) => Option.toArray(decodeAuthFailure(json)))
-        .sort((a, b) => b.at - a.at || (a.domain < b.domain ? -1 : 1))
-      return { counts: sourceTotals(replies.slice(0, hours.length).map(hashOf)), authFailures }
+      const shards = yield* everyShard((shard) =>
+        redis.batch([
+          ...Array.from({ length: HOURS }, (_, i) => ["HGETALL", sourceBucket(shard, current - i)] as const),
+          ["HGETALL", authFailedLast(shard)] as const,
+        ]),
+      ).pipe(Effect.mapError(unavailable))
+      return {
+        counts: sourceTotals(shards.flatMap((replies) => replies.slice(0, HOURS).map(hashOf))),
+        authFailures: mergeAuthFailures(shards.map((replies) => hashOf(replies.at(-1)))),
+      }
     }),
   }
 }
@@ -386,6 +458,9 @@ export class DeliveryStats extends Context.Tag("@mailconnect/DeliveryStats")<
 >() {
   static layer = Layer.scoped(
     DeliveryStats,
-    Effect.map(RedisClient.connect({ purpose: "stats", ...failFast }), makeDeliveryStats),
+    Effect.gen(function* () {
+      const layout = yield* QueueLayout
+      return makeDeliveryStats(yield* RedisClient.connect({ purpose: "stats", ...failFast }), layout)
+    }),
   )
 }

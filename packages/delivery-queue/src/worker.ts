@@ -180,6 +180,7 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
       })
 
     const recordOutcome = (
+      shard: number,
       partner: string | undefined,
       decision: Decision,
       outcome: Either.Either<DeliveryReport, DeliveryFailed>,
@@ -202,28 +203,31 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
           source,
         })
         if (partner !== undefined)
-          yield* stats.record({
-            partner,
-            domain: decision.data.domain,
-            source,
-            at,
-            delivered,
-            deferred,
-            bounced,
-            code,
-            server: attempt?.server,
-            tls: tls === undefined ? undefined : renderTls(tls),
-            ...(tls?.peer
-              ? {
-                  peer: {
-                    subject: tls.peer.subject,
-                    issuer: tls.peer.issuer,
-                    notAfter: tls.peer.notAfter,
-                    spkiPin: tls.peer.spkiPin,
-                  },
-                }
-              : {}),
-          })
+          yield* stats.record(
+            {
+              partner,
+              domain: decision.data.domain,
+              source,
+              at,
+              delivered,
+              deferred,
+              bounced,
+              code,
+              server: attempt?.server,
+              tls: tls === undefined ? undefined : renderTls(tls),
+              ...(tls?.peer
+                ? {
+                    peer: {
+                      subject: tls.peer.subject,
+                      issuer: tls.peer.issuer,
+                      notAfter: tls.peer.notAfter,
+                      spkiPin: tls.peer.spkiPin,
+                    },
+                  }
+                : {}),
+            },
+            shard,
+          )
       })
 
     /** Records the decision, queues the DSNs it owes, and says what happens to the job next. */
@@ -256,6 +260,7 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
         yield* writeLog(attemptLine({ before: data, decision, route, at: decidedAt, headers }))
         const settled = yield* settleReports(job, recorded, languages, headers).pipe(Effect.either)
         const record = recordOutcome(
+          shard,
           route.local ? undefined : (route.policy.partner?.name ?? "-"),
           decision,
           outcome,

@@ -2,7 +2,8 @@
  * The certificate watch against a real Redis (written by `DeliveryStats.record`, as the worker
  * does): a partner server's certificate kept, a sighting of the same one moving only lastSeen,
  * each kind of change diagnosed, a late older sighting ignored, two servers of one partner kept
- * apart, and mail without an agreement not watched.
+ * apart, and mail without an agreement not watched; over queue shards, one server's entries read
+ * as one (a change recorded in one shard, diagnosed across two, an older shard not winning).
  */
 import { RedisClient } from "@mailconnect/redis-client"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
@@ -13,6 +14,7 @@ import {
   type DeliveryRecord,
   type DeliveryStatsShape,
   makeDeliveryStats,
+  makeLayout,
   type ObservedCertificate,
 } from "../src"
 
@@ -50,12 +52,14 @@ const seen = (
   ...overrides,
 })
 
-const withStats = <A>(f: (stats: DeliveryStatsShape) => Effect.Effect<A, unknown>) => {
+const withStats = <A>(f: (stats: DeliveryStatsShape) => Effect.Effect<A, unknown>, shards = 1) => {
   const prefix = uniquePrefix("watch")
   return Effect.runPromise(
     Effect.gen(function* () {
       const client = yield* RedisClient
-      return yield* f(makeDeliveryStats(client)).pipe(Effect.ensuring(Effect.ignore(deletePrefix(prefix))))
+      return yield* f(makeDeliveryStats(client, makeLayout(prefix, shards))).pipe(
+        Effect.ensuring(Effect.ignore(deletePrefix(prefix))),
+      )
     }).pipe(Effect.scoped, Effect.provide(redisLayer(redis.url, prefix))),
   )
 }
@@ -64,8 +68,8 @@ describe("the certificate watch", () => {
   it("keeps the certificate seen, and a second sighting of the same one moves only lastSeen", async () => {
     const watched = await withStats((stats) =>
       Effect.gen(function* () {
-        yield* stats.record(seen(cert(), T0))
-        yield* stats.record(seen(cert(), T0 + DAY))
+        yield* stats.record(seen(cert(), T0), 0)
+        yield* stats.record(seen(cert(), T0 + DAY), 0)
         return yield* stats.certificates
       }),
     )
@@ -87,8 +91,8 @@ describe("the certificate watch", () => {
   ] as const)("diagnoses %s, with the certificate before", async (kind, next) => {
     const [entry] = await withStats((stats) =>
       Effect.gen(function* () {
-        yield* stats.record(seen(cert(), T0))
-        yield* stats.record(seen(next, T0 + DAY))
+        yield* stats.record(seen(cert(), T0), 0)
+        yield* stats.record(seen(next, T0 + DAY), 0)
         return yield* stats.certificates
       }),
     )
@@ -105,8 +109,8 @@ describe("the certificate watch", () => {
   it("ignores a sighting older than the one kept (a worker that wrote late)", async () => {
     const [entry] = await withStats((stats) =>
       Effect.gen(function* () {
-        yield* stats.record(seen(cert({ spkiPin: "sha256/NEW" }), T0 + DAY))
-        yield* stats.record(seen(cert(), T0))
+        yield* stats.record(seen(cert({ spkiPin: "sha256/NEW" }), T0 + DAY), 0)
+        yield* stats.record(seen(cert(), T0), 0)
         return yield* stats.certificates
       }),
     )
@@ -117,13 +121,17 @@ describe("the certificate watch", () => {
   it("keeps two servers of one partner apart, and does not watch mail without an agreement", async () => {
     const watched = await withStats((stats) =>
       Effect.gen(function* () {
-        yield* stats.record(seen(cert(), T0))
-        yield* stats.record(seen(cert({ spkiPin: "sha256/MX2" }), T0, { server: "smtp-in2.bank.example:25" }))
-        yield* stats.record(seen(cert(), T0 + DAY))
+        yield* stats.record(seen(cert(), T0), 0)
+        yield* stats.record(
+          seen(cert({ spkiPin: "sha256/MX2" }), T0, { server: "smtp-in2.bank.example:25" }),
+          0,
+        )
+        yield* stats.record(seen(cert(), T0 + DAY), 0)
         yield* stats.record(
           seen(cert({ spkiPin: "sha256/MX2" }), T0 + DAY, { server: "smtp-in2.bank.example:25" }),
+          0,
         )
-        yield* stats.record(seen(cert(), T0, { partner: "-", domain: "plain.example" }))
+        yield* stats.record(seen(cert(), T0, { partner: "-", domain: "plain.example" }), 0)
         return yield* stats.certificates
       }),
     )
@@ -131,5 +139,70 @@ describe("the certificate watch", () => {
       ["smtp-in.bank.example:25", "sha256/AAAA", undefined],
       ["smtp-in2.bank.example:25", "sha256/MX2", undefined],
     ])
+  })
+})
+
+describe("the certificate watch over queue shards (each shard watches its own mail)", () => {
+  const next = cert({ notAfter: "2027-12-10T00:00:00.000Z", spkiPin: "sha256/BBBB" })
+
+  it("a change one shard recorded is one entry, changed at its first sighting in any shard", async () => {
+    const watched = await withStats(
+      (stats) =>
+        Effect.gen(function* () {
+          yield* stats.record(seen(cert(), T0), 0)
+          // Shard 1 meets the server only after the change: the new certificate is all it knows.
+          yield* stats.record(seen(next, T0 + DAY), 1)
+          yield* stats.record(seen(next, T0 + 2 * DAY), 0)
+          return yield* stats.certificates
+        }),
+      2,
+    )
+    expect(watched).toEqual([
+      {
+        partner: "bank",
+        server: "smtp-in.bank.example:25",
+        certificate: next,
+        firstSeen: T0,
+        lastSeen: T0 + 2 * DAY,
+        change: { kind: "new-key", at: T0 + DAY, previous: cert() },
+      },
+    ])
+  })
+
+  it("diagnoses a change no shard saw itself: the old certificate only in one, the new only in another", async () => {
+    const renewed = cert({ issuer: "CN=Other Provider CA", spkiPin: "sha256/CCCC" })
+    const [entry] = await withStats(
+      (stats) =>
+        Effect.gen(function* () {
+          yield* stats.record(seen(cert(), T0), 2)
+          yield* stats.record(seen(renewed, T0 + DAY), 1)
+          return yield* stats.certificates
+        }),
+      3,
+    )
+    expect(entry).toEqual({
+      partner: "bank",
+      server: "smtp-in.bank.example:25",
+      certificate: renewed,
+      firstSeen: T0,
+      lastSeen: T0 + DAY,
+      change: { kind: "new-issuer", at: T0 + DAY, previous: cert() },
+    })
+  })
+
+  it("a shard whose last sighting is older does not make its certificate current again", async () => {
+    const [entry] = await withStats(
+      (stats) =>
+        Effect.gen(function* () {
+          yield* stats.record(seen(cert(), T0), 0)
+          yield* stats.record(seen(next, T0 + DAY), 0)
+          // Written after, seen before: shard 1's last sighting of the old certificate.
+          yield* stats.record(seen(cert(), T0 + DAY / 2), 1)
+          return yield* stats.certificates
+        }),
+      2,
+    )
+    expect(entry?.certificate).toEqual(next)
+    expect(entry?.change).toEqual({ kind: "new-key", at: T0 + DAY, previous: cert() })
   })
 })

@@ -133,6 +133,14 @@ describe("the queue sharded over a 3-master Redis Cluster", { timeout: 240_000 }
               `{${topology.prefix}*:trace:msg:*`,
             )) as ReadonlyArray<string>
           ).length,
+          // The delivery statistics are sharded too: each shard's hour bucket of the partner.
+          statsBuckets: (
+            (await redisCommand(
+              node.port,
+              "KEYS",
+              `{${topology.prefix}*:stats:h:bank:*`,
+            )) as ReadonlyArray<string>
+          ).length,
         }
       }),
     )
@@ -152,6 +160,8 @@ describe("the queue sharded over a 3-master Redis Cluster", { timeout: 240_000 }
       expect(master.completedJobs).toBeGreaterThanOrEqual(count / 10)
       expect(master.traceRecords).toBeGreaterThanOrEqual(count / 10)
       expect(master.keys).toBeGreaterThan(0)
+      // One bucket per shard and hour (the run may cross an hour).
+      expect(master.statsBuckets).toBeGreaterThanOrEqual(master.shards)
       // Every master does a real share of the work; none carries it all (shares measured: with
       // the trace fleet-wide 56 / 22 / 23 %, sharded 33–43 / 22–29 / 29–38 %; the bound leaves
       // room for the hash's spread over 60 ids — the trace records per master above are the

@@ -11,11 +11,12 @@ export const redisLayer = (
     Layer.provideMerge(RedisConnectionFactory.layerFrom(Either.getOrThrow(parseRedisUrl(url, prefix)))),
   )
 
-/** Deletes every key under `prefix` (tests share one redis-server per file). */
+/** Deletes every key under `prefix` and its queue shards' tags (tests share one redis-server per file). */
 export const deletePrefix = (prefix: string) =>
   Effect.gen(function* () {
     const client = yield* RedisClient
-    yield* client.del(...((yield* client.call("KEYS", `{${prefix}}:*`)) as Array<string>))
+    for (const pattern of [`{${prefix}}:*`, `{${prefix}:*}:*`])
+      yield* client.del(...((yield* client.call("KEYS", pattern)) as Array<string>))
   })
 
 let prefixes = 0

@@ -11,12 +11,13 @@ import {
   DeliveryStats,
   type PartnerStatus,
   partnerWatch,
+  QueueLayout,
   type RouteCheck,
   type WatchedCertificate,
 } from "@mailconnect/delivery-queue"
 import { compileDirectory } from "@mailconnect/policy-compiler"
 import { RedisClient } from "@mailconnect/redis-client"
-import { Clock, Console, Effect } from "effect"
+import { Clock, Console, Effect, Layer } from "effect"
 import { CliExit } from "../exit"
 import { missingSubcommand } from "../usage"
 import { dirOption } from "./policy-options"
@@ -36,7 +37,8 @@ const watched = Effect.gen(function* () {
   const stats = yield* DeliveryStats
   return yield* Effect.all([stats.certificates, stats.routes])
 }).pipe(
-  Effect.provide(DeliveryStats.layer),
+  // Every shard's statistics (the layout recorded in Redis says how many).
+  Effect.provide(DeliveryStats.layer.pipe(Layer.provide(QueueLayout.layer))),
   Effect.provide(RedisClient.layerFromEnv),
   Effect.scoped,
   Effect.catchAll((e) =>
