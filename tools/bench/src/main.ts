@@ -9,6 +9,8 @@
  * directory) and print its largest kinds of objects.
  * `--alloc`: every relay samples its allocations, collected garbage included, and writes them on
  * exit (same directory); the functions that allocate most are printed (`alloc-summary.ts`).
+ * `--redis-time`: the e2e suite logs every command its Redis runs (SLOWLOG) and prints the time
+ * per command and per script, BullMQ's and ours told apart by their keys (`redis-time.ts`).
  */
 import { mkdirSync, readdirSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -23,6 +25,7 @@ const args = process.argv.slice(2)
 const profile = args.includes("--profile")
 const heap = args.includes("--heap")
 const alloc = args.includes("--alloc")
+if (args.includes("--redis-time")) process.env.BENCH_REDIS_TIME = "1"
 const wanted = args.filter((a) => !a.startsWith("--"))
 const files = readdirSync(dir)
   .filter((f) => f.endsWith(".ts"))

@@ -23,6 +23,7 @@ import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-sup
 import { submissionClient } from "../clients"
 import { printHeapSnapshot, takeHeapSnapshot } from "../heap-snapshot"
 import { commandStats, commandTime, cpuSeconds, infoField, relayMemory, rss, setDurability } from "../measure"
+import { sampleRedisTime } from "../redis-time"
 import { type BenchSuite, percentile, report } from "../suite"
 
 const MESSAGES = Number(process.env.BENCH_E2E_MESSAGES ?? 2_000)
@@ -90,6 +91,7 @@ const suite: BenchSuite = {
         const timeBefore = commandTime(redisPort)
         const cpuBefore = pids.map(cpuSeconds)
         const redisCpuBefore = cpuSeconds(redisPid)
+        const redisTime = process.env.BENCH_REDIS_TIME ? await sampleRedisTime(redisPort) : undefined
         const latencies: Array<number> = []
         let failures = 0
         const started = performance.now()
@@ -122,6 +124,7 @@ const suite: BenchSuite = {
           1_800_000,
         )
         const total = performance.now() - started
+        const timeSpent = await redisTime?.stop()
         monitor?.kill()
         const cpu = pids.map((pid, i) => cpuSeconds(pid) - cpuBefore[i]!)
         const redisCpu = cpuSeconds(redisPid) - redisCpuBefore
@@ -194,6 +197,12 @@ const suite: BenchSuite = {
             .map(([name, usec]) => `${name} ${(usec / MESSAGES).toFixed(1)}`)
             .join(", "),
         )
+        if (timeSpent)
+          for (const [signature, { calls, usec }] of timeSpent.slice(0, 15))
+            report(
+              `  Redis time: ${signature}`,
+              `${(usec / MESSAGES).toFixed(1)} µs per message, ${(calls / MESSAGES).toFixed(2)} calls, ${(usec / calls).toFixed(1)} µs each`,
+            )
       } finally {
         await Promise.all(relays.map((relay) => relay.stop("SIGTERM")))
       }
