@@ -44,6 +44,8 @@ import { failFast } from "./spool"
 const HOUR = 3_600_000
 const BUCKET_TTL_S = 26 * 3600
 const LAST_TTL_S = 7 * 86_400
+/** The hour buckets a read sums: the last 24 full hours and the current one. */
+const HOURS = 25
 /** How many domains the authentication-failure list keeps (the most recent). */
 export const AUTH_FAILED_KEEP = 200
 
@@ -293,7 +295,6 @@ export const makeDeliveryStats = (
     everyShard((shard) => redis.smembers(key(shard))).pipe(
       Effect.map((sets) => [...new Set(sets.flatMap((names) => [...names]))].sort()),
     )
-  const HOURS = 25
   /** One shard's figures of every partner named: its 25 hour buckets and its last record. */
   const shardHealth = (shard: number, names: ReadonlyArray<string>, current: number) =>
     redis

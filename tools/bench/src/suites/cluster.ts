@@ -128,7 +128,14 @@ const pidsOf = (url: string, prefix: string, ids: ReadonlyArray<string>) =>
   )
 
 /** The load on one layout: relays started on it, messages sent and delivered, figures printed. */
-const measure = async (stack: Stack, layout: Layout) => {
+/** What one layout's run compares with the other's. */
+interface Run {
+  readonly rate: number
+  /** Redis CPU per message of the master that used most (ms). */
+  readonly busiestMaster: number
+}
+
+const measure = async (stack: Stack, layout: Layout): Promise<Run> => {
   const good = stack.partners.scenario("good")
   const policy = policyOf([labPartner(stack.partners, "bank", "good")], { host: good.host, port: good.port })
   const { signer } = stack.lab
@@ -238,6 +245,10 @@ const measure = async (stack: Stack, layout: Layout) => {
       const { peak } = rss(pids[i]!)
       report(`[${layout.name}] ${id} peak RSS`, peak.toFixed(0), "MiB")
     })
+    return {
+      rate: (MESSAGES / total) * 1000,
+      busiestMaster: Math.max(...nodes.map((n) => perMessageMs(n.cpu))),
+    }
   } finally {
     await Promise.all(relays.map((relay) => relay.stop("SIGTERM")))
   }
@@ -248,7 +259,7 @@ const suite: BenchSuite = {
   run: async () => {
     const stack = await startStack(["good"])
     try {
-      await measure(stack, {
+      const standalone = await measure(stack, {
         name: "standalone",
         url: stack.lab.redis.url,
         prefix: `${stack.lab.prefix}s`,
@@ -258,7 +269,7 @@ const suite: BenchSuite = {
       const cluster = await startCluster({ masters: MASTERS })
       try {
         const prefix = await evenPrefix(stack.lab.prefix, cluster.nodeFor, cluster.nodes)
-        await measure(stack, {
+        const clustered = await measure(stack, {
           name: "cluster",
           url: cluster.url,
           prefix,
@@ -273,6 +284,13 @@ const suite: BenchSuite = {
           ),
         )
         report("[cluster] shard → master", homes.map((port, i) => `${i}:${port}`).join(" "))
+        report("[cluster] end-to-end rate against standalone", clustered.rate / standalone.rate, "×")
+        // Masters on machines of their own: the busiest one bounds the Cluster's volume.
+        report(
+          "[cluster] volume bound against one Redis",
+          standalone.busiestMaster / clustered.busiestMaster,
+          "× (standalone Redis CPU / busiest master's, per message)",
+        )
       } finally {
         await cluster.stop()
       }
