@@ -105,9 +105,21 @@ export interface PolicySourceHealth {
   readonly authFailures: ReadonlyArray<AuthFailure>
 }
 
+/** One outcome's statistics as a call of `RECORD`, for a caller that runs it with its own script. */
+export interface StatsCall {
+  readonly script: LuaScript
+  readonly keys: ReadonlyArray<string>
+  readonly args: ReadonlyArray<string | number>
+}
+
 export interface DeliveryStatsShape {
   /** Under the tag of `shard`: the shard of the job whose outcome it is. */
   readonly record: (record: DeliveryRecord, shard: number) => Effect.Effect<void>
+  /**
+   * What `record` runs, without running it: the worker runs it in the same call as the attempt's
+   * job record (`job-record.ts`), keys and job in the same shard.
+   */
+  readonly recordCall: (record: DeliveryRecord, shard: number) => StatsCall
   /** The last 24 hours (24 full hour buckets plus the current one) for every partner seen. */
   readonly health: (now: number) => Effect.Effect<ReadonlyArray<PartnerHealth>, QueueUnavailable>
   /** Every partner server's last certificate, and its last change (the certificate watch). */
@@ -347,37 +359,42 @@ export const makeDeliveryStats = (
     if (failure === undefined) return ["0"]
     return ["1", failure.domain, failure.at, JSON.stringify(failure), AUTH_FAILED_KEEP, LAST_TTL_S]
   }
+  const recordCall = (r: DeliveryRecord, shard: number): StatsCall => {
+    const hour = Math.floor(r.at / HOUR)
+    const member = watchMember(r)
+    const keys = [
+      bucket(shard, r.partner, hour),
+      last(shard, r.partner),
+      partners(shard),
+      sourceBucket(shard, hour),
+      // Never touched without a certificate to watch; still a key under the shard's tag.
+      watchEntry(shard, member ?? "-"),
+      watched(shard),
+      authFailed(shard),
+      authFailedLast(shard),
+    ]
+    const args = [
+      r.partner,
+      BUCKET_TTL_S,
+      JSON.stringify(r),
+      LAST_TTL_S,
+      ...countArgs([
+        ["delivered", r.delivered],
+        [`deferred:${r.code ?? "SMTP_TRANSIENT"}`, r.deferred],
+        [`bounced:${r.code ?? "SMTP_PERMANENT"}`, r.bounced],
+      ]),
+      ...sourceArgs(r),
+      ...watchArgs(r, member),
+      ...authFailedArgs(r),
+    ]
+    return { script: RECORD, keys, args }
+  }
   return {
     record: (r, shard) => {
-      const hour = Math.floor(r.at / HOUR)
-      const member = watchMember(r)
-      const keys = [
-        bucket(shard, r.partner, hour),
-        last(shard, r.partner),
-        partners(shard),
-        sourceBucket(shard, hour),
-        // Never touched without a certificate to watch; still a key under the shard's tag.
-        watchEntry(shard, member ?? "-"),
-        watched(shard),
-        authFailed(shard),
-        authFailedLast(shard),
-      ]
-      const args = [
-        r.partner,
-        BUCKET_TTL_S,
-        JSON.stringify(r),
-        LAST_TTL_S,
-        ...countArgs([
-          ["delivered", r.delivered],
-          [`deferred:${r.code ?? "SMTP_TRANSIENT"}`, r.deferred],
-          [`bounced:${r.code ?? "SMTP_PERMANENT"}`, r.bounced],
-        ]),
-        ...sourceArgs(r),
-        ...watchArgs(r, member),
-        ...authFailedArgs(r),
-      ]
+      const { keys, args } = recordCall(r, shard)
       return redis.script(RECORD, keys, args).pipe(Effect.ignore)
     },
+    recordCall,
     health: (now) =>
       Effect.gen(function* () {
         const names = yield* unionOf(partners)

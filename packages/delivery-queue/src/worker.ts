@@ -47,7 +47,7 @@ import { Deliverer, type DeliveryFailed, type DeliveryReport, DeliveryThrottle, 
 import { routeFor } from "./route"
 import { Spool } from "./spool"
 import { recoverStallFailures } from "./stall-recovery"
-import { DeliveryStats } from "./stats"
+import { type DeliveryRecord, DeliveryStats } from "./stats"
 import { holdBack, isLimited } from "./throttle"
 import { renderTls } from "./tls-record"
 
@@ -179,32 +179,35 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
         return { _tag: "Delay", at: now + waitMs } satisfies Outcome
       })
 
-    const recordOutcome = (
-      shard: number,
+    /**
+     * What an attempt's outcome counts: the relay's metrics, and for mail to a partner or a domain
+     * without an agreement (not local) the delivery statistics' record.
+     */
+    const outcomeOf = (
       partner: string | undefined,
       decision: Decision,
       outcome: Either.Either<DeliveryReport, DeliveryFailed>,
       at: number,
-    ) =>
-      Effect.gen(function* () {
-        const attempt = decision.data.attempts.at(-1)
-        const delivered = attempt?.delivered ?? 0
-        const deferred = decision.next._tag === "Delay" ? decision.data.pending.length : 0
-        const bounced = countFailedAt(decision, at)
-        const code = attempt?.code
-        const tls = Either.isRight(outcome) ? outcome.right.tls : outcome.left.tls
-        const source = attempt?.source
-        yield* metrics.recordDelivery(partner ?? "(local)", {
-          delivered,
-          deferred,
-          bounced,
-          code,
-          tls,
-          source,
-        })
-        if (partner !== undefined)
-          yield* stats.record(
-            {
+    ) => {
+      const attempt = decision.data.attempts.at(-1)
+      const delivered = attempt?.delivered ?? 0
+      const deferred = decision.next._tag === "Delay" ? decision.data.pending.length : 0
+      const bounced = countFailedAt(decision, at)
+      const code = attempt?.code
+      const tls = Either.isRight(outcome) ? outcome.right.tls : outcome.left.tls
+      const source = attempt?.source
+      const counted = metrics.recordDelivery(partner ?? "(local)", {
+        delivered,
+        deferred,
+        bounced,
+        code,
+        tls,
+        source,
+      })
+      const statistics: DeliveryRecord | undefined =
+        partner === undefined
+          ? undefined
+          : {
               partner,
               domain: decision.data.domain,
               source,
@@ -225,10 +228,9 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
                     },
                   }
                 : {}),
-            },
-            shard,
-          )
-      })
+            }
+      return { counted, statistics }
+    }
 
     /** Records the decision, queues the DSNs it owes, and says what happens to the job next. */
     const carryOut = (
@@ -255,29 +257,22 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
         }))
         const recorded: DeliveryJobData =
           owed.length > 0 ? { ...decision.data, reportsOwed: owed } : decision.data
-        yield* Effect.promise(() => recordInJob(queueOf(shard), job, recorded, decision.logLine))
-        // Once the results are in Redis: the line says what the job records.
-        yield* writeLog(attemptLine({ before: data, decision, route, at: decidedAt, headers }))
-        const settled = yield* settleReports(job, recorded, languages, headers).pipe(Effect.either)
-        const record = recordOutcome(
-          shard,
+        const { counted, statistics } = outcomeOf(
           route.local ? undefined : (route.policy.partner?.name ?? "-"),
           decision,
           outcome,
           decidedAt,
         )
-        if (Either.isLeft(settled)) {
-          yield* record
-          return yield* reportsOwedLater(job, settled.left, decidedAt)
-        }
-        if (decision.next._tag === "Delay") {
-          yield* record
-          return { _tag: "Delay", at: decision.next.at } satisfies Outcome
-        }
-        // One after the other: two child fibers to overlap two round trips cost more CPU than the
-        // round trip saves (the worker's concurrency hides its latency).
+        // The outcome's statistics ride in the same script, best effort (`job-record.ts`).
+        const alongside = statistics === undefined ? undefined : stats.recordCall(statistics, shard)
+        yield* Effect.promise(() => recordInJob(queueOf(shard), job, recorded, decision.logLine, alongside))
+        yield* counted
+        // Once the results are in Redis: the line says what the job records.
+        yield* writeLog(attemptLine({ before: data, decision, route, at: decidedAt, headers }))
+        const settled = yield* settleReports(job, recorded, languages, headers).pipe(Effect.either)
+        if (Either.isLeft(settled)) return yield* reportsOwedLater(job, settled.left, decidedAt)
+        if (decision.next._tag === "Delay") return { _tag: "Delay", at: decision.next.at } satisfies Outcome
         yield* spool.release(data.messageId, jobId, shard)
-        yield* record
         return { _tag: "Done", summary: decision.logLine } satisfies Outcome
       })
 
