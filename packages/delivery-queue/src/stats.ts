@@ -5,7 +5,8 @@
  * of recipients per policy source (who authenticated the hop) and result, and the last failure
  * of each domain whose DANE or MTA-STS authentication failed (the last 200 domains, kept 7 days
  * after the latest). Written best-effort by the workers, one script per outcome (`RECORD`) — a statistics
- * write never fails a delivery — and read by the dashboard.
+ * write never fails a delivery — run inside the attempt's job-record script (`recordCall`,
+ * `job-record.ts`: no round trip of its own), and read by the dashboard.
  *
  * Sharded like the queue (`layout.ts`): an outcome is written under the tag of its job's shard, so
  * on a Cluster every master carries the statistics of its own mail (they were all on shard 0's
