@@ -400,6 +400,16 @@ export const runSoak = async (options: SoakOptions): Promise<SoakResult> => {
       const queueIds = left.flatMap((id) => accepted.find((a) => a.id === id)?.queueId ?? [])
       const server = await redis.current()
       for (const line of await describeUnsettled(server.port, queueIds)) log(`  ${line}`)
+      // What every relay generation said of them (none: an attempt that never ended, e.g. one
+      // waiting out the 5-minute reply timeout of RFC 5321 on a connection the partner left silent).
+      for (const relay of all) {
+        const said = relay
+          .output()
+          .split("\n")
+          .filter((line) => queueIds.some((id) => line.includes(id)))
+        log(`  ${relay.id}${relays.includes(relay) ? " (running)" : ""}: ${said.length} line(s) about them`)
+        for (const line of said.slice(-20)) log(`    ${line.slice(0, 400)}`)
+      }
     }
     return { figures, verdict, unsettled: left }
   } finally {
