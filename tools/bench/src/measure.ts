@@ -28,6 +28,12 @@ const countsIn = (port: number, section: string, prefix: string, field: string):
   return stats
 }
 
+/** The counters that grew since `before` (an earlier reading of the same INFO counters), by how much. */
+export const grownSince = (now: Map<string, number>, before: Map<string, number>) =>
+  [...now]
+    .map(([name, count]) => [name, count - (before.get(name) ?? 0)] as const)
+    .filter(([, count]) => count > 0)
+
 /** Calls per Redis command so far (`INFO commandstats`). */
 export const commandStats = (port: number): Map<string, number> =>
   countsIn(port, "commandstats", "cmdstat_", "calls")

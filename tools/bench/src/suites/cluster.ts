@@ -36,6 +36,7 @@ import {
   cpuSeconds,
   errorStats,
   failedCalls,
+  grownSince,
   infoField,
   redisCli,
   redisPid,
@@ -65,12 +66,6 @@ interface Layout {
   readonly shards: number
   readonly nodes: ReadonlyArray<RedisServer>
 }
-
-/** The counters that grew since `before`, by how much. */
-const grownSince = (now: Map<string, number>, before: Map<string, number>) =>
-  [...now]
-    .map(([name, count]) => [name, count - (before.get(name) ?? 0)] as const)
-    .filter(([, count]) => count > 0)
 
 /** Counters of every master summed by name, per message: "none" or "NOSCRIPT 0.002, …". */
 const perMessage = (counters: ReadonlyArray<ReadonlyArray<readonly [string, number]>>) => {
@@ -127,7 +122,6 @@ const pidsOf = (url: string, prefix: string, ids: ReadonlyArray<string>) =>
     ),
   )
 
-/** The load on one layout: relays started on it, messages sent and delivered, figures printed. */
 /** What one layout's run compares with the other's. */
 interface Run {
   readonly rate: number
@@ -135,6 +129,7 @@ interface Run {
   readonly busiestMaster: number
 }
 
+/** The load on one layout: relays started on it, messages sent and delivered, figures printed. */
 const measure = async (stack: Stack, layout: Layout): Promise<Run> => {
   const good = stack.partners.scenario("good")
   const policy = policyOf([labPartner(stack.partners, "bank", "good")], { host: good.host, port: good.port })

@@ -22,7 +22,16 @@ import { openSync } from "node:fs"
 import { labPartner, policyOf, startStack, waitFor } from "@mailconnect/test-support"
 import { submissionClient } from "../clients"
 import { printHeapSnapshot, takeHeapSnapshot } from "../heap-snapshot"
-import { commandStats, commandTime, cpuSeconds, infoField, relayMemory, rss, setDurability } from "../measure"
+import {
+  commandStats,
+  commandTime,
+  cpuSeconds,
+  grownSince,
+  infoField,
+  relayMemory,
+  rss,
+  setDurability,
+} from "../measure"
 import { sampleRedisTime } from "../redis-time"
 import { type BenchSuite, percentile, report } from "../suite"
 
@@ -128,13 +137,8 @@ const suite: BenchSuite = {
         monitor?.kill()
         const cpu = pids.map((pid, i) => cpuSeconds(pid) - cpuBefore[i]!)
         const redisCpu = cpuSeconds(redisPid) - redisCpuBefore
-        const commands = [...commandStats(redisPort)]
-          .map(([name, calls]) => [name, calls - (commandsBefore.get(name) ?? 0)] as const)
-          .filter(([, calls]) => calls > 0)
-          .sort((a, b) => b[1] - a[1])
-        const time = [...commandTime(redisPort)]
-          .map(([name, usec]) => [name, usec - (timeBefore.get(name) ?? 0)] as const)
-          .sort((a, b) => b[1] - a[1])
+        const commands = grownSince(commandStats(redisPort), commandsBefore).sort((a, b) => b[1] - a[1])
+        const time = grownSince(commandTime(redisPort), timeBefore).sort((a, b) => b[1] - a[1])
         for (const t of transports) t.close()
         const perMessageMs = (seconds: number) => (seconds / MESSAGES) * 1000
         report("durability", durability)
