@@ -50,6 +50,8 @@ export interface OpenSession {
   closed: boolean
 }
 
+const ignoreError = () => {}
+
 const timedOut = (ms: number) =>
   Object.assign(new Error(`no connection within ${ms} ms`), { code: "ETIMEDOUT" }) as NodeJS.ErrnoException
 
@@ -146,6 +148,9 @@ export const handshake = (socket: Socket, request: HandshakeRequest, ctx: Classi
     secure.once("secureConnect", () => {
       clearTimeout(timer)
       secure.removeAllListeners("error")
+      // Until nodemailer takes the socket over, a reset by the peer must not be an unhandled
+      // 'error' (it would end the process); the hand-over sees the socket destroyed instead.
+      secure.on("error", ignoreError)
       resume(Effect.succeed(secure))
     })
     secure.once("error", (error: NodeJS.ErrnoException) => {
@@ -204,6 +209,20 @@ export const handOver = (
   ctx: ClassifyContext,
 ) =>
   Effect.async<OpenSession, DeliveryError>((resume) => {
+    // nodemailer listens for 'close' only once it has started (a tick after connect()): a session
+    // the peer ended before that would wait out the greeting timeout for a greeting that cannot come.
+    // Classified as nodemailer's own report of the close would be.
+    const lost = () => {
+      const error = Object.assign(new Error("Connection closed unexpectedly"), {
+        code: "ECONNECTION",
+        command: "CONN",
+      })
+      return (
+        closedAfterHandshake(error, request, secure, ctx) ??
+        classifyNodemailerError(error, { ...ctx, phase: "ehlo" })
+      )
+    }
+    if (socket.destroyed) return resume(Effect.fail(lost()))
     const session = {
       transcript: request.transcript,
       lastError: undefined as Error | undefined,
@@ -248,6 +267,13 @@ export const handOver = (
     // The server greeted once, before STARTTLS; nodemailer waits for a greeting before its EHLO.
     socket.unshift(Buffer.from(greeting, "latin1"))
     let settled = false
+    const closedEarly = () => {
+      if (settled) return
+      settled = true
+      connection.close()
+      resume(Effect.fail(lost()))
+    }
+    socket.once("close", closedEarly)
     connection.once("end", () => {
       session.closed = true
     })
@@ -264,12 +290,14 @@ export const handOver = (
       )
     })
     connection.connect(() => {
+      socket.removeListener("close", closedEarly)
       if (settled) return
       settled = true
       resume(Effect.succeed(Object.assign(session, { connection, secure })))
     })
     return Effect.sync(() => {
       settled = true
+      socket.removeListener("close", closedEarly)
       connection.close()
     })
   })

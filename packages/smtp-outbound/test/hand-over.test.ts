@@ -1,0 +1,174 @@
+/**
+ * The moment between our TLS handshake and nodemailer taking the socket over. A peer that ends
+ * the session there (reset or close) must neither end the relay with an unhandled 'error' nor
+ * leave the attempt waiting out the greeting timeout for a greeting that cannot come: the attempt
+ * fails at once as a session closed after the handshake. Real TLS over loopback, certificates from
+ * the test PKI; the timeouts are 5 minutes, so a hang fails the test by its own timeout.
+ */
+import { once } from "node:events"
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net"
+import { TLSSocket } from "node:tls"
+import type { PartnerTls } from "@mailconnect/policy"
+import { type CertificateAuthority, createRootCa, type IssuedCertificate } from "@mailconnect/test-pki"
+import { Effect, Exit } from "effect"
+import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import type { ClassifyContext } from "../src/classify"
+import type { DeliveryError } from "../src/errors"
+import { connectSocket, handOver, handshake } from "../src/socket-steps"
+
+const HOST = "mx.partner.test"
+const MINUTES_5 = 300_000
+const timeouts = {
+  connectMs: MINUTES_5,
+  greetingMs: MINUTES_5,
+  commandMs: MINUTES_5,
+  tlsMs: MINUTES_5,
+  dataMs: MINUTES_5,
+}
+const ctx: ClassifyContext = {
+  server: HOST,
+  phase: "tls",
+  minVersion: "TLSv1.2",
+  clientCertificateName: undefined,
+}
+
+let root: CertificateAuthority
+let server: IssuedCertificate
+let client: IssuedCertificate
+const opened: Array<Server> = []
+const sockets: Array<Socket> = []
+
+beforeAll(async () => {
+  root = await createRootCa()
+  server = await root.issueServer({ names: [HOST] })
+  client = await root.issueClient({ names: ["relay.mailconnect.test"], commonName: "relay" })
+})
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy()
+  await Promise.all(opened.splice(0).map((s) => new Promise((resolve) => s.close(resolve))))
+})
+
+/** A TLS server (no SMTP before it) that does `after` to each session once its handshake is done. */
+const tlsPeer = async (after: (raw: Socket) => void) => {
+  const peer = createServer((raw) => {
+    sockets.push(raw)
+    const secure = new TLSSocket(raw, { isServer: true, cert: server.chainPem, key: server.keyPem })
+    secure.on("error", () => {})
+    secure.once("secure", () => after(raw))
+  })
+  opened.push(peer)
+  peer.listen(0, "127.0.0.1")
+  await once(peer, "listening")
+  return (peer.address() as AddressInfo).port
+}
+
+/** Resolves once the socket has closed; unlike events.once, an 'error' before it is no rejection. */
+const closed = (socket: Socket) =>
+  new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once("close", () => resolve())))
+
+const tls: PartnerTls = {
+  mode: "enforce",
+  minVersion: "TLSv1.2",
+  verify: {
+    trust: "pkix",
+    names: [],
+    pins: [],
+    ca: { file: "certs/root.pem", pem: "", sha256: "", notAfter: "" },
+  },
+}
+
+const secureSession = (port: number) =>
+  Effect.gen(function* () {
+    const socket = yield* connectSocket("127.0.0.1", port, MINUTES_5, { ...ctx, phase: "connect" })
+    sockets.push(socket)
+    return yield* handshake(
+      socket,
+      {
+        host: HOST,
+        tls: { ...tls, verify: { ...tls.verify, ca: { ...tls.verify.ca!, pem: root.certPem } } },
+        ciphers: undefined,
+        clientCertificate: undefined,
+        tlsSession: undefined,
+        onTlsSession: () => {},
+        timeouts,
+      },
+      ctx,
+    )
+  })
+
+const handOverRequest = (clientCertificate?: IssuedCertificate) => ({
+  host: HOST,
+  port: 25,
+  ehloName: "relay.mailconnect.test",
+  timeouts,
+  transcript: [],
+  clientCertificate: clientCertificate
+    ? { name: "relay", cert: clientCertificate.chainPem, key: clientCertificate.keyPem }
+    : undefined,
+})
+
+const failureOf = (exit: Exit.Exit<unknown, DeliveryError>): DeliveryError => {
+  if (Exit.isSuccess(exit)) throw new Error("the hand-over succeeded on a closed session")
+  const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+  if (!failure) throw new Error(`not a classified failure: ${String(exit.cause)}`)
+  return failure
+}
+
+describe("a session the peer ends between the TLS handshake and the hand-over", () => {
+  it("a reset right after the handshake is no unhandled error, and the hand-over fails at once", async () => {
+    const port = await tlsPeer((raw) => raw.resetAndDestroy())
+    const secure = await Effect.runPromise(secureSession(port))
+    // The reset arrives while nobody but our parking listener is attached.
+    await closed(secure)
+    const exit = await Effect.runPromiseExit(handOver(secure, "220 mx\r\n", handOverRequest(), true, ctx))
+    expect(failureOf(exit)).toMatchObject({
+      _tag: "TlsHandshakeFailed",
+      code: "TLS_HANDSHAKE_FAILED",
+      tlsCode: "CLOSED_AFTER_HANDSHAKE",
+      phase: "ehlo",
+    })
+  })
+
+  it("with our client certificate presented, the same close reads as the certificate refused", async () => {
+    const port = await tlsPeer((raw) => raw.end())
+    const secure = await Effect.runPromise(secureSession(port))
+    await closed(secure)
+    const exit = await Effect.runPromiseExit(
+      handOver(secure, "220 mx\r\n", handOverRequest(client), true, ctx),
+    )
+    expect(failureOf(exit)).toMatchObject({
+      _tag: "ClientCertRejected",
+      form: "closed",
+      certificateName: "relay",
+    })
+  })
+
+  it("a close after the hand-over began, before nodemailer listens for one, ends the attempt at once", async () => {
+    const port = await tlsPeer(() => {})
+    const secure = await Effect.runPromise(secureSession(port))
+    const attempt = Effect.runPromiseExit(handOver(secure, "220 mx\r\n", handOverRequest(), true, ctx))
+    // In the same tick: the close is emitted before nodemailer's deferred start attaches its listeners.
+    secure.destroy()
+    expect(failureOf(await attempt)).toMatchObject({ tlsCode: "CLOSED_AFTER_HANDSHAKE" })
+  })
+
+  it("a plaintext session already closed fails as the connection lost, not a timeout", async () => {
+    const peer = createServer((raw) => {
+      sockets.push(raw)
+      raw.end()
+    })
+    opened.push(peer)
+    peer.listen(0, "127.0.0.1")
+    await once(peer, "listening")
+    const socket = await Effect.runPromise(
+      connectSocket("127.0.0.1", (peer.address() as AddressInfo).port, MINUTES_5, {
+        ...ctx,
+        phase: "connect",
+      }),
+    )
+    socket.resume()
+    await closed(socket)
+    const exit = await Effect.runPromiseExit(handOver(socket, "220 mx\r\n", handOverRequest(), false, ctx))
+    expect(failureOf(exit)).toMatchObject({ _tag: "ConnectRefused", code: "CONNECT_REFUSED" })
+  })
+})
