@@ -289,10 +289,16 @@ export const handOver = (
         ),
       )
     })
-    connection.connect(() => {
+    // nodemailer hands a silent close before the greeting to this callback as an error, not 'error'.
+    connection.connect((error?: Error) => {
       socket.removeListener("close", closedEarly)
       if (settled) return
       settled = true
+      if (error) {
+        session.lastError = error
+        connection.close()
+        return resume(Effect.fail(lost()))
+      }
       resume(Effect.succeed(Object.assign(session, { connection, secure })))
     })
     return Effect.sync(() => {

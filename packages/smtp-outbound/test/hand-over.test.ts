@@ -152,6 +152,19 @@ describe("a session the peer ends between the TLS handshake and the hand-over", 
     expect(failureOf(await attempt)).toMatchObject({ tlsCode: "CLOSED_AFTER_HANDSHAKE" })
   })
 
+  it("a silent close while nodemailer waits for the greeting is a failure, never an open session", async () => {
+    let ended = () => {}
+    const port = await tlsPeer((raw) => {
+      ended = () => raw.end()
+    })
+    const secure = await Effect.runPromise(secureSession(port))
+    // No greeting replayed: nodemailer has started and waits for one when the peer ends the session.
+    const attempt = Effect.runPromiseExit(handOver(secure, "", handOverRequest(), true, ctx))
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    ended()
+    expect(failureOf(await attempt)).toMatchObject({ tlsCode: "CLOSED_AFTER_HANDSHAKE" })
+  })
+
   it("a plaintext session already closed fails as the connection lost, not a timeout", async () => {
     const peer = createServer((raw) => {
       sockets.push(raw)
