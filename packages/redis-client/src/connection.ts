@@ -36,6 +36,9 @@ export const ioredisOptions = (config: RedisConnectionConfig, options: Connectio
   const t = config.topology
   const base: RedisOptions = {
     connectionName: `mc:${options.purpose}`,
+    // CLIENT SETINFO is refused by Redis before 7.2: two errors per connection in INFO errorstats,
+    // where an operator looks for real ones. The connection name already says who we are.
+    disableClientInfo: true,
     retryStrategy,
     connectTimeout: 5_000,
     ...(t.username === undefined ? {} : { username: t.username }),
