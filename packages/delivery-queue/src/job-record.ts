@@ -6,10 +6,12 @@
  * `:logs` list), so bull-board and `queue show` read them as before. A job removed meanwhile (an
  * operator's `queue delete`) fails the call as BullMQ's own would, and nothing is written.
  *
- * Another script of the same shard can ride along (`alongside`: the delivery statistics of the
- * outcome, `stats.ts › RECORD`), run after the record in the same call — one round trip and one
- * script less per attempt. It stays best effort: run under `pcall`, an error of its own (a key of
- * the wrong type a Redis writer left) neither fails nor undoes the record.
+ * Other scripts of the same shard can ride along (`alongside`: the delivery statistics of the
+ * outcome, `stats.ts › RECORD`; the spool release of a job that is done, `spool.ts › RELEASE`),
+ * run after the record in the same call, in order — one round trip and one script less for each.
+ * Each stays best effort: run under `pcall`, an error of its own (a key of the wrong type a Redis
+ * writer left) neither fails nor undoes the record, nor keeps the next one from running. A
+ * release lost that way leaves the body to its TTL, as a release lost to a crash does.
  *
  * Trusts: the job's queue connection. Touches: the job's hash and its log (and what `alongside`
  * touches, all under the job's shard tag).
@@ -33,18 +35,28 @@ const scriptOf = (lua: string): Script => ({ lua, sha: createHash("sha1").update
 
 const ALONE = scriptOf(`${RECORD}return 1\n`)
 
-/** The record, then `also`'s body as a function of its own KEYS and ARGV (after the record's 2 and 2). */
+/**
+ * The record, then each script's body as a function of its own KEYS and ARGV. Arguments: the
+ * record's 2, then every script's number of keys and of arguments, then their arguments in turn.
+ */
 const withAlongside = new Map<string, Script>()
-const combined = (also: LuaScript): Script => {
-  let script = withAlongside.get(also.name)
+const combined = (also: ReadonlyArray<LuaScript>): Script => {
+  const name = also.map((script) => script.name).join(" ")
+  let script = withAlongside.get(name)
   if (script === undefined) {
-    script = scriptOf(`local function alongside(KEYS, ARGV)
-${also.lua}
+    const functions = also.map((s, i) => `local function alongside${i}(KEYS, ARGV)\n${s.lua}\nend\n`)
+    const calls = also.map(
+      (_, i) => `do
+  local nk, na = tonumber(ARGV[${3 + 2 * i}]), tonumber(ARGV[${4 + 2 * i}])
+  pcall(alongside${i}, { unpack(KEYS, k, k + nk - 1) }, { unpack(ARGV, a, a + na - 1) })
+  k, a = k + nk, a + na
 end
-${RECORD}pcall(alongside, { unpack(KEYS, 3) }, { unpack(ARGV, 3) })
-return 1
-`)
-    withAlongside.set(also.name, script)
+`,
+    )
+    script = scriptOf(
+      `${functions.join("")}${RECORD}local k, a = 3, ${3 + 2 * also.length}\n${calls.join("")}return 1\n`,
+    )
+    withAlongside.set(name, script)
   }
   return script
 }
@@ -70,21 +82,27 @@ export interface JobQueueOf {
 }
 
 /**
- * Writes `data` into the job and appends `line` to its log (then runs `alongside`, best effort);
- * the job's `data` is `data` after.
+ * Writes `data` into the job and appends `line` to its log (then runs each of `alongside`, best
+ * effort); the job's `data` is `data` after.
  */
 export const recordInJob = async (
   queue: JobQueueOf,
   job: Job,
   data: unknown,
   line: string,
-  alongside?: Alongside,
+  alongside: ReadonlyArray<Alongside> = [],
 ): Promise<void> => {
   const client = (await queue.backend.client) as ScriptClient
   const key = queue.toKey(job.id ?? "")
-  const script = alongside === undefined ? ALONE : combined(alongside.script)
-  const keys = [key, `${key}:logs`, ...(alongside?.keys ?? [])]
-  const args = [...keys, JSON.stringify(data), line, ...(alongside?.args ?? []).map(String)]
+  const script = alongside.length === 0 ? ALONE : combined(alongside.map((also) => also.script))
+  const keys = [key, `${key}:logs`, ...alongside.flatMap((also) => also.keys)]
+  const args = [
+    ...keys,
+    JSON.stringify(data),
+    line,
+    ...alongside.flatMap((also) => [String(also.keys.length), String(also.args.length)]),
+    ...alongside.flatMap((also) => also.args.map(String)),
+  ]
   const result = await client
     .evalsha(script.sha, keys.length, ...args)
     .catch((e: unknown) =>

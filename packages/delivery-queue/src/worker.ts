@@ -263,8 +263,14 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
           outcome,
           decidedAt,
         )
-        // The outcome's statistics ride in the same script, best effort (`job-record.ts`).
-        const alongside = statistics === undefined ? undefined : stats.recordCall(statistics, shard)
+        // The outcome's statistics ride in the same script, best effort (`job-record.ts`), and so
+        // does the spool release of a job done with no report to send (one owing reports releases
+        // after them: their headers come from the body).
+        const releasing = decision.next._tag === "Done" && owed.length === 0
+        const alongside = [
+          ...(statistics === undefined ? [] : [stats.recordCall(statistics, shard)]),
+          ...(releasing ? [spool.releaseCall(data.messageId, jobId, shard)] : []),
+        ]
         yield* Effect.promise(() => recordInJob(queueOf(shard), job, recorded, decision.logLine, alongside))
         yield* counted
         // Once the results are in Redis: the line says what the job records.
@@ -272,7 +278,7 @@ export const makeJobProcessor = (config: WorkerConfig, queueOf: (shard: number) 
         const settled = yield* settleReports(job, recorded, languages, headers).pipe(Effect.either)
         if (Either.isLeft(settled)) return yield* reportsOwedLater(job, settled.left, decidedAt)
         if (decision.next._tag === "Delay") return { _tag: "Delay", at: decision.next.at } satisfies Outcome
-        yield* spool.release(data.messageId, jobId, shard)
+        if (!releasing) yield* spool.release(data.messageId, jobId, shard)
         return { _tag: "Done", summary: decision.logLine } satisfies Outcome
       })
 

@@ -1,8 +1,9 @@
 /**
  * An attempt's job record against a real Redis and a real BullMQ job, with the outcome's
- * statistics riding in the same script: both written in one call; the statistics best effort —
- * a key of the wrong type (a Redis writer's doing) fails neither the record nor the call; and a
- * job removed meanwhile writes nothing at all, statistics included.
+ * statistics and the spool release riding in the same script: all written in one call; each best
+ * effort — a key of the wrong type (a Redis writer's doing) fails neither the record nor the call,
+ * nor keeps the release from running; and a job removed meanwhile writes nothing at all,
+ * statistics and release included.
  */
 import { RedisClient } from "@mailconnect/redis-client"
 import { type RedisServer, startRedis } from "@mailconnect/test-redis"
@@ -11,7 +12,8 @@ import { type Job, Queue } from "bullmq"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type DeliveryRecord, type DeliveryStatsShape, makeDeliveryStats, makeLayout } from "../src"
-import { type JobQueueOf, recordInJob } from "../src/job-record"
+import { type Alongside, type JobQueueOf, recordInJob } from "../src/job-record"
+import { makeSpool, type SpoolShape } from "../src/spool"
 
 let redis: RedisServer
 beforeAll(async () => {
@@ -40,6 +42,7 @@ const withJob = <A>(
     job: Job,
     stats: DeliveryStatsShape,
     client: RedisClient["Type"],
+    spool: SpoolShape,
   ) => Effect.Effect<A, unknown>,
 ) => {
   const prefix = uniquePrefix("job-record")
@@ -52,7 +55,8 @@ const withJob = <A>(
         prefix: layout.tagOf(1),
       })
       const job = yield* Effect.promise(() => queue.add("bank.example bank m1", { v: 1 }, { jobId: "m1" }))
-      return yield* f(queue, job, makeDeliveryStats(client, layout), client).pipe(
+      const spool = makeSpool(client, layout)
+      return yield* f(queue, job, makeDeliveryStats(client, layout), client, spool).pipe(
         Effect.ensuring(Effect.promise(() => queue.close())),
         Effect.ensuring(Effect.ignore(deletePrefix(prefix))),
       )
@@ -60,9 +64,33 @@ const withJob = <A>(
   )
 }
 
-const record = (queue: Queue, job: Job, stats?: ReturnType<DeliveryStatsShape["recordCall"]>) =>
+const record = (queue: Queue, job: Job, ...alongside: ReadonlyArray<Alongside>) =>
   Effect.tryPromise(() =>
-    recordInJob(queue as unknown as JobQueueOf, job, { v: 1, attempt: 1 }, "attempt 1 | delivered", stats),
+    recordInJob(
+      queue as unknown as JobQueueOf,
+      job,
+      { v: 1, attempt: 1 },
+      "attempt 1 | delivered",
+      alongside,
+    ),
+  )
+
+/** Message m's body in shard 1, held by `jobIds`. */
+const spooled = (client: RedisClient["Type"], spool: SpoolShape, jobIds: ReadonlyArray<string>) =>
+  Effect.forEach(
+    spool.storeCommands(
+      1,
+      "m",
+      {
+        body: Buffer.from("Subject: x\r\n\r\nbody\r\n"),
+        sender: "a@b.example",
+        headers: "Subject: x",
+        arrivalAt: NOW,
+      },
+      jobIds,
+      60_000,
+    ),
+    ([command, ...args]) => client.call(command, ...args),
   )
 
 const jobState = (queue: Queue) =>
@@ -99,18 +127,90 @@ describe("recordInJob with the statistics alongside", () => {
     expect(state).toEqual({ data: { v: 1, attempt: 1 }, log: ["attempt 1 | delivered"] })
   })
 
-  it("writes nothing, statistics included, for a job removed meanwhile", async () => {
-    const { failed, health } = await withJob((queue, job, stats) =>
+  it("writes nothing, statistics and release included, for a job removed meanwhile", async () => {
+    const { failed, health, body } = await withJob((queue, job, stats, client, spool) =>
       Effect.gen(function* () {
+        yield* spooled(client, spool, ["m1"])
         yield* Effect.promise(() => job.remove())
-        const failed = yield* record(queue, job, stats.recordCall(delivered, 1)).pipe(
+        const failed = yield* record(
+          queue,
+          job,
+          stats.recordCall(delivered, 1),
+          spool.releaseCall("m", "m1", 1),
+        ).pipe(
           Effect.flip,
           Effect.map((e) => String(e.error)),
         )
-        return { failed, health: yield* stats.health(NOW) }
+        return { failed, health: yield* stats.health(NOW), body: yield* spool.exists("m", 1) }
       }),
     )
     expect(failed).toContain("Missing key for job m1")
     expect(health).toEqual([])
+    expect(body).toBe(true)
+  })
+})
+
+describe("recordInJob with the spool release alongside", () => {
+  it("records, counts and releases the body of a job that is done, in one call", async () => {
+    const { state, health, body } = await withJob((queue, job, stats, client, spool) =>
+      Effect.gen(function* () {
+        yield* spooled(client, spool, ["m1"])
+        yield* record(queue, job, stats.recordCall(delivered, 1), spool.releaseCall("m", "m1", 1))
+        return {
+          state: yield* jobState(queue),
+          health: yield* stats.health(NOW),
+          body: yield* spool.exists("m", 1),
+        }
+      }),
+    )
+    expect(state).toEqual({ data: { v: 1, attempt: 1 }, log: ["attempt 1 | delivered"] })
+    expect(health.map((h) => [h.partner, h.delivered])).toEqual([["bank", 1]])
+    expect(body).toBe(false)
+  })
+
+  it("keeps the body while another job of the message has not ended", async () => {
+    const body = await withJob((queue, job, _stats, client, spool) =>
+      Effect.gen(function* () {
+        yield* spooled(client, spool, ["m1", "m2"])
+        yield* record(queue, job, spool.releaseCall("m", "m1", 1))
+        const afterFirst = yield* spool.exists("m", 1)
+        // The other job's own release (its record, or the plain one) then removes it.
+        const removed = yield* spool.release("m", "m2", 1)
+        return { afterFirst, removed, afterBoth: yield* spool.exists("m", 1) }
+      }),
+    )
+    expect(body).toEqual({ afterFirst: true, removed: true, afterBoth: false })
+  })
+
+  it("releases even when the statistics before it fail on a wrong-typed key", async () => {
+    const { state, body } = await withJob((queue, job, stats, client, spool) =>
+      Effect.gen(function* () {
+        yield* spooled(client, spool, ["m1"])
+        yield* client.call("SET", `{${client.keys.tag.slice(1, -1)}:1}:stats:partners`, "junk")
+        yield* record(queue, job, stats.recordCall(delivered, 1), spool.releaseCall("m", "m1", 1))
+        return { state: yield* jobState(queue), body: yield* spool.exists("m", 1) }
+      }),
+    )
+    expect(state.log).toEqual(["attempt 1 | delivered"])
+    expect(body).toBe(false)
+  })
+
+  it("keeps the record when the release fails on a wrong-typed key (the body is left to its TTL)", async () => {
+    const { state, error, body } = await withJob((queue, job, _stats, client, spool) =>
+      Effect.gen(function* () {
+        yield* spooled(client, spool, ["m1"])
+        // The message's job set replaced by a string: SREM fails with WRONGTYPE.
+        yield* client.call("SET", `{${client.keys.tag.slice(1, -1)}:1}:spool:m:jobs`, "junk")
+        const error = yield* record(queue, job, spool.releaseCall("m", "m1", 1)).pipe(
+          Effect.flip,
+          Effect.option,
+        )
+        return { state: yield* jobState(queue), error, body: yield* spool.exists("m", 1) }
+      }),
+    )
+    expect(error._tag).toBe("None")
+    expect(state).toEqual({ data: { v: 1, attempt: 1 }, log: ["attempt 1 | delivered"] })
+    // The release did run, and failed: the body is still there.
+    expect(body).toBe(true)
   })
 })
