@@ -12,6 +12,17 @@ export const cpuSeconds = (pid: number): number => {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
+/**
+ * Read and write system calls a process (all its threads) has made so far (Linux /proc/<pid>/io):
+ * each socket write is one, so a reply batched with others, or a command pipelined, shows here
+ * as a count that does not depend on the machine's speed.
+ */
+export const syscalls = (pid: number): { reads: number; writes: number } => {
+  const io = readFileSync(`/proc/${pid}/io`, "utf8")
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? Number.NaN)
+  return { reads: field("syscr"), writes: field("syscw") }
+}
+
 export const redisCli = (port: number, ...args: ReadonlyArray<string>): string =>
   execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], {
     encoding: "utf8",

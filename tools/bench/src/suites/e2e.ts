@@ -26,6 +26,7 @@ import {
   commandStats,
   commandTime,
   cpuSeconds,
+  syscalls,
   grownSince,
   infoField,
   relayMemory,
@@ -99,6 +100,7 @@ const suite: BenchSuite = {
         const commandsBefore = commandStats(redisPort)
         const timeBefore = commandTime(redisPort)
         const cpuBefore = pids.map(cpuSeconds)
+        const syscallsBefore = pids.map(syscalls)
         const redisCpuBefore = cpuSeconds(redisPid)
         const redisTime = process.env.BENCH_REDIS_TIME ? await sampleRedisTime(redisPort) : undefined
         const latencies: Array<number> = []
@@ -137,6 +139,13 @@ const suite: BenchSuite = {
         monitor?.kill()
         const cpu = pids.map((pid, i) => cpuSeconds(pid) - cpuBefore[i]!)
         const redisCpu = cpuSeconds(redisPid) - redisCpuBefore
+        const calls = pids.map(syscalls).reduce(
+          (sum, now, i) => ({
+            reads: sum.reads + now.reads - syscallsBefore[i]!.reads,
+            writes: sum.writes + now.writes - syscallsBefore[i]!.writes,
+          }),
+          { reads: 0, writes: 0 },
+        )
         const commands = grownSince(commandStats(redisPort), commandsBefore).sort((a, b) => b[1] - a[1])
         const time = grownSince(commandTime(redisPort), timeBefore).sort((a, b) => b[1] - a[1])
         for (const t of transports) t.close()
@@ -164,6 +173,10 @@ const suite: BenchSuite = {
         ids.forEach((id, i) => {
           report(`  ${id}`, perMessageMs(cpu[i]!), "ms")
         })
+        report(
+          "relay system calls per message (read / write)",
+          `${(calls.reads / MESSAGES).toFixed(1)} / ${(calls.writes / MESSAGES).toFixed(1)}`,
+        )
         report("Redis CPU per message", perMessageMs(redisCpu), "ms")
         ids.forEach((id, i) => {
           const { now, peak } = rss(pids[i]!)
