@@ -41,6 +41,42 @@ describe("connection reuse", () => {
     })
   })
 
+  it("closes a connection left idle for idleTimeoutMs (QUIT), keeps one in use within it", async () => {
+    const good = lab.scenario("good")
+    good.recorder.clear()
+    await withRuntime(lab, { maxMessagesPerConnection: 10, idleTimeoutMs: 1_000 }, async (runtime) => {
+      const first = reportOf(await deliver(runtime, lab, good))
+      // Used again within the idle time: the same connection.
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      const second = reportOf(await deliver(runtime, lab, good))
+      expect([first.reusedConnection, second.reusedConnection]).toEqual([false, true])
+      expect(good.received[0]?.closed).toBe(false)
+      // Then idle: closed by us within the idle time and a sweep (a fifth of it) or so.
+      const idleFrom = Date.now()
+      while (!good.received[0]?.closed && Date.now() - idleFrom < 10_000)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(good.received[0]?.closed).toBe(true)
+      expect(good.received[0]?.transactions).toHaveLength(2)
+      const third = reportOf(await deliver(runtime, lab, good))
+      expect(third.reusedConnection).toBe(false)
+      expect(good.received).toHaveLength(2)
+    })
+  })
+
+  it("closing the delivery (a relay shutting down) QUITs an idle connection at once, not after its idle time", async () => {
+    const good = lab.scenario("good")
+    good.recorder.clear()
+    // An idle time far beyond the test's timeout: waiting it out would fail the test.
+    await withRuntime(lab, { maxMessagesPerConnection: 10, idleTimeoutMs: 600_000 }, async (runtime) => {
+      expect(reportOf(await deliver(runtime, lab, good)).reusedConnection).toBe(false)
+      expect(good.received[0]?.closed).toBe(false)
+    })
+    const closedFrom = Date.now()
+    while (!good.received[0]?.closed && Date.now() - closedFrom < 10_000)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(good.received[0]?.closed).toBe(true)
+  })
+
   it("resets after every recipient was refused and reuses the connection", async () => {
     const scenario = lab.scenario("rcpt-5xx")
     scenario.recorder.clear()
