@@ -123,6 +123,8 @@ export const peerOf = (secure: TLSSocket, saved: SavedTlsSession | undefined) =>
 
 export const handshake = (socket: Socket, request: HandshakeRequest, ctx: ClassifyContext) =>
   Effect.async<TLSSocket, DeliveryError>((resume) => {
+    // Ended by the peer after its 220 to STARTTLS: no handshake can come (nor any event).
+    if (socket.destroyed) return resume(Effect.fail(connectionLost(ctx, "closed", false)))
     const { tls, clientCertificate } = request
     const secure = tlsConnect({
       socket,

@@ -15,6 +15,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import type { ClassifyContext } from "../src/classify"
 import type { DeliveryError } from "../src/errors"
 import { connectSocket, handOver, handshake } from "../src/socket-steps"
+import { ReplyReader } from "../src/wire"
 
 const HOST = "mx.partner.test"
 const MINUTES_5 = 300_000
@@ -163,6 +164,64 @@ describe("a session the peer ends between the TLS handshake and the hand-over", 
     await new Promise((resolve) => setTimeout(resolve, 100))
     ended()
     expect(failureOf(await attempt)).toMatchObject({ tlsCode: "CLOSED_AFTER_HANDSHAKE" })
+  })
+
+  it("a plaintext session reset once its reader let go: no unhandled error, the hand-over fails at once", async () => {
+    const peer = createServer((raw) => {
+      sockets.push(raw)
+      raw.write("220 mx.partner.test ESMTP\r\n", () => setTimeout(() => raw.resetAndDestroy(), 50))
+    })
+    opened.push(peer)
+    peer.listen(0, "127.0.0.1")
+    await once(peer, "listening")
+    const socket = await Effect.runPromise(
+      connectSocket("127.0.0.1", (peer.address() as AddressInfo).port, MINUTES_5, {
+        ...ctx,
+        phase: "connect",
+      }),
+    )
+    sockets.push(socket)
+    const reader = new ReplyReader(socket, [])
+    const greeting = await reader.read(MINUTES_5)
+    reader.detach()
+    // The reset arrives while nothing but the reader's parking listener is attached.
+    await closed(socket)
+    const exit = await Effect.runPromiseExit(handOver(socket, greeting.raw, handOverRequest(), false, ctx))
+    expect(failureOf(exit)).toMatchObject({ _tag: "ConnectRefused" })
+  })
+
+  it("a TLS handshake on a session the peer ended after its 220 fails at once", async () => {
+    const peer = createServer((raw) => {
+      sockets.push(raw)
+      raw.end()
+    })
+    opened.push(peer)
+    peer.listen(0, "127.0.0.1")
+    await once(peer, "listening")
+    const socket = await Effect.runPromise(
+      connectSocket("127.0.0.1", (peer.address() as AddressInfo).port, MINUTES_5, {
+        ...ctx,
+        phase: "connect",
+      }),
+    )
+    socket.resume()
+    await closed(socket)
+    const exit = await Effect.runPromiseExit(
+      handshake(
+        socket,
+        {
+          host: HOST,
+          tls,
+          ciphers: undefined,
+          clientCertificate: undefined,
+          tlsSession: undefined,
+          onTlsSession: () => {},
+          timeouts,
+        },
+        ctx,
+      ),
+    )
+    expect(failureOf(exit)).toMatchObject({ _tag: "TlsHandshakeFailed", tlsCode: "CONNECTION_CLOSED" })
   })
 
   it("a plaintext session already closed fails as the connection lost, not a timeout", async () => {
