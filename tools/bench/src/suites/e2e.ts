@@ -26,12 +26,12 @@ import {
   commandStats,
   commandTime,
   cpuSeconds,
-  syscalls,
   grownSince,
   infoField,
   relayMemory,
   rss,
   setDurability,
+  syscalls,
 } from "../measure"
 import { sampleRedisTime } from "../redis-time"
 import { type BenchSuite, percentile, report } from "../suite"
