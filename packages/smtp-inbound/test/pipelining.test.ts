@@ -118,19 +118,31 @@ const replyReader = (socket: Socket | import("node:tls").TLSSocket) => {
   return { exchange, detach: () => socket.off("data", onData) }
 }
 
-/** A session on the MX listener, through the record-counting proxy, inside STARTTLS. */
-const client = async () => {
-  const counter = await recordCounter(ingress.port("mx"))
-  const raw = createConnection({ host: "127.0.0.1", port: counter.port })
+/** A plaintext session on `port` (the MX listener's by default), greeted and past EHLO. */
+const plainClient = async (port = ingress.port("mx")) => {
+  const raw = createConnection({ host: "127.0.0.1", port })
   const plain = replyReader(raw)
   await plain.exchange("", 1)
   await plain.exchange("EHLO relay.partner.example\r\n", 1)
-  expect((await plain.exchange("STARTTLS\r\n", 1))[0]).toMatch(/^220 /)
-  plain.detach()
+  return { raw, plain }
+}
+
+/** TLS on `raw` once the plaintext reader let go, and EHLO inside it. */
+const inTls = async (raw: Socket) => {
   const secure = tlsConnect({ socket: raw, ca: rootPem, servername: "relay.test" })
   await once(secure, "secureConnect")
   const inside = replyReader(secure)
-  await inside.exchange("EHLO relay.partner.example\r\n", 1)
+  expect((await inside.exchange("EHLO relay.partner.example\r\n", 1))[0]).toMatch(/^250 /)
+  return { secure, inside }
+}
+
+/** A session on the MX listener, through the record-counting proxy, inside STARTTLS. */
+const client = async () => {
+  const counter = await recordCounter(ingress.port("mx"))
+  const { raw, plain } = await plainClient(counter.port)
+  expect((await plain.exchange("STARTTLS\r\n", 1))[0]).toMatch(/^220 /)
+  plain.detach()
+  const { secure, inside } = await inTls(raw)
   return {
     ...inside,
     mark: counter.mark,
@@ -172,28 +184,19 @@ describe("replies to a pipelined command group", () => {
   })
 
   it("a 250 that waits for a pipelined STARTTLS goes out with the 220, in plaintext, before the handshake", async () => {
-    const raw = createConnection({ host: "127.0.0.1", port: ingress.port("mx") })
-    const plain = replyReader(raw)
-    await plain.exchange("", 1)
-    await plain.exchange("EHLO relay.partner.example\r\n", 1)
+    const { raw, plain } = await plainClient()
     const group = await plain.exchange("MAIL FROM:<clerk@partner.example>\r\nSTARTTLS\r\n", 2)
     expect(group.map((r) => r.slice(0, 3))).toEqual(["250", "220"])
     plain.detach()
     // Nothing of the plaintext session is written into the TLS stream: the handshake succeeds,
     // and the session inside starts afresh (RFC 3207: no MAIL FROM carried over).
-    const secure = tlsConnect({ socket: raw, ca: rootPem, servername: "relay.test" })
-    await once(secure, "secureConnect")
-    const inside = replyReader(secure)
-    expect((await inside.exchange("EHLO relay.partner.example\r\n", 1))[0]).toMatch(/^250 /)
+    const { secure, inside } = await inTls(raw)
     expect((await inside.exchange("RCPT TO:<bob@customer.example>\r\n", 1))[0]).toMatch(/^503 /)
     secure.destroy()
   })
 
   it("a 250 that waits for a pipelined QUIT is sent before the session closes", async () => {
-    const raw = createConnection({ host: "127.0.0.1", port: ingress.port("mx") })
-    const plain = replyReader(raw)
-    await plain.exchange("", 1)
-    await plain.exchange("EHLO relay.partner.example\r\n", 1)
+    const { raw, plain } = await plainClient()
     const closed = once(raw, "close")
     const group = await plain.exchange("MAIL FROM:<clerk@partner.example>\r\nQUIT\r\n", 2)
     expect(group.map((r) => r.slice(0, 3))).toEqual(["250", "221"])

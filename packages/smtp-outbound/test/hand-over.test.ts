@@ -49,18 +49,34 @@ afterEach(async () => {
   await Promise.all(opened.splice(0).map((s) => new Promise((resolve) => s.close(resolve))))
 })
 
-/** A TLS server (no SMTP before it) that does `after` to each session once its handshake is done. */
-const tlsPeer = async (after: (raw: Socket) => void) => {
-  const peer = createServer((raw) => {
+/** A loopback TCP peer doing `onConnection` to each session; its port. */
+const peer = async (onConnection: (raw: Socket) => void) => {
+  const listener = createServer((raw) => {
     sockets.push(raw)
+    onConnection(raw)
+  })
+  opened.push(listener)
+  listener.listen(0, "127.0.0.1")
+  await once(listener, "listening")
+  return (listener.address() as AddressInfo).port
+}
+
+/** A TLS peer (no SMTP before it) that does `after` to each session once its handshake is done. */
+const tlsPeer = (after: (raw: Socket) => void) =>
+  peer((raw) => {
     const secure = new TLSSocket(raw, { isServer: true, cert: server.chainPem, key: server.keyPem })
     secure.on("error", () => {})
     secure.once("secure", () => after(raw))
   })
-  opened.push(peer)
-  peer.listen(0, "127.0.0.1")
-  await once(peer, "listening")
-  return (peer.address() as AddressInfo).port
+
+/** Our socket connected to a plain peer doing `onConnection`. */
+const plainSession = async (onConnection: (raw: Socket) => void) => {
+  const port = await peer(onConnection)
+  const socket = await Effect.runPromise(
+    connectSocket("127.0.0.1", port, MINUTES_5, { ...ctx, phase: "connect" }),
+  )
+  sockets.push(socket)
+  return socket
 }
 
 /** Resolves once the socket has closed; unlike events.once, an 'error' before it is no rejection. */
@@ -78,23 +94,22 @@ const tls: PartnerTls = {
   },
 }
 
+/** What our handshake is asked: the test root as the partner's CA. */
+const handshakeRequest = () => ({
+  host: HOST,
+  tls: { ...tls, verify: { ...tls.verify, ca: { ...tls.verify.ca!, pem: root.certPem } } },
+  ciphers: undefined,
+  clientCertificate: undefined,
+  tlsSession: undefined,
+  onTlsSession: () => {},
+  timeouts,
+})
+
 const secureSession = (port: number) =>
   Effect.gen(function* () {
     const socket = yield* connectSocket("127.0.0.1", port, MINUTES_5, { ...ctx, phase: "connect" })
     sockets.push(socket)
-    return yield* handshake(
-      socket,
-      {
-        host: HOST,
-        tls: { ...tls, verify: { ...tls.verify, ca: { ...tls.verify.ca!, pem: root.certPem } } },
-        ciphers: undefined,
-        clientCertificate: undefined,
-        tlsSession: undefined,
-        onTlsSession: () => {},
-        timeouts,
-      },
-      ctx,
-    )
+    return yield* handshake(socket, handshakeRequest(), ctx)
   })
 
 const handOverRequest = (clientCertificate?: IssuedCertificate) => ({
@@ -167,20 +182,9 @@ describe("a session the peer ends between the TLS handshake and the hand-over", 
   })
 
   it("a plaintext session reset once its reader let go: no unhandled error, the hand-over fails at once", async () => {
-    const peer = createServer((raw) => {
-      sockets.push(raw)
-      raw.write("220 mx.partner.test ESMTP\r\n", () => setTimeout(() => raw.resetAndDestroy(), 50))
-    })
-    opened.push(peer)
-    peer.listen(0, "127.0.0.1")
-    await once(peer, "listening")
-    const socket = await Effect.runPromise(
-      connectSocket("127.0.0.1", (peer.address() as AddressInfo).port, MINUTES_5, {
-        ...ctx,
-        phase: "connect",
-      }),
+    const socket = await plainSession((raw) =>
+      raw.write("220 mx.partner.test ESMTP\r\n", () => setTimeout(() => raw.resetAndDestroy(), 50)),
     )
-    sockets.push(socket)
     const reader = new ReplyReader(socket, [])
     const greeting = await reader.read(MINUTES_5)
     reader.detach()
@@ -191,53 +195,15 @@ describe("a session the peer ends between the TLS handshake and the hand-over", 
   })
 
   it("a TLS handshake on a session the peer ended after its 220 fails at once", async () => {
-    const peer = createServer((raw) => {
-      sockets.push(raw)
-      raw.end()
-    })
-    opened.push(peer)
-    peer.listen(0, "127.0.0.1")
-    await once(peer, "listening")
-    const socket = await Effect.runPromise(
-      connectSocket("127.0.0.1", (peer.address() as AddressInfo).port, MINUTES_5, {
-        ...ctx,
-        phase: "connect",
-      }),
-    )
+    const socket = await plainSession((raw) => raw.end())
     socket.resume()
     await closed(socket)
-    const exit = await Effect.runPromiseExit(
-      handshake(
-        socket,
-        {
-          host: HOST,
-          tls,
-          ciphers: undefined,
-          clientCertificate: undefined,
-          tlsSession: undefined,
-          onTlsSession: () => {},
-          timeouts,
-        },
-        ctx,
-      ),
-    )
+    const exit = await Effect.runPromiseExit(handshake(socket, handshakeRequest(), ctx))
     expect(failureOf(exit)).toMatchObject({ _tag: "TlsHandshakeFailed", tlsCode: "CONNECTION_CLOSED" })
   })
 
   it("a plaintext session already closed fails as the connection lost, not a timeout", async () => {
-    const peer = createServer((raw) => {
-      sockets.push(raw)
-      raw.end()
-    })
-    opened.push(peer)
-    peer.listen(0, "127.0.0.1")
-    await once(peer, "listening")
-    const socket = await Effect.runPromise(
-      connectSocket("127.0.0.1", (peer.address() as AddressInfo).port, MINUTES_5, {
-        ...ctx,
-        phase: "connect",
-      }),
-    )
+    const socket = await plainSession((raw) => raw.end())
     socket.resume()
     await closed(socket)
     const exit = await Effect.runPromiseExit(handOver(socket, "220 mx\r\n", handOverRequest(), false, ctx))
