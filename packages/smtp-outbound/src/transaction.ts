@@ -110,8 +110,29 @@ export const sendMessage = (session: OpenSession, message: Message, ctx: Classif
     })
   })
 
-/** RSET; false when the session can no longer carry a message (nothing to classify: it is closed). */
+/**
+ * RSET; false when the session can no longer carry a message (nothing to classify: it is closed).
+ * nodemailer never calls RSET's callback when the connection fails or closes while it waits for
+ * the reply (its error handler completes only a message in flight): a cached session the partner
+ * reset just then held its attempt — and the job's lock — for ever. The connection's own 'error'
+ * and 'end' end the wait too.
+ */
 export const resetSession = (session: OpenSession) =>
-  Effect.async<boolean>((resume) => session.connection.reset((error) => resume(Effect.succeed(!error))))
+  Effect.async<boolean>((resume) => {
+    const connection = session.connection
+    let done = false
+    const finish = (reusable: boolean) => {
+      if (done) return
+      done = true
+      connection.removeListener("error", failed)
+      connection.removeListener("end", failed)
+      resume(Effect.succeed(reusable))
+    }
+    const failed = () => finish(false)
+    if (session.closed) return finish(false)
+    connection.once("error", failed)
+    connection.once("end", failed)
+    connection.reset((error) => finish(!error))
+  })
 
 export { quitSession } from "./socket-steps"

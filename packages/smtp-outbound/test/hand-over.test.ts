@@ -3,7 +3,9 @@
  * the session there (reset or close) must neither end the relay with an unhandled 'error' nor
  * leave the attempt waiting out the greeting timeout for a greeting that cannot come: the attempt
  * fails at once as a session closed after the handshake. Real TLS over loopback, certificates from
- * the test PKI; the timeouts are 5 minutes, so a hang fails the test by its own timeout.
+ * the test PKI; the timeouts are 5 minutes, so a hang fails the test by its own timeout. And the
+ * same for a cached session the peer ends while our RSET waits for its reply (the chaos soak's
+ * attempt that held its job for minutes).
  */
 import { once } from "node:events"
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net"
@@ -15,6 +17,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import type { ClassifyContext } from "../src/classify"
 import type { DeliveryError } from "../src/errors"
 import { connectSocket, handOver, handshake } from "../src/socket-steps"
+import { resetSession } from "../src/transaction"
 import { ReplyReader } from "../src/wire"
 
 const HOST = "mx.partner.test"
@@ -208,5 +211,47 @@ describe("a session the peer ends between the TLS handshake and the hand-over", 
     await closed(socket)
     const exit = await Effect.runPromiseExit(handOver(socket, "220 mx\r\n", handOverRequest(), false, ctx))
     expect(failureOf(exit)).toMatchObject({ _tag: "ConnectRefused", code: "CONNECT_REFUSED" })
+  })
+})
+
+/** A plain SMTP peer that greets, answers EHLO, and does `onRset` to the session on RSET. */
+const rsetPeer = (onRset: (raw: Socket) => void) =>
+  plainSession((raw) => {
+    raw.write("220 mx.partner.test ESMTP\r\n")
+    let pending = ""
+    raw.on("data", (data) => {
+      pending += data.toString("latin1")
+      for (let end = pending.indexOf("\r\n"); end >= 0; end = pending.indexOf("\r\n")) {
+        const line = pending.slice(0, end)
+        pending = pending.slice(end + 2)
+        if (/^EHLO /i.test(line)) raw.write("250 mx.partner.test\r\n")
+        else if (/^RSET/i.test(line)) onRset(raw)
+      }
+    })
+  })
+
+/** An open (plaintext) nodemailer session on `socket`, as a cached session is. */
+const openedOn = async (socket: Socket) => {
+  const reader = new ReplyReader(socket, [])
+  const greeting = await reader.read(MINUTES_5)
+  reader.detach()
+  return Effect.runPromise(handOver(socket, greeting.raw, handOverRequest(), false, ctx))
+}
+
+describe("a cached session the peer ends while our RSET waits for its reply", () => {
+  it("a reset: the session is not reusable, at once (nodemailer never answers RSET's callback then)", async () => {
+    const session = await openedOn(await rsetPeer((raw) => raw.resetAndDestroy()))
+    expect(await Effect.runPromise(resetSession(session))).toBe(false)
+  })
+
+  it("a close: the same", async () => {
+    const session = await openedOn(await rsetPeer((raw) => raw.end()))
+    expect(await Effect.runPromise(resetSession(session))).toBe(false)
+  })
+
+  it("a 250: reusable", async () => {
+    const session = await openedOn(await rsetPeer((raw) => raw.write("250 2.0.0 Ok\r\n")))
+    expect(await Effect.runPromise(resetSession(session))).toBe(true)
+    session.connection.close()
   })
 })
