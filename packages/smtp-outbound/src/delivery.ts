@@ -9,15 +9,16 @@ import { createHash } from "node:crypto"
 import type { Readable } from "node:stream"
 import type { EffectivePolicy, PartnerTls } from "@mailconnect/policy"
 import type { TlsaRecord } from "@mailconnect/x509"
-import { Clock, Context, Effect, Either, Layer, Option } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Option } from "effect"
 import { type HopAuthority, planHops, type StsProblem } from "./authority"
+import { connectionLost } from "./classify"
 import { ClientCertificates } from "./client-certificates"
 import { describeTlsa } from "./dane-verify"
 import { type CachedSession, type Destination, Destinations } from "./destination"
 import { type AttemptFailure, ClientCertRejected, type DeliveryError, withAttempts } from "./errors"
 import type { AttemptEvidence, CertificateEvidence, TlsEvidence, TranscriptLine } from "./evidence"
 import { DnsResolver, type NextHop } from "./next-hops"
-import { OutboundConfig } from "./options"
+import { OutboundConfig, type Timeouts } from "./options"
 import { makeProbe, type ProbeReport, type ProbeRequest } from "./probe"
 import { applyTlsDemand, type TlsDemand } from "./require-tls"
 import { type ClientCertificate, openSession } from "./session"
@@ -56,6 +57,18 @@ export interface OutboundDeliveryShape {
 const TLS_PHASES = new Set(["tls", "verify"])
 const NO_STANDARDS: TlsStandardsShape = { dns: undefined, mtaSts: undefined }
 const TRANSACTION_PHASES = new Set(["mail", "rcpt", "data", "rset"])
+
+/**
+ * The most one address's attempt may take, from taking or opening its session to the last reply:
+ * every stage's own timeout added up (connect, greeting, TLS, DATA and eight commands). The
+ * stages time themselves; this is the watchdog behind them, for a wait nothing else ends (a
+ * library callback that never comes — nodemailer's RSET was one — or a server trickling bytes
+ * that keep each stage's timer alive). Past it the attempt is a transient failure of the
+ * transaction (not tried at the next address: the message may have gone out) and its session is
+ * dropped: a job is never held for ever, and the message keeps to its timeline.
+ */
+export const attemptDeadlineMs = (t: Timeouts): number =>
+  t.connectMs + t.greetingMs + t.tlsMs + t.dataMs + 8 * t.commandMs
 
 /**
  * A destination is verified for these names under this policy with this client identity: a
@@ -206,10 +219,14 @@ export const makeOutboundDelivery = Effect.gen(function* () {
     destination: Destination,
     transcript: Array<TranscriptLine>,
     now: Date,
-  ): Effect.Effect<Sent, AttemptFailure> =>
-    Effect.gen(function* () {
+  ): Effect.Effect<Sent, AttemptFailure> => {
+    // The session this attempt holds: dropped if the attempt is cut short (its deadline), never
+    // cached again mid-transaction.
+    let inUse: CachedSession | undefined
+    const attempt = Effect.gen(function* () {
       const tls = target.authority.tls
       let cached = yield* destination.takeSession
+      inUse = cached
       let reused = false
       if (cached) {
         cached.session.transcript = transcript
@@ -218,6 +235,7 @@ export const makeOutboundDelivery = Effect.gen(function* () {
       }
       if (!cached) {
         cached = yield* openFresh(target, tls, client, destination, transcript, now)
+        inUse = cached
       }
       const session = cached
       const body = Buffer.isBuffer(request.body) ? request.body : request.body()
@@ -241,11 +259,37 @@ export const makeOutboundDelivery = Effect.gen(function* () {
       session.messages += 1
       const reusable =
         Either.isRight(sent) && (!sent.right.needsReset || (yield* resetSession(session.session)))
+      inUse = undefined
       if (reusable) yield* destination.giveSession(session)
       else yield* Effect.sync(() => destination.discard(session))
       if (Either.isLeft(sent)) return yield* Effect.fail({ error: sent.left, tls: session.tls })
       return { recipients: sent.right.recipients, reused, tls: session.tls }
     })
+    const deadline = attemptDeadlineMs(settings.timeouts)
+    return attempt.pipe(
+      Effect.onInterrupt(() =>
+        Effect.sync(() => {
+          if (inUse) destination.discard(inUse)
+        }),
+      ),
+      Effect.timeoutFail({
+        duration: Duration.millis(deadline),
+        onTimeout: (): AttemptFailure => ({
+          error: connectionLost(
+            {
+              server: target.server,
+              phase: "mail",
+              minVersion: target.authority.tls.minVersion,
+              clientCertificateName: target.authority.tls.clientCertificate,
+            },
+            `no end to the attempt within its deadline (${Math.round(deadline / 1000)} s, all stage timeouts together)`,
+            true,
+          ),
+          tls: inUse?.tls,
+        }),
+      }),
+    )
+  }
 
   /** The attempt at one address, through its destination, as evidence. */
   const tryAddress = (request: DeliveryRequest, target: Target, now: Date) =>

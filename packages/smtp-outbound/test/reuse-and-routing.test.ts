@@ -1,8 +1,13 @@
-/** Connection reuse, TLS resumption, MX resolution against the lab's DNS server, expiry on the Effect clock. */
+/**
+ * Connection reuse, TLS resumption, MX resolution against the lab's DNS server, expiry and the
+ * attempt's deadline on the Effect clock.
+ */
+import { once } from "node:events"
+import { type AddressInfo, createServer, type Socket } from "node:net"
 import { type Lab, startLab } from "@mailconnect/partner-lab"
-import { Effect, TestClock, TestContext } from "effect"
+import { Duration, Effect, Fiber, TestClock, TestContext } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { OutboundDelivery } from "../src/index"
+import { attemptDeadlineMs, OutboundDelivery } from "../src/index"
 import { deliver, failureOf, message, policyFor, reportOf, withRuntime } from "./lab-harness"
 
 let lab: Lab
@@ -181,5 +186,62 @@ describe("expiry on the Effect clock", () => {
       )
       expect(failureOf(result)).toMatchObject({ code: "CERT_EXPIRED", form: "expired" })
     })
+  })
+})
+
+describe("the attempt's deadline", () => {
+  it("a server that never greets, under stage timeouts far away: the attempt ends at its deadline, its connection dropped", async () => {
+    // Accepts and holds every connection, saying nothing: each stage's own timer is 10 minutes.
+    const held: Array<Socket> = []
+    const silent = createServer((socket) => {
+      held.push(socket)
+      socket.on("error", () => {})
+    })
+    silent.listen(0, "127.0.0.1")
+    await once(silent, "listening")
+    const timeouts = {
+      connectMs: 2_000,
+      greetingMs: 600_000,
+      commandMs: 600_000,
+      tlsMs: 600_000,
+      dataMs: 600_000,
+    }
+    try {
+      await withRuntime(lab, { timeouts }, async (runtime) => {
+        const result = await runtime.runPromise(
+          Effect.gen(function* () {
+            const delivery = yield* OutboundDelivery
+            const attempt = yield* Effect.fork(
+              Effect.either(
+                delivery.deliver({
+                  domain: "partner.test",
+                  recipients: ["someone@partner.test"],
+                  sender: "s@customer.test",
+                  body: message(),
+                  policy: {
+                    ...policyFor(lab, lab.scenario("good")),
+                    servers: [{ host: "127.0.0.1", port: (silent.address() as AddressInfo).port }],
+                  },
+                  bundleSerial: 1,
+                }),
+              ),
+            )
+            // Real time: until the silent server holds our connection, waiting for the greeting.
+            while (held.length === 0) yield* Effect.promise(() => new Promise((r) => setTimeout(r, 20)))
+            yield* TestClock.adjust(Duration.millis(attemptDeadlineMs(timeouts)))
+            return yield* Fiber.join(attempt)
+          }).pipe(Effect.provide(TestContext.TestContext)),
+        )
+        expect(failureOf(result)).toMatchObject({ code: "SMTP_TRANSIENT", status: "4.4.2", retry: "defer" })
+        expect(failureOf(result).detail).toContain("deadline")
+      })
+      // Dropped, not left waiting on the server.
+      const from = Date.now()
+      while (!held[0]?.closed && Date.now() - from < 10_000) await new Promise((r) => setTimeout(r, 20))
+      expect(held[0]?.closed).toBe(true)
+    } finally {
+      for (const socket of held) socket.destroy()
+      silent.close()
+    }
   })
 })
