@@ -231,7 +231,12 @@ export const makeOutboundDelivery = Effect.gen(function* () {
       if (cached) {
         cached.session.transcript = transcript
         reused = yield* resetSession(cached.session)
-        if (!reused) cached = undefined
+        if (!reused) {
+          // A refused RSET leaves the connection open: QUIT it (a dead one is only closed).
+          destination.discard(cached)
+          cached = undefined
+          inUse = undefined
+        }
       }
       if (!cached) {
         cached = yield* openFresh(target, tls, client, destination, transcript, now)

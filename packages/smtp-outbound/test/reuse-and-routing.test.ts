@@ -189,6 +189,95 @@ describe("expiry on the Effect clock", () => {
   })
 })
 
+/**
+ * A plaintext SMTP server that takes messages and refuses the first RSET with a 5xx, keeping the
+ * connection open (a 421 would close it); what each connection said.
+ */
+const rsetRefuser = async () => {
+  const sessions: Array<Array<string>> = []
+  let refused = false
+  const server = createServer((socket) => {
+    const said: Array<string> = []
+    sessions.push(said)
+    socket.on("error", () => {})
+    socket.write("220 mx.partner.test ESMTP\r\n")
+    let pending = ""
+    let inData = false
+    socket.on("data", (data) => {
+      pending += data.toString("latin1")
+      for (;;) {
+        if (inData) {
+          const end = pending.indexOf("\r\n.\r\n")
+          if (end < 0) return
+          pending = pending.slice(end + 5)
+          inData = false
+          socket.write("250 2.0.0 Ok: queued\r\n")
+          continue
+        }
+        const end = pending.indexOf("\r\n")
+        if (end < 0) return
+        const line = pending.slice(0, end)
+        pending = pending.slice(end + 2)
+        const verb = line.split(/[ :]/)[0]!.toUpperCase()
+        said.push(verb)
+        if (verb === "EHLO") socket.write("250 mx.partner.test\r\n")
+        else if (verb === "MAIL" || verb === "RCPT") socket.write("250 2.1.0 Ok\r\n")
+        else if (verb === "DATA") {
+          inData = true
+          socket.write("354 End data with <CR><LF>.<CR><LF>\r\n")
+        } else if (verb === "RSET" && !refused) {
+          refused = true
+          socket.write("502 5.5.1 mx.partner.test: RSET not now\r\n")
+        } else if (verb === "RSET") socket.write("250 2.0.0 Ok\r\n")
+        else if (verb === "QUIT") socket.end("221 2.0.0 Bye\r\n")
+      }
+    })
+  })
+  server.listen(0, "127.0.0.1")
+  await once(server, "listening")
+  return { port: (server.address() as AddressInfo).port, sessions, close: () => server.close() }
+}
+
+describe("a refused RSET on a cached session", () => {
+  it("the session is QUIT, not left open, and the message goes over a fresh one", async () => {
+    const peer = await rsetRefuser()
+    try {
+      await withRuntime(lab, { maxMessagesPerConnection: 10 }, async (runtime) => {
+        const send = () =>
+          runtime.runPromise(
+            Effect.either(
+              Effect.flatMap(OutboundDelivery, (d) =>
+                d.deliver({
+                  domain: "partner.test",
+                  recipients: ["someone@partner.test"],
+                  sender: "s@customer.test",
+                  body: message(),
+                  policy: {
+                    ...policyFor(lab, lab.scenario("good"), { mode: "opportunistic" }),
+                    servers: [{ host: "127.0.0.1", port: peer.port }],
+                  },
+                  bundleSerial: 1,
+                }),
+              ),
+            ),
+          )
+        const first = reportOf(await send())
+        const second = reportOf(await send())
+        expect([first.reusedConnection, second.reusedConnection]).toEqual([false, false])
+        expect(peer.sessions).toHaveLength(2)
+        // The first connection (EHLO twice: ours, then nodemailer's in plaintext): a message, the
+        // refused RSET, then our QUIT — not left open until the server gives up on it.
+        const from = Date.now()
+        while (!peer.sessions[0]!.includes("QUIT") && Date.now() - from < 10_000)
+          await new Promise((r) => setTimeout(r, 20))
+        expect(peer.sessions[0]).toEqual(["EHLO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "QUIT"])
+      })
+    } finally {
+      peer.close()
+    }
+  })
+})
+
 describe("the attempt's deadline", () => {
   it("a server that never greets, under stage timeouts far away: the attempt ends at its deadline, its connection dropped", async () => {
     // Accepts and holds every connection, saying nothing: each stage's own timer is 10 minutes.
