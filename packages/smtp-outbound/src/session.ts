@@ -107,7 +107,6 @@ const quitQuietly = (reader: ReplyReader, socket: Socket) => {
     reader.send("QUIT")
   } catch {}
   reader.detach()
-  socket.on("error", () => {})
   socket.end()
   setTimeout(() => socket.destroy(), 1_000).unref()
 }
@@ -217,8 +216,8 @@ const overTls = (
       chain: chain.slice(1).map(describeCertificate),
       verification: verdict.evidence,
     }
+    // The handshake left `secure` with its parking error listener (socket-steps.ts).
     if (verdict.error && request.tls.mode !== "opportunistic") {
-      secure.on("error", () => {})
       return yield* Effect.fail({ error: verdict.error, tls })
     }
     const session = yield* handOver(secure, greeting, request, true, context(request, "ehlo")).pipe(

@@ -21,7 +21,7 @@ import {
 import { ClientCertRejected, type DeliveryError, TlsHandshakeFailed } from "./errors"
 import type { TranscriptLine } from "./evidence"
 import type { Timeouts } from "./options"
-import { type ReplyReader, WireError } from "./wire"
+import { ignoreError, type ReplyReader, WireError } from "./wire"
 
 export interface ClientCertificate {
   readonly name: string
@@ -49,8 +49,6 @@ export interface OpenSession {
   /** The connection ended (either side); a cached session is not reused then. */
   closed: boolean
 }
-
-const ignoreError = () => {}
 
 const timedOut = (ms: number) =>
   Object.assign(new Error(`no connection within ${ms} ms`), { code: "ETIMEDOUT" }) as NodeJS.ErrnoException

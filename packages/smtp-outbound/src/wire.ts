@@ -35,7 +35,8 @@ export const ehloKeywords = (reply: SmtpReply): ReadonlyArray<string> =>
     .map((line) => line.trim().split(/\s+/)[0]?.toUpperCase() ?? "")
     .filter((keyword) => keyword.length > 0)
 
-const ignoreError = () => {}
+/** The error listener of a socket between two owners: a reset then is no unhandled 'error'. */
+export const ignoreError = (): void => {}
 
 export class ReplyReader {
   private buffered = ""
@@ -117,8 +118,9 @@ export class ReplyReader {
     this.socket.removeListener("data", this.onData)
     this.socket.removeListener("close", this.onClose)
     this.socket.removeListener("error", this.onError)
-    // Until the next reader attaches, a reset by the peer must not be an unhandled 'error' (it
-    // would end the process); the next step finds the socket destroyed.
+    // Until the next reader attaches (or for good, when the session is only being closed), a
+    // reset by the peer must not be an unhandled 'error' (it would end the process); the next
+    // step finds the socket destroyed.
     this.socket.on("error", ignoreError)
     // Paused until the next reader (TLS or nodemailer) attaches, or bytes would be dropped.
     this.socket.pause()
