@@ -58,6 +58,14 @@ const build = async (app) => {
     // File and line for stack traces, not the sources themselves: with them the map is ~19 MB,
     // and Node keeps every byte of it parsed on the heap of every relay (~100 MB RSS each).
     sourcesContent: false,
+    // No comments and no indentation: V8 keeps a script's whole source on the heap, and keeps it
+    // two bytes per character once a single character above U+00FF is in it (a `’` in a
+    // dependency's comment was enough). Plain, the 7.9 MB bundle took 15 MiB of every relay's
+    // heap; without comments (ASCII-only: esbuild escapes non-ASCII in strings) 5.8 MB took 5.5.
+    // Names and statements stay as written, and the map still gives file and line.
+    minifyWhitespace: true,
+    // Licence comments go to `<app>.mjs.LEGAL.txt` next to the bundle, not into it.
+    legalComments: "external",
     metafile: true,
     logLevel: "warning",
     // CommonJS dependencies inside an ES module bundle still call require().
@@ -71,6 +79,7 @@ const build = async (app) => {
   // …and with how they are built.
   inputs.push("tools/launch/run.mjs")
   renameSync(`${temp}.map`, `${bundle}.map`)
+  renameSync(`${temp}.LEGAL.txt`, `${bundle}.LEGAL.txt`)
   // The sourcemap comment names the temporary file; point it at the final one.
   writeFileSync(
     temp,
