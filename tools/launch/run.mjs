@@ -135,8 +135,9 @@ if (process.argv[2] === "--build") {
   await ensureBundle(app)
   // Stack traces through the bundle's source map only when asked for (MAILCONNECT_SOURCE_MAPS=on):
   // Node parses the whole map into ~750,000 arrays when the bundle loads — ~85 MB of heap in
-  // every relay, a third of an idle relay's memory. Without it a stack names bundle lines, which
-  // the `.map` next to the bundle translates (e.g. with MAILCONNECT_SOURCE_MAPS=on locally).
+  // every relay, a third of an idle relay's memory. Without it a stack names bundle positions
+  // (line and column), which the `.map` next to the bundle translates (e.g. with
+  // MAILCONNECT_SOURCE_MAPS=on locally).
   if (process.env.MAILCONNECT_SOURCE_MAPS === "on") process.setSourceMapsEnabled(true)
   // The relay's heap growth (RELAY_HEAP_GROWING_PERCENT, checked, set and logged by the relay
   // itself: apps/relay/src/layers/heap.ts) is set here as well, before the bundle loads: set only
