@@ -49,17 +49,45 @@ const rejectedResult = (error: NodemailerError, ctx: ClassifyContext): Recipient
     : { recipient, status: "deferred", error: classified as SmtpTransient }
 }
 
-/** Per-recipient results, or a session-level DeliveryError. */
+/**
+ * Per-recipient results, or a session-level DeliveryError.
+ *
+ * nodemailer's `close()` forgets a send in flight without calling its callback; only its error
+ * handler completes the send (after `close()`, in the same tick). Its other ways into `close()`
+ * leave the send waiting for ever: a command written when the socket is already destroyed (a
+ * reset noticed with the reply before it), or an error on a connection already torn down. So the
+ * connection's 'end' (emitted by every teardown) fails a send not completed by then, as the
+ * connection lost.
+ */
 export const sendMessage = (session: OpenSession, message: Message, ctx: ClassifyContext) =>
   Effect.async<TransactionOutcome, DeliveryError>((resume) => {
-    const resolve = (outcome: TransactionOutcome) => resume(Effect.succeed(outcome))
-    const reject = (error: DeliveryError) => resume(Effect.fail(error))
+    const connection = session.connection
+    let done = false
+    const settle = (effect: Effect.Effect<TransactionOutcome, DeliveryError>) => {
+      if (done) return
+      done = true
+      connection.removeListener("end", ended)
+      resume(effect)
+    }
+    const resolve = (outcome: TransactionOutcome) => settle(Effect.succeed(outcome))
+    const reject = (error: DeliveryError) => settle(Effect.fail(error))
+    // After the error handler's own callback, if there is one (it runs right after the 'end').
+    const ended = () =>
+      setImmediate(() => {
+        if (done) return
+        const lost = Object.assign(new Error("Connection closed unexpectedly"), {
+          code: "ECONNECTION",
+          command: "CONN",
+        })
+        reject(classifyNodemailerError(lost, { ...ctx, phase: "mail" }))
+      })
+    connection.once("end", ended)
     const envelope = {
       from: message.sender,
       to: [...message.recipients],
       ...(message.requireTls ? { requireTLSExtensionEnabled: true } : {}),
     }
-    session.connection.send(envelope, message.body, (error, info) => {
+    connection.send(envelope, message.body, (error, info) => {
       if (error) {
         const failure = error as NodemailerError
         // nodemailer checks the EHLO keywords (inside TLS) before it writes MAIL FROM.
@@ -107,6 +135,11 @@ export const sendMessage = (session: OpenSession, message: Message, ctx: Classif
         }),
         needsReset: false,
       })
+    })
+    // Interrupted (the attempt's deadline): nothing is left listening on the connection.
+    return Effect.sync(() => {
+      done = true
+      connection.removeListener("end", ended)
     })
   })
 

@@ -17,7 +17,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest"
 import type { ClassifyContext } from "../src/classify"
 import type { DeliveryError } from "../src/errors"
 import { connectSocket, handOver, handshake } from "../src/socket-steps"
-import { resetSession } from "../src/transaction"
+import { resetSession, sendMessage } from "../src/transaction"
 import { ReplyReader } from "../src/wire"
 
 const HOST = "mx.partner.test"
@@ -253,5 +253,46 @@ describe("a cached session the peer ends while our RSET waits for its reply", ()
     const session = await openedOn(await rsetPeer((raw) => raw.write("250 2.0.0 Ok\r\n")))
     expect(await Effect.runPromise(resetSession(session))).toBe(true)
     session.connection.close()
+  })
+})
+
+/** A plain SMTP peer without PIPELINING that greets, answers EHLO, and accepts MAIL FROM. */
+const mailPeer = () =>
+  plainSession((raw) => {
+    raw.write("220 mx.partner.test ESMTP\r\n")
+    let pending = ""
+    raw.on("data", (data) => {
+      pending += data.toString("latin1")
+      for (let end = pending.indexOf("\r\n"); end >= 0; end = pending.indexOf("\r\n")) {
+        const line = pending.slice(0, end)
+        pending = pending.slice(end + 2)
+        if (/^EHLO /i.test(line)) raw.write("250 mx.partner.test\r\n")
+        else if (/^MAIL FROM/i.test(line)) raw.write("250 2.1.0 Ok\r\n")
+      }
+    })
+  })
+
+describe("a transaction whose socket is torn down as a reply arrives", () => {
+  it("fails at once as the connection lost (nodemailer's close() forgets the send in flight)", async () => {
+    const socket = await mailPeer()
+    const session = await openedOn(socket)
+    // The reset is seen with the MAIL FROM reply (as when both come in one read): the socket is
+    // destroyed before nodemailer handles the 250, so its RCPT TO finds the socket gone and
+    // nodemailer closes the connection without ever calling the send's callback.
+    socket.prependOnceListener("data", () => socket.destroy())
+    const exit = await Effect.runPromiseExit(
+      sendMessage(
+        session,
+        {
+          sender: "alice@customer.example",
+          recipients: ["bob@partner.test"],
+          body: Buffer.from("Subject: x\r\n\r\nx\r\n"),
+        },
+        { ...ctx, phase: "mail" },
+      ),
+    )
+    const failure = failureOf(exit)
+    expect(failure._tag).toBe("SmtpTransient")
+    expect(failure).toMatchObject({ detail: expect.stringMatching(/closed/i) })
   })
 })
