@@ -5,7 +5,7 @@
 // The bundle is rebuilt automatically whenever one of its inputs changed, so there is no
 // build step to remember; `run.mjs --build` only builds (for images with a read-only tree).
 // Plain JavaScript: it must run before anything is compiled.
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { setFlagsFromString } from "node:v8"
@@ -79,7 +79,9 @@ const build = async (app) => {
   // …and with how they are built.
   inputs.push("tools/launch/run.mjs")
   renameSync(`${temp}.map`, `${bundle}.map`)
-  renameSync(`${temp}.LEGAL.txt`, `${bundle}.LEGAL.txt`)
+  // esbuild writes the licence file only when a dependency has a licence comment.
+  if (existsSync(`${temp}.LEGAL.txt`)) renameSync(`${temp}.LEGAL.txt`, `${bundle}.LEGAL.txt`)
+  else rmSync(`${bundle}.LEGAL.txt`, { force: true })
   // The sourcemap comment names the temporary file; point it at the final one.
   writeFileSync(
     temp,

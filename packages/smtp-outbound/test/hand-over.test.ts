@@ -214,8 +214,8 @@ describe("a session the peer ends between the TLS handshake and the hand-over", 
   })
 })
 
-/** A plain SMTP peer that greets, answers EHLO, and does `onRset` to the session on RSET. */
-const rsetPeer = (onRset: (raw: Socket) => void) =>
+/** A plain SMTP peer that greets, answers EHLO, and does `onLine` to every other command line. */
+const scriptedPeer = (onLine: (line: string, raw: Socket) => void) =>
   plainSession((raw) => {
     raw.write("220 mx.partner.test ESMTP\r\n")
     let pending = ""
@@ -225,9 +225,15 @@ const rsetPeer = (onRset: (raw: Socket) => void) =>
         const line = pending.slice(0, end)
         pending = pending.slice(end + 2)
         if (/^EHLO /i.test(line)) raw.write("250 mx.partner.test\r\n")
-        else if (/^RSET/i.test(line)) onRset(raw)
+        else onLine(line, raw)
       }
     })
+  })
+
+/** …that does `onRset` to the session on RSET. */
+const rsetPeer = (onRset: (raw: Socket) => void) =>
+  scriptedPeer((line, raw) => {
+    if (/^RSET/i.test(line)) onRset(raw)
   })
 
 /** An open (plaintext) nodemailer session on `socket`, as a cached session is. */
@@ -256,20 +262,10 @@ describe("a cached session the peer ends while our RSET waits for its reply", ()
   })
 })
 
-/** A plain SMTP peer without PIPELINING that greets, answers EHLO, and accepts MAIL FROM. */
+/** …without PIPELINING, that accepts MAIL FROM. */
 const mailPeer = () =>
-  plainSession((raw) => {
-    raw.write("220 mx.partner.test ESMTP\r\n")
-    let pending = ""
-    raw.on("data", (data) => {
-      pending += data.toString("latin1")
-      for (let end = pending.indexOf("\r\n"); end >= 0; end = pending.indexOf("\r\n")) {
-        const line = pending.slice(0, end)
-        pending = pending.slice(end + 2)
-        if (/^EHLO /i.test(line)) raw.write("250 mx.partner.test\r\n")
-        else if (/^MAIL FROM/i.test(line)) raw.write("250 2.1.0 Ok\r\n")
-      }
-    })
+  scriptedPeer((line, raw) => {
+    if (/^MAIL FROM/i.test(line)) raw.write("250 2.1.0 Ok\r\n")
   })
 
 describe("a transaction whose socket is torn down as a reply arrives", () => {
