@@ -138,7 +138,7 @@ describe("with Sentinel (master, replica, three sentinels)", { timeout: 240_000 
   beforeAll(async () => {
     sentinel = await startSentinelSetup()
     topology = await topologyStack(sentinel.url, { stack })
-  }, 60_000)
+  }, 150_000)
   afterAll(() => sentinel?.stop())
 
   it("delivers, bounces and hot-loads, and carries on after a failover", async () => {

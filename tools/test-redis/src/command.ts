@@ -64,4 +64,9 @@ export const redisCommand = (port: number, ...args: ReadonlyArray<string>): Prom
       }
     })
     socket.on("error", reject)
+    // A port held by something that never answers must not hold the caller for ever.
+    socket.setTimeout(5_000, () => {
+      socket.destroy()
+      reject(new Error(`no reply from 127.0.0.1:${port} to ${args[0]} within 5 s`))
+    })
   })

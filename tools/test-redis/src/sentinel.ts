@@ -40,11 +40,77 @@ const fields = (value: RespValue): Record<string, string> => {
   return out
 }
 
-const until = async (what: string, check: () => Promise<boolean>, timeoutMs = 30_000) => {
+const until = async (
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 30_000,
+  lastSeen: () => string = () => "",
+) => {
   const deadline = Date.now() + timeoutMs
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`sentinel setup: timed out waiting for ${what}`)
+  let failure = ""
+  while (
+    !(await check().catch((e: unknown) => {
+      failure = e instanceof Error ? e.message : String(e)
+      return false
+    }))
+  ) {
+    if (Date.now() > deadline)
+      throw new Error(`sentinel setup: timed out waiting for ${what} (last seen: ${lastSeen() || failure})`)
     await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/**
+ * One sentinel on a free port, answering PING. The port is free when chosen, but another test's
+ * server may bind it before the sentinel does: a sentinel that exits is started again on another
+ * port (its output is in the error if it never comes up).
+ */
+const startSentinel = async (
+  dir: string,
+  index: number,
+  masterName: string,
+  master: RedisServer,
+): Promise<{ readonly child: ChildProcess; readonly port: number }> => {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort()
+    const conf = join(dir, `sentinel-${index}-${attempt}.conf`)
+    // Sentinel rewrites its config file (discovered peers, epochs): one writable file each.
+    writeFileSync(
+      conf,
+      [
+        `port ${port}`,
+        "bind 127.0.0.1",
+        `dir ${dir}`,
+        `sentinel monitor ${masterName} ${master.host} ${master.port} 2`,
+        `sentinel down-after-milliseconds ${masterName} 2000`,
+        `sentinel failover-timeout ${masterName} 10000`,
+        `sentinel parallel-syncs ${masterName} 1`,
+        "",
+      ].join("\n"),
+    )
+    const child = spawn(...tiedToParent("redis-server", [conf, "--sentinel"]), {
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    let output = ""
+    const keep = (c: Buffer) => {
+      output = (output + c.toString()).slice(-2000)
+    }
+    child.stdout?.on("data", keep)
+    child.stderr?.on("data", keep)
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) break
+      const pong = await redisCommand(port, "PING").catch(() => undefined)
+      // Our own sentinel answers SENTINEL MYID; a redis-server that took the port does not.
+      if (pong === "PONG" && (await redisCommand(port, "SENTINEL", "MYID").catch(() => undefined)))
+        return { child, port }
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL")
+        break
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    if (attempt >= 3) throw new Error(`sentinel setup: sentinel ${index} did not start: ${output}`)
   }
 }
 
@@ -75,33 +141,25 @@ export const startSentinelSetup = async (options: SentinelSetupOptions = {}): Pr
     servers.push(replica)
     const sentinelPorts: Array<number> = []
     for (let i = 0; i < 3; i++) {
-      const port = await freePort()
-      const conf = join(dir, `sentinel-${i}.conf`)
-      // Sentinel rewrites its config file (discovered peers, epochs): one writable file each.
-      writeFileSync(
-        conf,
-        [
-          `port ${port}`,
-          "bind 127.0.0.1",
-          `dir ${dir}`,
-          `sentinel monitor ${masterName} ${master.host} ${master.port} 2`,
-          `sentinel down-after-milliseconds ${masterName} 2000`,
-          `sentinel failover-timeout ${masterName} 10000`,
-          `sentinel parallel-syncs ${masterName} 1`,
-          "",
-        ].join("\n"),
-      )
-      sentinels.push(spawn(...tiedToParent("redis-server", [conf, "--sentinel"]), { stdio: "ignore" }))
-      sentinelPorts.push(port)
+      const started = await startSentinel(dir, i, masterName, master)
+      sentinels.push(started.child)
+      sentinelPorts.push(started.port)
     }
     await until("replica in sync", async () =>
       String(await redisCommand(replica.port, "INFO", "replication")).includes("master_link_status:up"),
     )
-    for (const port of sentinelPorts)
-      await until(`sentinel ${port} to see the replica and its peers`, async () => {
-        const state = fields(await redisCommand(port, "SENTINEL", "MASTER", masterName))
-        return state["num-slaves"] === "1" && state["num-other-sentinels"] === "2"
-      })
+    for (const port of sentinelPorts) {
+      let seen: Record<string, string> = {}
+      await until(
+        `sentinel ${port} to see the replica and its peers`,
+        async () => {
+          seen = fields(await redisCommand(port, "SENTINEL", "MASTER", masterName))
+          return seen["num-slaves"] === "1" && seen["num-other-sentinels"] === "2"
+        },
+        60_000,
+        () => `num-slaves ${seen["num-slaves"]}, num-other-sentinels ${seen["num-other-sentinels"]}`,
+      )
+    }
     const currentMasterPort = async () => {
       const address = await redisCommand(sentinelPorts[0]!, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", masterName)
       return Number((address as ReadonlyArray<RespValue>)[1])
