@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url"
 import { BullBoardQueue, DeliveryQueue, Enqueue } from "@mailconnect/delivery-queue"
 import { PolicyView } from "@mailconnect/policy"
 import { parseRedisUrl, RedisConnectionFactory } from "@mailconnect/redis-client"
-import { type RedisServer, startRedis } from "@mailconnect/test-redis"
+import { type RedisServer, redisCommand, startRedis } from "@mailconnect/test-redis"
 import {
   makeSigner,
   partner,
@@ -49,6 +49,7 @@ const ARTIFACTS = join(
 const PREFIX = `dashqueue${process.pid}`
 const HOUR = 3_600_000
 const HOSTILE_SENDER = '"<img src=x onerror=alert(1)>"@customer.example'
+const HOSTILE_REASON = "<img src=x onerror=alert(2)>"
 
 let redis: RedisServer
 let dashboard: RunningDashboard
@@ -60,6 +61,7 @@ const foreignRequests: Array<string> = []
 const cspViolations: Array<string> = []
 let bank: ReadonlyArray<string>
 let insurer: string
+let unreadable: string
 
 const queueLayer = () =>
   DeliveryQueue.layer.pipe(
@@ -92,6 +94,40 @@ const queueDeferred = (recipient: string, code: string, sender = "alice@customer
       lastFailure: { code, status: "4.7.5", at: now, server: "mx.partner.example:25" },
     }
     yield* Effect.promise(() => queue.add(job.name, data, { jobId: job.id!, delay: HOUR }))
+    return messageId
+  })
+
+/**
+ * A Redis writer's work: a job's data replaced by something no relay reads, and the job moved
+ * to the failed set with a reason of the writer's choosing (markup).
+ */
+const parkFailed = (recipient: string) =>
+  Effect.gen(function* () {
+    const enqueue = yield* Enqueue
+    const { queue } = yield* BullBoardQueue
+    const { messageId, jobIds } = yield* enqueue.enqueue({
+      sender: "alice@customer.example",
+      recipients: [recipient],
+      body: Buffer.from("Subject: x\r\n\r\nhi\r\n"),
+      arrivalAt: Date.now() - 2 * HOUR,
+    })
+    const job = (yield* Effect.promise(() => queue.getJob(jobIds[0]!)))!
+    yield* Effect.promise(() => job.remove())
+    yield* Effect.promise(() => queue.add(job.name, { hostile: true }, { jobId: job.id!, delay: HOUR }))
+    const id = job.id!
+    yield* Effect.promise(async () => {
+      await redisCommand(redis.port, "ZREM", queue.toKey("delayed"), id)
+      await redisCommand(redis.port, "ZADD", queue.toKey("failed"), String(Date.now()), id)
+      await redisCommand(
+        redis.port,
+        "HSET",
+        queue.toKey(id),
+        "failedReason",
+        HOSTILE_REASON,
+        "finishedOn",
+        String(Date.now()),
+      )
+    })
     return messageId
   })
 
@@ -146,13 +182,14 @@ beforeAll(async () => {
       Effect.scoped,
     ),
   )
-  ;[bank, insurer] = await Effect.runPromise(
+  ;[bank, insurer, unreadable] = await Effect.runPromise(
     Effect.all([
       Effect.all([
         queueDeferred("a@bank.example", "CERT_PIN_MISMATCH"),
         queueDeferred("b@bank.example", "CERT_PIN_MISMATCH", HOSTILE_SENDER),
       ]),
       queueDeferred("c@insurer.example", "CONNECT_REFUSED"),
+      parkFailed("d@elsewhere.example"),
     ]).pipe(Effect.provide(queueLayer()), Effect.scoped),
   )
   dashboard = await startDashboard({ redisUrl: redis.url, prefix: PREFIX, signer })
@@ -173,8 +210,8 @@ describe("queue page in chromium", { timeout: 120_000 }, () => {
   it("shows a viewer the queue and the audit, no actions, and refuses them", async () => {
     await viewer.goto(`${dashboard.url}/queue`)
     expect(await viewer.locator('nav a[aria-current="page"]').innerText()).toBe("Queue management")
-    expect(await rows(viewer, "queue-list").count()).toBe(3)
-    expect(await viewer.locator("#queue-summary").innerText()).toBe("3 job(s), 3 message(s).")
+    expect(await rows(viewer, "queue-list").count()).toBe(4)
+    expect(await viewer.locator("#queue-summary").innerText()).toBe("4 job(s), 4 message(s).")
     const row = viewer.locator(`#queue-list tr[data-job="${bank[0]}/bank.example"]`)
     expect(await row.getAttribute("data-state")).toBe("deferred")
     expect(await row.locator("td").allInnerTexts()).toEqual([
@@ -194,6 +231,22 @@ describe("queue page in chromium", { timeout: 120_000 }, () => {
     expect(
       await viewer.locator(`#queue-list tr[data-job="${bank[1]}/bank.example"] td`).nth(8).innerText(),
     ).toBe(HOSTILE_SENDER)
+    // A failed job whose data no relay can read: named by its id, its reason (markup) as text.
+    const failed = viewer.locator(`#queue-list tr[data-job="${unreadable}/elsewhere.example"]`)
+    expect(await failed.getAttribute("data-state")).toBe("failed")
+    expect(await failed.locator("td").allInnerTexts()).toEqual([
+      unreadable,
+      "elsewhere.example",
+      `FAILED\n${HOSTILE_REASON} (data unreadable)`,
+      // Its age is the job's own (the writer made it anew), not the message's arrival.
+      "0m",
+      "0",
+      "never",
+      "—",
+      "—",
+      "?",
+      "",
+    ])
     expect(await viewer.locator("#queue-list img").count()).toBe(0)
     expect(await viewer.locator("#queue-action").count()).toBe(0)
     expect(await viewer.locator("#queue-viewer").innerText()).toBe("Queue actions need the admin role.")

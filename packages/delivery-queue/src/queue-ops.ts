@@ -21,13 +21,13 @@
  * Trusts: the Redis named by REDIS_URL. Touches: jobs of the `delivery` queues (delay, data,
  * log, removal), the spool's job list of a deleted job, `queue:held` and `audit`.
  */
-import { PolicyView } from "@mailconnect/policy"
+import { type ActivePolicyView, PolicyView } from "@mailconnect/policy"
 import { RedisClient } from "@mailconnect/redis-client"
 import type { Job, JobType, Queue } from "bullmq"
 import { Clock, Context, Effect, Either, Layer, Option, Schema } from "effect"
 import { BullBoardQueue } from "./bull-queue"
 import { QueueUnavailable } from "./errors"
-import { type DeliveryJobData, decodeJobData } from "./job"
+import { type DeliveryJobData, decodeJobData, parseJobId } from "./job"
 import { returnToSender } from "./operator-bounce"
 import { type AuditEntry, QueueAudit } from "./queue-audit"
 import { HOLD_DELAY_MS, isHeldDelay } from "./queue-hold"
@@ -70,19 +70,20 @@ export interface ActionReport {
 
 export interface QueueOpsShape {
   readonly list: (selection: Selection) => Effect.Effect<ReadonlyArray<QueueEntry>, QueueUnavailable>
-  readonly plan: (
-    action: QueueAction["action"],
-    selection: Selection,
-  ) => Effect.Effect<ActionPlan, QueueUnavailable>
+  readonly plan: (action: QueueAction, selection: Selection) => Effect.Effect<ActionPlan, QueueUnavailable>
   readonly act: (request: ActRequest) => Effect.Effect<ActionReport, QueueUnavailable>
 }
 
-/** BullMQ's lists a queued job can be in, and what each means here (delayed: deferred or held). */
+/**
+ * BullMQ's lists a queued job can be in, and what each means here (delayed: deferred or held).
+ * Completed jobs are not queued mail; failed ones are, and wait for the operator.
+ */
 const LISTS: ReadonlyArray<readonly [JobType, QueueState]> = [
   ["active", "active"],
   ["waiting", "waiting"],
   ["prioritized", "waiting"],
   ["delayed", "deferred"],
+  ["failed", "failed"],
 ]
 
 const PAGE = 500
@@ -101,7 +102,8 @@ interface Listed {
   /** The shard whose queue holds the job (its body is in the same shard). */
   readonly shard: number
   readonly job: Job
-  readonly data: DeliveryJobData
+  /** Absent for an unreadable (failed) job. */
+  readonly data: DeliveryJobData | undefined
 }
 
 /** The partner named in the job name (`domain partner id`) when the job was queued; `-` for none. */
@@ -111,6 +113,30 @@ const partnerAtEnqueue = (name: string): string | undefined => {
 }
 
 const iso = (t: number) => new Date(t).toISOString()
+
+/**
+ * A failed job whose data do not decode, as far as its id and BullMQ's own fields tell: the
+ * message and domain its id was built from, when it was queued and how often it ran. Undefined
+ * for an id no relay built (nothing to name it by).
+ */
+const unreadableEntry = (job: Job, active: ActivePolicyView | undefined): QueueEntry | undefined => {
+  const named = parseJobId(job.id ?? "")
+  if (named === undefined) return undefined
+  return {
+    jobId: job.id ?? "",
+    messageId: named.messageId,
+    domain: named.domain,
+    partner: active ? active.lookup.partnerFor(named.domain)?.name : partnerAtEnqueue(job.name),
+    state: "failed",
+    sender: "",
+    pending: [],
+    queuedAt: job.timestamp,
+    attempts: job.attemptsMade,
+    isDsn: false,
+    failedReason: job.failedReason ?? "",
+    unreadable: true,
+  }
+}
 
 const describe = (action: QueueAction, actor: Actor): string => {
   const by = `by ${actor.name} (${actor.via})`
@@ -167,7 +193,11 @@ const make = Effect.gen(function* () {
       }
     })
 
-  /** Every queued job that decodes, as an entry; a job of a newer version is not ours to touch. */
+  /**
+   * Every queued job that decodes, as an entry; a job of a newer version is not ours to touch. A
+   * failed job whose data do not decode is listed too, by its id, so the operator sees mail that
+   * will never be tried again (and no worker ever writes to it).
+   */
   const listed = Effect.fn("QueueOps.listed")(function* (selection: Selection) {
     const now = yield* Clock.currentTimeMillis
     const active = yield* policy.current
@@ -182,7 +212,11 @@ const make = Effect.gen(function* () {
           if (seen.has(id)) continue
           seen.add(id)
           const decoded = decodeJobData(job.data)
-          if (Either.isLeft(decoded)) continue
+          if (Either.isLeft(decoded)) {
+            const entry = listState === "failed" ? unreadableEntry(job, active) : undefined
+            if (entry && matches(entry, selection, now)) out.push({ entry, shard, job, data: undefined })
+            continue
+          }
           const data = decoded.right
           const state: QueueState = listState === "deferred" && isHeldDelay(job.delay) ? "held" : listState
           const hold = state === "held" ? records.get(id) : undefined
@@ -200,6 +234,7 @@ const make = Effect.gen(function* () {
             ...(data.lastFailure ? { code: data.lastFailure.code, status: data.lastFailure.status } : {}),
             isDsn: data.isDsn,
             ...(hold ? { hold } : {}),
+            ...(state === "failed" ? { failedReason: job.failedReason ?? "" } : {}),
           }
           if (matches(entry, selection, now)) out.push({ entry, shard, job, data })
         }
@@ -265,7 +300,7 @@ const make = Effect.gen(function* () {
       }
       case "release": {
         // Back onto its timeline, which kept running during the hold: a point that passed is due now.
-        const due = data.nextAttemptAt === undefined ? 0 : data.nextAttemptAt - now
+        const due = data?.nextAttemptAt === undefined ? 0 : data.nextAttemptAt - now
         return orChanged("release", job, () => (due > 0 ? job.changeDelay(due) : job.promote())).pipe(
           Effect.tap((released) =>
             released ? Effect.zipRight(note(job, line), forget(entry.jobId)) : Effect.void,
@@ -273,9 +308,10 @@ const make = Effect.gen(function* () {
         )
       }
       case "retry":
-        return orChanged("retry", job, () => job.promote()).pipe(
-          Effect.tap((promoted) => (promoted ? note(job, line) : Effect.void)),
-        )
+        // A failed job goes back to the workers as it is; its timeline (in its data) decides again.
+        return orChanged("retry", job, () =>
+          entry.state === "failed" ? job.retry("failed") : job.promote(),
+        ).pipe(Effect.tap((promoted) => (promoted ? note(job, line) : Effect.void)))
       case "bounce":
         return rewrite(queue, job, (d) => returnToSender(d, action.reason, now), line)
       case "delete":
@@ -317,13 +353,13 @@ const make = Effect.gen(function* () {
   const list = (selection: Selection) =>
     listed(selection).pipe(Effect.map((items) => items.map((i) => i.entry)))
 
-  const plan = (action: QueueAction["action"], selection: Selection) =>
+  const plan = (action: QueueAction, selection: Selection) =>
     list(selection).pipe(Effect.map((entries) => planAction(action, entries)))
 
   const act = Effect.fn("QueueOps.act")(function* (request: ActRequest) {
     const items = yield* listed(request.selection)
     const planned = planAction(
-      request.action.action,
+      request.action,
       items.map((i) => i.entry),
     )
     if (request.dryRun)

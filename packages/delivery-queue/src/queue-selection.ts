@@ -11,9 +11,11 @@ import { canonicalDomain } from "./message"
 /**
  * Where a queued job stands. `deferred`: waiting for its next timeline point; `held`: put on
  * hold by an operator, never tried until released; `waiting`: due, waiting for a worker;
- * `active`: in an attempt right now.
+ * `active`: in an attempt right now; `failed`: BullMQ gave up on the job — its data no worker can
+ * read (written by something other than a relay), or a processing error — so it waits for the
+ * operator: retry it, or delete it.
  */
-export const QUEUE_STATES = ["deferred", "held", "waiting", "active"] as const
+export const QUEUE_STATES = ["deferred", "held", "waiting", "active", "failed"] as const
 export type QueueState = (typeof QUEUE_STATES)[number]
 
 export interface HoldRecord {
@@ -40,6 +42,13 @@ export interface QueueEntry {
   readonly isDsn: boolean
   /** Who held it, when and why (held entries only). */
   readonly hold?: HoldRecord
+  /** Why BullMQ failed it (failed entries only). */
+  readonly failedReason?: string
+  /**
+   * Its data do not decode: message and domain come from the job id, and sender, recipients and
+   * timeline are unknown (shown empty). Only a failed job is listed so.
+   */
+  readonly unreadable?: true
 }
 
 export interface Selection {
@@ -87,9 +96,11 @@ export type ActionName = QueueAction["action"]
  * Why an entry is left alone. `in-attempt`: waiting for a worker or being tried right now — its
  * data belongs to the worker until the attempt ends (run the command again after it);
  * `held`: retry does not override a hold (release it first); `not-held`: nothing to release;
- * `already-held`; `changed`: it left the listed state between listing and acting.
+ * `already-held`; `failed`: a failed job can be retried or deleted silently, nothing else (retry
+ * it first: once it is deferred again it can be held, bounced or deleted with an NDR); `changed`:
+ * it left the listed state between listing and acting.
  */
-export type SkipReason = "in-attempt" | "held" | "not-held" | "already-held" | "changed"
+export type SkipReason = "in-attempt" | "held" | "not-held" | "already-held" | "failed" | "changed"
 
 export interface Skipped {
   readonly entry: QueueEntry
@@ -105,9 +116,15 @@ export interface ActionPlan {
 const inAttempt = (state: QueueState) => state === "waiting" || state === "active"
 
 /** Whether `action` may act on an entry in `state`; the reason when not. */
-export const refusal = (action: ActionName, state: QueueState): SkipReason | undefined => {
+export const refusal = (action: QueueAction, state: QueueState): SkipReason | undefined => {
   if (inAttempt(state)) return "in-attempt"
-  switch (action) {
+  if (state === "failed")
+    return action.action === "retry" || (action.action === "delete" && action.notify === "silent")
+      ? undefined
+      : action.action === "release"
+        ? "not-held"
+        : "failed"
+  switch (action.action) {
     case "hold":
       return state === "held" ? "already-held" : undefined
     case "release":
@@ -121,7 +138,7 @@ export const refusal = (action: ActionName, state: QueueState): SkipReason | und
 }
 
 /** The plan, in the entries' order: what the action touches and what it leaves, with why. */
-export const planAction = (action: ActionName, entries: ReadonlyArray<QueueEntry>): ActionPlan => {
+export const planAction = (action: QueueAction, entries: ReadonlyArray<QueueEntry>): ActionPlan => {
   const touch: Array<QueueEntry> = []
   const skip: Array<Skipped> = []
   for (const entry of entries) {
@@ -129,7 +146,7 @@ export const planAction = (action: ActionName, entries: ReadonlyArray<QueueEntry
     if (reason === undefined) touch.push(entry)
     else skip.push({ entry, reason })
   }
-  return { action, touch, skip }
+  return { action: action.action, touch, skip }
 }
 
 /** Distinct messages among entries: what the bulk confirmation counts (a message may have several jobs). */

@@ -383,3 +383,77 @@ describe("queue delete and bounce", () => {
     )
   })
 })
+
+describe("failed jobs", () => {
+  it("lists a job whose data a Redis writer replaced (failed, unreadable), refuses what it cannot do, retries it, deletes it", async () => {
+    const { run, tries, deliverer } = lab("qfailed")
+    await run(
+      Effect.gen(function* () {
+        const ops = yield* QueueOps
+        const spool = yield* Spool
+        const bull = yield* BullBoardQueue
+        const victim = yield* queueDeferred(["a@bank.example"])
+        const bystander = yield* queueDeferred(["b@bank.example"])
+        const jobId = `${victim}/bank.example`
+        const job = (yield* Effect.promise(() => bull.queue.getJob(jobId)))!
+        // Someone with write access to Redis (not a relay) rewrites the job and makes it due.
+        yield* Effect.promise(() => job.updateData({ sender: "mallory@evil.example", hostile: true }))
+        yield* Effect.promise(() => job.promote())
+        const failed = () =>
+          ops
+            .list({ states: ["failed"] })
+            .pipe(Effect.map((entries) => (entries.length > 0 ? entries : undefined)))
+        const [entry] = yield* eventually(failed())
+        expect(entry).toMatchObject({
+          jobId,
+          messageId: victim,
+          domain: "bank.example",
+          partner: "bank",
+          state: "failed",
+          sender: "",
+          pending: [],
+          failedReason: "job data does not match version 1",
+          unreadable: true,
+        })
+        // Nothing was sent for it: the worker refused data no relay wrote.
+        expect(deliverer.requests.filter((r) => r.sender === "mallory@evil.example")).toEqual([])
+        expect(tries("bank.example").filter((r) => r.recipients.includes("a@bank.example"))).toHaveLength(1)
+        expect(yield* stateOf(bystander)).toEqual(["deferred"])
+
+        for (const action of [
+          { action: "hold" },
+          { action: "bounce", reason: "no" },
+          { action: "delete", notify: "ndr" },
+        ] as const) {
+          const report = yield* act({ action, selection: { messageIds: [victim] } })
+          expect(report.touched).toEqual([])
+          expect(report.skipped.map((s) => s.reason)).toEqual(["failed"])
+        }
+
+        // Retry hands it to a worker as it is: still unreadable, failed again, tried once more.
+        const retried = yield* act({ action: { action: "retry" }, selection: { states: ["failed"] } })
+        expect(retried.touched.map((e) => e.jobId)).toEqual([jobId])
+        yield* eventually(
+          failed().pipe(
+            Effect.map((entries) => (entries?.[0]?.attempts === entry!.attempts + 1 ? true : undefined)),
+          ),
+        )
+
+        // The gauge `mc_queue_jobs{state="failed"}` is set from these counts.
+        const admin = yield* QueueAdmin
+        expect((yield* admin.counts).failed).toBe(1)
+        const removed = yield* act({
+          action: { action: "delete", notify: "silent" },
+          selection: { states: ["failed"] },
+        })
+        expect(removed.touched.map((e) => e.jobId)).toEqual([jobId])
+        expect(yield* Effect.promise(() => bull.queue.getJob(jobId))).toBeUndefined()
+        expect(yield* spool.exists(victim, 0)).toBe(false)
+        expect(yield* ops.list({ states: ["failed"] })).toEqual([])
+        expect((yield* admin.counts).failed).toBe(0)
+        expect(yield* stateOf(bystander)).toEqual(["deferred"])
+        expect(tries("bank.example").filter((r) => r.recipients.includes("a@bank.example"))).toHaveLength(1)
+      }),
+    )
+  })
+})

@@ -5,6 +5,7 @@ import {
   matches,
   planAction,
   QUEUE_STATES,
+  type QueueAction,
   type QueueEntry,
   refusal,
   returnToSender,
@@ -48,24 +49,33 @@ describe("selection", () => {
 })
 
 describe("what an action may touch", () => {
-  it("acts only on mail waiting for a timeline point; a hold is ended by release alone", () => {
+  it("acts only on mail waiting for a timeline point; a hold is ended by release alone; a failed job is retried or deleted silently", () => {
+    const actions: Record<string, QueueAction> = {
+      hold: { action: "hold" },
+      release: { action: "release" },
+      retry: { action: "retry" },
+      "delete silently": { action: "delete", notify: "silent" },
+      "delete with NDR": { action: "delete", notify: "ndr" },
+      bounce: { action: "bounce", reason: "no" },
+    }
     const table = Object.fromEntries(
-      (["hold", "release", "retry", "delete", "bounce"] as const).map((action) => [
-        action,
+      Object.entries(actions).map(([name, action]) => [
+        name,
         QUEUE_STATES.map((state) => refusal(action, state) ?? "ok"),
       ]),
     )
-    // columns: deferred, held, waiting, active
+    // columns: deferred, held, waiting, active, failed
     expect(table).toEqual({
-      hold: ["ok", "already-held", "in-attempt", "in-attempt"],
-      release: ["not-held", "ok", "in-attempt", "in-attempt"],
-      retry: ["ok", "held", "in-attempt", "in-attempt"],
-      delete: ["ok", "ok", "in-attempt", "in-attempt"],
-      bounce: ["ok", "ok", "in-attempt", "in-attempt"],
+      hold: ["ok", "already-held", "in-attempt", "in-attempt", "failed"],
+      release: ["not-held", "ok", "in-attempt", "in-attempt", "not-held"],
+      retry: ["ok", "held", "in-attempt", "in-attempt", "ok"],
+      "delete silently": ["ok", "ok", "in-attempt", "in-attempt", "ok"],
+      "delete with NDR": ["ok", "ok", "in-attempt", "in-attempt", "failed"],
+      bounce: ["ok", "ok", "in-attempt", "in-attempt", "failed"],
     })
   })
   it("plans in order, with the reason for each entry left alone", () => {
-    const plan = planAction("retry", [
+    const plan = planAction({ action: "retry" }, [
       entry(),
       entry({ jobId: "m2/bank.example", state: "held" }),
       entry({ jobId: "m3/bank.example", state: "active" }),

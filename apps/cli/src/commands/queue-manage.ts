@@ -127,7 +127,7 @@ const perform = (args: ActionArgs, action: QueueAction) =>
       )
     const ops = yield* QueueOps
     if (!args.dryRun && !args.yes) {
-      const plan = yield* ops.plan(action.action, selection).pipe(Effect.mapError(unavailable))
+      const plan = yield* ops.plan(action, selection).pipe(Effect.mapError(unavailable))
       const count = messageCount(plan.touch)
       if (count > BULK_CONFIRM_ABOVE)
         return yield* new CliExit({

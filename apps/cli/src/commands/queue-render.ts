@@ -29,10 +29,10 @@ const row = (e: QueueEntry, now: number): ReadonlyArray<string> => [
   e.state,
   age(now - e.queuedAt),
   String(e.attempts),
-  e.state === "held" ? "on hold" : iso(e.nextAttemptAt),
+  e.state === "held" ? "on hold" : e.state === "failed" ? "never" : iso(e.nextAttemptAt),
   e.code ?? "-",
   e.partner ?? "-",
-  e.sender === "" ? "<>" : e.sender,
+  e.unreadable ? "?" : e.sender === "" ? "<>" : e.sender,
 ]
 
 const HEADER = ["JOB (MESSAGE/DOMAIN)", "STATE", "AGE", "TRIES", "NEXT", "CODE", "PARTNER", "SENDER"]
@@ -52,6 +52,10 @@ export const renderList = (entries: ReadonlyArray<QueueEntry>, now: number): str
     out.push(lines[i + 1]!)
     if (e.hold)
       out.push(`    held ${iso(e.hold.at)} by ${e.hold.by}${e.hold.reason ? `: ${e.hold.reason}` : ""}`)
+    if (e.failedReason !== undefined)
+      out.push(
+        `    failed: ${e.failedReason}${e.unreadable ? " (sender and recipients unreadable)" : ""}; retry it or delete it`,
+      )
     for (const r of e.pending) out.push(`    ${r}`)
   })
   out.push(`-- ${summary(entries)}`)

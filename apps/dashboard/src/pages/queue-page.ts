@@ -65,13 +65,17 @@ ${lead ?? ""}<td class="mono">${e.messageId}</td>
     e.hold
       ? html`<div class="muted hold">by ${e.hold.by} ${iso(e.hold.at)}${e.hold.reason ? html`: ${e.hold.reason}` : ""}</div>`
       : ""
+  }${
+    e.failedReason !== undefined
+      ? html`<div class="muted failed">${e.failedReason}${e.unreadable ? " (data unreadable)" : ""}</div>`
+      : ""
   }</td>
 <td class="num">${age(now - e.queuedAt)}</td>
 <td class="num">${e.attempts}</td>
-<td class="mono">${e.state === "held" ? "on hold" : iso(e.nextAttemptAt)}</td>
+<td class="mono">${e.state === "held" ? "on hold" : e.state === "failed" ? "never" : iso(e.nextAttemptAt)}</td>
 <td class="mono code">${e.code ?? "—"}</td>
 <td>${e.partner ?? "—"}</td>
-<td class="mono">${e.sender === "" ? "<>" : e.sender}</td>
+<td class="mono">${e.unreadable ? "?" : e.sender === "" ? "<>" : e.sender}</td>
 <td class="mono">${e.pending.join(", ")}</td>
 </tr>`
 

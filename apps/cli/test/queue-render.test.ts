@@ -1,0 +1,42 @@
+/** `queue list`'s text for the entries no timeline moves: a failed job, readable or not. */
+import type { QueueEntry } from "@mailconnect/delivery-queue"
+import { describe, expect, it } from "vitest"
+import { renderList } from "../src/commands/queue-render"
+
+const now = Date.parse("2026-12-07T12:00:00Z")
+const failed: QueueEntry = {
+  jobId: "m1/bank.example",
+  messageId: "m1",
+  domain: "bank.example",
+  partner: "bank",
+  state: "failed",
+  sender: "",
+  pending: [],
+  queuedAt: now - 3 * 3_600_000,
+  attempts: 1,
+  isDsn: false,
+  failedReason: "job data does not match version 1",
+  unreadable: true,
+}
+
+describe("queue list text", () => {
+  it("shows a failed job as never tried again, with its reason and what the operator can do", () => {
+    const lines = renderList([failed], now).split("\n")
+    expect(lines[1]).toMatch(/^m1\/bank\.example\s+failed\s+3h\s+1\s+never\s+-\s+bank\s+\?$/)
+    expect(lines[2]).toBe(
+      "    failed: job data does not match version 1 (sender and recipients unreadable); retry it or delete it",
+    )
+    expect(lines.at(-1)).toBe("-- 1 job(s), 1 message(s), 0 pending recipient(s)")
+  })
+
+  it("shows a readable failed job's sender and recipients", () => {
+    const { unreadable: _, ...readable } = failed
+    const text = renderList(
+      [{ ...readable, sender: "alice@customer.example", pending: ["a@bank.example"], failedReason: "boom" }],
+      now,
+    )
+    expect(text).toContain(
+      "never  -     bank     alice@customer.example\n    failed: boom; retry it or delete it\n    a@bank.example\n",
+    )
+  })
+})
