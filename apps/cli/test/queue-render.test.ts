@@ -1,7 +1,7 @@
 /** `queue list`'s text for the entries no timeline moves: a failed job, readable or not. */
 import type { QueueEntry } from "@mailconnect/delivery-queue"
 import { describe, expect, it } from "vitest"
-import { renderList } from "../src/commands/queue-render"
+import { renderList, renderMessage } from "../src/commands/queue-render"
 
 const now = Date.parse("2026-12-07T12:00:00Z")
 const failed: QueueEntry = {
@@ -38,5 +38,26 @@ describe("queue list text", () => {
     expect(text).toContain(
       "never  -     bank     alice@customer.example\n    failed: boom; retry it or delete it\n    a@bank.example\n",
     )
+  })
+
+  it("queue show: a job whose data this version cannot read is named by its id, its reason and log kept", () => {
+    const text = renderMessage({
+      messageId: "m1",
+      bodyStored: true,
+      jobs: [],
+      unreadable: [
+        {
+          jobId: "m1/bank.example",
+          state: "failed",
+          failedReason: "job data does not match version 1",
+          log: ["2026-12-07T09:00:00.000Z | attempt 1 | deferred"],
+        },
+      ],
+    })
+    expect(text.split("\n")).toEqual([
+      "message m1 (body in spool)",
+      "  bank.example: failed (job data does not match version 1), job data this version cannot read",
+      "    | 2026-12-07T09:00:00.000Z | attempt 1 | deferred",
+    ])
   })
 })

@@ -10,10 +10,10 @@
  */
 import { PolicyView } from "@mailconnect/policy"
 import type { Queue } from "bullmq"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Either, Layer } from "effect"
 import { BullQueue, unavailable } from "./bull-queue"
 import { MessageUnknown, type QueueUnavailable } from "./errors"
-import { type DeliveryJobData, parseJobId } from "./job"
+import { type DeliveryJobData, decodeJobData, parseJobId } from "./job"
 import { QueueLayout } from "./layout"
 import { canonicalDomain } from "./message"
 import { isHeldDelay } from "./queue-hold"
@@ -23,6 +23,16 @@ export interface JobView {
   readonly jobId: string
   readonly state: string
   readonly data: DeliveryJobData
+  /** Why BullMQ failed the job (failed jobs only). */
+  readonly failedReason?: string
+  readonly log: ReadonlyArray<string>
+}
+
+/** A job whose data do not decode (written by something else, or by a newer version). */
+export interface UnreadableJobView {
+  readonly jobId: string
+  readonly state: string
+  readonly failedReason?: string
   readonly log: ReadonlyArray<string>
 }
 
@@ -30,6 +40,8 @@ export interface MessageView {
   readonly messageId: string
   readonly bodyStored: boolean
   readonly jobs: ReadonlyArray<JobView>
+  /** Its jobs whose data this version cannot read: shown by id, state and log, never as data. */
+  readonly unreadable: ReadonlyArray<UnreadableJobView>
 }
 
 export interface FlushFilter {
@@ -97,7 +109,17 @@ export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmi
           if (!job) return undefined
           const state = yield* attempt("show", () => job.getState())
           const logs = yield* attempt("show", () => queue.getJobLogs(jobId))
-          return { jobId, state: String(state), data: job.data as DeliveryJobData, log: logs.logs } as JobView
+          const decoded = decodeJobData(job.data)
+          const view: UnreadableJobView = {
+            jobId,
+            state: String(state),
+            ...(state === "failed" ? { failedReason: job.failedReason ?? "" } : {}),
+            log: logs.logs,
+          }
+          // Shown as stored (the decoded form may differ in defaults), once it is known to decode.
+          return Either.isRight(decoded)
+            ? ({ ...view, data: job.data as DeliveryJobData } satisfies JobView)
+            : view
         })
 
       const show = Effect.fn("QueueAdmin.show")(function* (messageId: string) {
@@ -106,10 +128,12 @@ export class QueueAdmin extends Context.Tag("@mailconnect/QueueAdmin")<QueueAdmi
           return yield* new MessageUnknown({ messageId })
         const { shard, jobIds } = located.value
         const bodyStored = yield* spool.exists(messageId, shard)
-        const jobs = (yield* Effect.forEach(jobIds, (id) => jobView(queues[shard]!, id))).filter(
-          (j): j is JobView => j !== undefined,
-        )
-        return { messageId, bodyStored, jobs }
+        const views = yield* Effect.forEach(jobIds, (id) => jobView(queues[shard]!, id))
+        const jobs: Array<JobView> = []
+        const unreadable: Array<UnreadableJobView> = []
+        for (const view of views)
+          if (view !== undefined) "data" in view ? jobs.push(view) : unreadable.push(view)
+        return { messageId, bodyStored, jobs, unreadable }
       })
 
       const counts = Effect.forEach(queues, (queue) =>

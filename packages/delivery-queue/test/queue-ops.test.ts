@@ -442,6 +442,13 @@ describe("failed jobs", () => {
         // The gauge `mc_queue_jobs{state="failed"}` is set from these counts.
         const admin = yield* QueueAdmin
         expect((yield* admin.counts).failed).toBe(1)
+        // `queue show` says the data are unreadable instead of showing them as a relay's.
+        const shown = yield* admin.show(victim)
+        expect(shown.jobs).toEqual([])
+        expect(shown.unreadable).toMatchObject([
+          { jobId, state: "failed", failedReason: "job data does not match version 1" },
+        ])
+        expect(shown.unreadable[0]).not.toHaveProperty("data")
         const removed = yield* act({
           action: { action: "delete", notify: "silent" },
           selection: { states: ["failed"] },

@@ -3,7 +3,13 @@
  * (what was, or in a dry run would be, touched, and what was left with why). `--json` prints
  * the data itself instead; both are stdout-only results.
  */
-import type { ActionReport, QueueAction, QueueEntry } from "@mailconnect/delivery-queue"
+import {
+  type ActionReport,
+  type MessageView,
+  parseJobId,
+  type QueueAction,
+  type QueueEntry,
+} from "@mailconnect/delivery-queue"
 
 const iso = (t: number | undefined) =>
   t === undefined ? "-" : new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z")
@@ -86,4 +92,34 @@ export const renderReport = (report: ActionReport, now: number): string => {
     ...report.skipped.map((s) => [`left: ${s.reason}`, ...row(s.entry, now)]),
   ]
   return rows.length === 0 ? head : [head, ...pad([["ACTION", ...HEADER], ...rows])].join("\n")
+}
+
+const isoMs = (t: number | undefined) => (t === undefined ? "-" : new Date(t).toISOString())
+
+/** `queue show`: a message's jobs, each with its recipients' results, what is pending and its log's tail. */
+export const renderMessage = (view: MessageView): string => {
+  const lines = [`message ${view.messageId} (body ${view.bodyStored ? "in spool" : "removed"})`]
+  const tail = (log: ReadonlyArray<string>) => {
+    for (const line of log.slice(-10)) lines.push(`    | ${line}`)
+  }
+  const failed = (reason: string | undefined) => (reason === undefined ? "" : ` (${reason})`)
+  for (const job of view.jobs) {
+    const d = job.data
+    lines.push(
+      `  ${d.domain}: ${job.state}${failed(job.failedReason)}, ${d.attemptCount} attempt(s), next ${isoMs(d.nextAttemptAt)}${d.lastFailure ? `, last ${d.lastFailure.code} ${d.lastFailure.status}` : ""}${d.requireTls ? ", requiretls" : ""}${d.tlsRequiredNo ? ", tls-required-no" : ""}`,
+    )
+    for (const r of d.results)
+      lines.push(
+        `    ${r.recipient}: ${r.outcome} ${r.status}${r.code ? ` ${r.code}` : ""} at ${isoMs(r.at)}`,
+      )
+    for (const r of d.pending) lines.push(`    ${r}: pending`)
+    tail(job.log)
+  }
+  for (const job of view.unreadable) {
+    lines.push(
+      `  ${parseJobId(job.jobId)?.domain ?? job.jobId}: ${job.state}${failed(job.failedReason)}, job data this version cannot read`,
+    )
+    tail(job.log)
+  }
+  return lines.join("\n")
 }

@@ -7,13 +7,14 @@
  */
 
 import { Args, Command, Options } from "@effect/cli"
-import { type MessageView, QueueAdmin } from "@mailconnect/delivery-queue"
+import { QueueAdmin } from "@mailconnect/delivery-queue"
 import { PolicyView } from "@mailconnect/policy"
 import { Console, Effect, Option } from "effect"
 import { CliExit } from "../exit"
 import { missingSubcommand } from "../usage"
 import { queueLayer, unavailable } from "./queue-layer"
 import { queueManagement } from "./queue-manage"
+import { renderMessage } from "./queue-render"
 
 const domain = Options.text("domain").pipe(
   Options.optional,
@@ -45,23 +46,6 @@ const flush = Command.make("flush", { domain, partner }, (args) =>
   }).pipe(Effect.provide(queueLayer)),
 ).pipe(Command.withDescription("Try waiting mail now instead of at its next timeline point."))
 
-const iso = (t: number | undefined) => (t === undefined ? "-" : new Date(t).toISOString())
-
-const render = (view: MessageView): string => {
-  const lines = [`message ${view.messageId} (body ${view.bodyStored ? "in spool" : "removed"})`]
-  for (const job of view.jobs) {
-    const d = job.data
-    lines.push(
-      `  ${d.domain}: ${job.state}, ${d.attemptCount} attempt(s), next ${iso(d.nextAttemptAt)}${d.lastFailure ? `, last ${d.lastFailure.code} ${d.lastFailure.status}` : ""}${d.requireTls ? ", requiretls" : ""}${d.tlsRequiredNo ? ", tls-required-no" : ""}`,
-    )
-    for (const r of d.results)
-      lines.push(`    ${r.recipient}: ${r.outcome} ${r.status}${r.code ? ` ${r.code}` : ""} at ${iso(r.at)}`)
-    for (const r of d.pending) lines.push(`    ${r}: pending`)
-    for (const line of job.log.slice(-10)) lines.push(`    | ${line}`)
-  }
-  return lines.join("\n")
-}
-
 const messageId = Args.text({ name: "message-id" }).pipe(
   Args.withDescription("the queue id from the 250 reply"),
 )
@@ -76,7 +60,7 @@ const show = Command.make("show", { messageId, json }, (args) =>
       ),
       Effect.catchTag("QueueUnavailable", (e) => Effect.fail(unavailable(e))),
     )
-    yield* Console.log(args.json ? JSON.stringify(view, null, 2) : render(view))
+    yield* Console.log(args.json ? JSON.stringify(view, null, 2) : renderMessage(view))
   }).pipe(Effect.provide(queueLayer)),
 ).pipe(Command.withDescription("Show a message's recipients, attempts, next attempt and job log."))
 
