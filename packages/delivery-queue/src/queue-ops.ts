@@ -115,27 +115,39 @@ const partnerAtEnqueue = (name: string): string | undefined => {
 const iso = (t: number) => new Date(t).toISOString()
 
 /**
- * A failed job whose data do not decode, as far as its id and BullMQ's own fields tell: the
- * message and domain its id was built from, when it was queued and how often it ran. Undefined
- * for an id no relay built (nothing to name it by).
+ * A job whose data do not decode (written by something other than a relay, or by a newer
+ * version), as far as its id and BullMQ's own fields tell: the message and domain its id was
+ * built from, when it was queued and how often it ran. An id no relay built names itself as the
+ * message, with `?` as the domain (and no body in the spool to release).
  */
-const unreadableEntry = (job: Job, active: ActivePolicyView | undefined): QueueEntry | undefined => {
-  const named = parseJobId(job.id ?? "")
-  if (named === undefined) return undefined
+const unreadableEntry = (job: Job, state: QueueState, active: ActivePolicyView | undefined): QueueEntry => {
+  const id = job.id ?? ""
+  const named = parseJobId(id)
   return {
-    jobId: job.id ?? "",
-    messageId: named.messageId,
-    domain: named.domain,
-    partner: active ? active.lookup.partnerFor(named.domain)?.name : partnerAtEnqueue(job.name),
-    state: "failed",
+    jobId: id,
+    messageId: named?.messageId ?? id,
+    domain: named?.domain ?? "?",
+    partner: named && active ? active.lookup.partnerFor(named.domain)?.name : partnerAtEnqueue(job.name),
+    state,
     sender: "",
     pending: [],
     queuedAt: job.timestamp,
     attempts: job.attemptsMade,
     isDsn: false,
-    failedReason: job.failedReason ?? "",
+    ...(state === "failed" ? { failedReason: job.failedReason ?? "" } : {}),
     unreadable: true,
   }
+}
+
+/** The BullMQ lists that can hold jobs in the selected states (all of them when none is named). */
+const listsFor = (selection: Selection) => {
+  const states = selection.states ?? []
+  return states.length === 0
+    ? LISTS
+    : LISTS.filter(
+        ([, listState]) =>
+          states.includes(listState) || (listState === "deferred" && states.includes("held")),
+      )
 }
 
 const describe = (action: QueueAction, actor: Actor): string => {
@@ -189,14 +201,16 @@ const make = Effect.gen(function* () {
       for (let start = 0; ; start += PAGE) {
         const page = yield* bull("list", () => queue.getJobs([type], start, start + PAGE - 1, true))
         for (const job of page) if (job) jobs.push(job as Job)
-        if (page.length < PAGE) return jobs
+        // Only an empty page ends the list: BullMQ leaves out jobs removed while a page is read,
+        // so a short page is not the last one.
+        if (page.length === 0) return jobs
       }
     })
 
   /**
-   * Every queued job that decodes, as an entry; a job of a newer version is not ours to touch. A
-   * failed job whose data do not decode is listed too, by its id, so the operator sees mail that
-   * will never be tried again (and no worker ever writes to it).
+   * Every queued job, as an entry. One whose data do not decode (a newer version's, or written by
+   * something other than a relay) is listed by its id and marked unreadable, so the operator sees
+   * mail no worker of this version will deliver; only retry and a silent delete act on it.
    */
   const listed = Effect.fn("QueueOps.listed")(function* (selection: Selection) {
     const now = yield* Clock.currentTimeMillis
@@ -205,7 +219,7 @@ const make = Effect.gen(function* () {
     const out: Array<Listed> = []
     const seen = new Set<string>()
     for (const [shard, queue] of queues.entries())
-      for (const [type, listState] of LISTS) {
+      for (const [type, listState] of listsFor(selection)) {
         for (const job of yield* scan(queue, type)) {
           const id = job.id ?? ""
           // A job can move between lists while they are read one after another.
@@ -213,8 +227,8 @@ const make = Effect.gen(function* () {
           seen.add(id)
           const decoded = decodeJobData(job.data)
           if (Either.isLeft(decoded)) {
-            const entry = listState === "failed" ? unreadableEntry(job, active) : undefined
-            if (entry && matches(entry, selection, now)) out.push({ entry, shard, job, data: undefined })
+            const entry = unreadableEntry(job, listState, active)
+            if (matches(entry, selection, now)) out.push({ entry, shard, job, data: undefined })
             continue
           }
           const data = decoded.right
@@ -324,9 +338,12 @@ const make = Effect.gen(function* () {
           )
         return orChanged("delete", job, () => job.remove()).pipe(
           Effect.tap((removed) =>
-            removed
-              ? Effect.zipRight(spool.release(entry.messageId, entry.jobId, shard), forget(entry.jobId))
-              : Effect.void,
+            !removed
+              ? Effect.void
+              : // An id no relay built names no message whose body could be released.
+                entry.unreadable && parseJobId(entry.jobId) === undefined
+                ? forget(entry.jobId)
+                : Effect.zipRight(spool.release(entry.messageId, entry.jobId, shard), forget(entry.jobId)),
           ),
         )
     }

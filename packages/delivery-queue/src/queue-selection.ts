@@ -45,8 +45,9 @@ export interface QueueEntry {
   /** Why BullMQ failed it (failed entries only). */
   readonly failedReason?: string
   /**
-   * Its data do not decode: message and domain come from the job id, and sender, recipients and
-   * timeline are unknown (shown empty). Only a failed job is listed so.
+   * Its data do not decode (a newer version's, or written by something other than a relay):
+   * message and domain come from the job id, and sender, recipients and timeline are unknown
+   * (shown empty).
    */
   readonly unreadable?: true
 }
@@ -97,10 +98,19 @@ export type ActionName = QueueAction["action"]
  * data belongs to the worker until the attempt ends (run the command again after it);
  * `held`: retry does not override a hold (release it first); `not-held`: nothing to release;
  * `already-held`; `failed`: a failed job can be retried or deleted silently, nothing else (retry
- * it first: once it is deferred again it can be held, bounced or deleted with an NDR); `changed`:
- * it left the listed state between listing and acting.
+ * it first: once it is deferred again it can be held, bounced or deleted with an NDR);
+ * `unreadable`: its data do not decode, so nothing can be built from them (no hold, no NDR): it
+ * can be retried or deleted silently; `changed`: it left the listed state between listing and
+ * acting.
  */
-export type SkipReason = "in-attempt" | "held" | "not-held" | "already-held" | "failed" | "changed"
+export type SkipReason =
+  | "in-attempt"
+  | "held"
+  | "not-held"
+  | "already-held"
+  | "failed"
+  | "unreadable"
+  | "changed"
 
 export interface Skipped {
   readonly entry: QueueEntry
@@ -115,15 +125,24 @@ export interface ActionPlan {
 
 const inAttempt = (state: QueueState) => state === "waiting" || state === "active"
 
-/** Whether `action` may act on an entry in `state`; the reason when not. */
-export const refusal = (action: QueueAction, state: QueueState): SkipReason | undefined => {
+/**
+ * Whether `action` may act on an entry in `state` (`unreadable`: its data do not decode); the
+ * reason when not.
+ */
+export const refusal = (
+  action: QueueAction,
+  state: QueueState,
+  unreadable = false,
+): SkipReason | undefined => {
   if (inAttempt(state)) return "in-attempt"
-  if (state === "failed")
+  if (state === "failed" || unreadable)
     return action.action === "retry" || (action.action === "delete" && action.notify === "silent")
       ? undefined
       : action.action === "release"
         ? "not-held"
-        : "failed"
+        : unreadable
+          ? "unreadable"
+          : "failed"
   switch (action.action) {
     case "hold":
       return state === "held" ? "already-held" : undefined
@@ -142,7 +161,7 @@ export const planAction = (action: QueueAction, entries: ReadonlyArray<QueueEntr
   const touch: Array<QueueEntry> = []
   const skip: Array<Skipped> = []
   for (const entry of entries) {
-    const reason = refusal(action, entry.state)
+    const reason = refusal(action, entry.state, entry.unreadable === true)
     if (reason === undefined) touch.push(entry)
     else skip.push({ entry, reason })
   }

@@ -427,7 +427,8 @@ describe("failed jobs", () => {
         ] as const) {
           const report = yield* act({ action, selection: { messageIds: [victim] } })
           expect(report.touched).toEqual([])
-          expect(report.skipped.map((s) => s.reason)).toEqual(["failed"])
+          // Failed and unreadable: nothing can be built from its data.
+          expect(report.skipped.map((s) => s.reason)).toEqual(["unreadable"])
         }
 
         // Retry hands it to a worker as it is: still unreadable, failed again, tried once more.
@@ -460,6 +461,69 @@ describe("failed jobs", () => {
         expect((yield* admin.counts).failed).toBe(0)
         expect(yield* stateOf(bystander)).toEqual(["deferred"])
         expect(tries("bank.example").filter((r) => r.recipients.includes("a@bank.example"))).toHaveLength(1)
+      }),
+    )
+  })
+
+  it("lists a newer version's job and jobs under ids no relay builds (unreadable), and deletes them silently", async () => {
+    const { run, deliverer } = lab("qplanted")
+    await run(
+      Effect.gen(function* () {
+        const ops = yield* QueueOps
+        const bull = yield* BullBoardQueue
+        const bystander = yield* queueDeferred(["b@bank.example"])
+        const sent = deliverer.requests.length
+        // A job of a newer version, parked for a worker that can read it (never tried here).
+        yield* Effect.promise(() =>
+          bull.queue.add(
+            "bank.example bank m-newer",
+            { v: 2, messageId: "m-newer" },
+            {
+              jobId: "m-newer/bank.example",
+              delay: HOUR,
+            },
+          ),
+        )
+        // Jobs under ids no relay builds: one parked, one due (a worker fails it).
+        yield* Effect.promise(() =>
+          bull.queue.add("x - y", { hostile: true }, { jobId: "planted", delay: HOUR }),
+        )
+        yield* Effect.promise(() => bull.queue.add("x - y", { hostile: true }, { jobId: "planted-due" }))
+        const planted = () =>
+          ops.list({}).pipe(
+            Effect.map((entries) => entries.filter((e) => e.unreadable)),
+            Effect.map((entries) => (entries.some((e) => e.state === "failed") ? entries : undefined)),
+          )
+        const entries = yield* eventually(planted())
+        expect(entries.map((e) => [e.jobId, e.messageId, e.domain, e.state, e.failedReason]).sort()).toEqual([
+          ["m-newer/bank.example", "m-newer", "bank.example", "deferred", undefined],
+          ["planted", "planted", "?", "deferred", undefined],
+          ["planted-due", "planted-due", "?", "failed", "job data does not match version 1"],
+        ])
+        // `--state failed` reads the failed list only; `--state deferred` leaves it out.
+        expect((yield* ops.list({ states: ["failed"] })).map((e) => e.jobId)).toEqual(["planted-due"])
+        expect((yield* ops.list({ states: ["deferred"] })).map((e) => e.jobId).sort()).toEqual(
+          [`${bystander}/bank.example`, "m-newer/bank.example", "planted"].sort(),
+        )
+
+        const ids = ["m-newer", "planted", "planted-due"]
+        for (const action of [{ action: "hold" }, { action: "bounce", reason: "no" }] as const) {
+          const report = yield* act({ action, selection: { messageIds: ids } })
+          expect(report.touched).toEqual([])
+          expect(report.skipped.map((s) => s.reason)).toEqual(["unreadable", "unreadable", "unreadable"])
+        }
+        const removed = yield* act({
+          action: { action: "delete", notify: "silent" },
+          selection: { messageIds: ids },
+        })
+        expect(removed.touched.map((e) => e.jobId).sort()).toEqual([
+          "m-newer/bank.example",
+          "planted",
+          "planted-due",
+        ])
+        expect((yield* ops.list({})).map((e) => e.jobId)).toEqual([`${bystander}/bank.example`])
+        // Nothing was ever sent from any of them.
+        expect(deliverer.requests).toHaveLength(sent)
       }),
     )
   })

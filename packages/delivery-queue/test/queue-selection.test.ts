@@ -64,6 +64,17 @@ describe("what an action may touch", () => {
         QUEUE_STATES.map((state) => refusal(action, state) ?? "ok"),
       ]),
     )
+    const unreadable = Object.fromEntries(
+      Object.entries(actions).map(([name, action]) => [name, refusal(action, "deferred", true) ?? "ok"]),
+    )
+    expect(unreadable).toEqual({
+      hold: "unreadable",
+      release: "not-held",
+      retry: "ok",
+      "delete silently": "ok",
+      "delete with NDR": "unreadable",
+      bounce: "unreadable",
+    })
     // columns: deferred, held, waiting, active, failed
     expect(table).toEqual({
       hold: ["ok", "already-held", "in-attempt", "in-attempt", "failed"],

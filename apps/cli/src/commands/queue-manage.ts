@@ -1,7 +1,7 @@
 /**
  * `mailconnect queue list|hold|release|retry|delete|bounce` — queue management like Postfix's
  * `postqueue -p` and `postsuper -h/-H/-d`: on message ids, or in bulk by a selection
- * (`--partner`, `--domain`, `--code`, `--older-than 2h`, `--state deferred|held|waiting|active`,
+ * (`--partner`, `--domain`, `--code`, `--older-than 2h`, `--state deferred|held|waiting|active|failed`,
  * `--all`). `--dry-run` prints what would be touched and changes nothing; a real bulk action
  * over more than `BULK_CONFIRM_ABOVE` messages needs `--yes`. Each action that ran is written to
  * the fleet's audit stream (`{prefix}:audit`) and logged on stderr; the result is on stdout
@@ -49,7 +49,7 @@ const selectionOptions = {
   ),
   state: Options.choice("state", QUEUE_STATES).pipe(
     Options.repeated,
-    Options.withDescription("deferred, held, waiting or active (repeatable)"),
+    Options.withDescription("deferred, held, waiting, active or failed (repeatable)"),
   ),
   all: Options.boolean("all").pipe(
     Options.withDescription("the whole queue (needed when nothing else selects)"),
