@@ -29,6 +29,15 @@ describe("queue list text", () => {
     expect(lines.at(-1)).toBe("-- 1 job(s), 1 message(s), 0 pending recipient(s)")
   })
 
+  it("shows a parked job whose data this version cannot read as such", () => {
+    const { failedReason: _, ...rest } = failed
+    const lines = renderList([{ ...rest, state: "deferred" }], now).split("\n")
+    expect(lines[1]).toMatch(/^m1\/bank\.example\s+deferred\s+3h\s+1\s+-\s+-\s+bank\s+\?$/)
+    expect(lines[2]).toBe(
+      "    job data this version cannot read (sender and recipients unknown); retry it or delete it",
+    )
+  })
+
   it("shows a readable failed job's sender and recipients", () => {
     const { unreadable: _, ...readable } = failed
     const text = renderList(

@@ -62,6 +62,8 @@ export const renderList = (entries: ReadonlyArray<QueueEntry>, now: number): str
       out.push(
         `    failed: ${e.failedReason}${e.unreadable ? " (sender and recipients unreadable)" : ""}; retry it or delete it`,
       )
+    else if (e.unreadable)
+      out.push("    job data this version cannot read (sender and recipients unknown); retry it or delete it")
     for (const r of e.pending) out.push(`    ${r}`)
   })
   out.push(`-- ${summary(entries)}`)

@@ -68,7 +68,9 @@ ${lead ?? ""}<td class="mono">${e.messageId}</td>
   }${
     e.failedReason !== undefined
       ? html`<div class="muted failed">${e.failedReason}${e.unreadable ? " (data unreadable)" : ""}</div>`
-      : ""
+      : e.unreadable
+        ? html`<div class="muted failed">data unreadable</div>`
+        : ""
   }</td>
 <td class="num">${age(now - e.queuedAt)}</td>
 <td class="num">${e.attempts}</td>
