@@ -102,7 +102,7 @@ interface Listed {
   /** The shard whose queue holds the job (its body is in the same shard). */
   readonly shard: number
   readonly job: Job
-  /** Absent for an unreadable (failed) job. */
+  /** Absent for a job whose data do not decode (`entry.unreadable`), in whatever state. */
   readonly data: DeliveryJobData | undefined
 }
 
